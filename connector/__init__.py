@@ -1,0 +1,1 @@
+"""Attribution connector: form, booking and CRM webhooks to Salesforce/HubSpot and OpenAI conversions."""
