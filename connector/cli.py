@@ -1,0 +1,183 @@
+"""The `connector` command: run, serve, worker, check, db upgrade, events show, replay, purge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from connector.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("connector")
+
+
+class Obj:
+    """Lazily loaded settings, so `--help` works with a broken config."""
+
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(f"invalid configuration: {exc}") from None
+            from connector.logs import setup_logging
+
+            setup_logging(self._settings.log_level, self._settings.log_format)
+        return self._settings
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    envvar="CONNECTOR_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML configuration file (default: $CONNECTOR_CONFIG, else built-in defaults).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Attribution connector: webhooks in, CRM fields and OpenAI conversions out."""
+    ctx.obj = Obj(config_path)
+
+
+def _migrate(settings: Settings) -> None:
+    from connector.store.db import make_engine
+    from connector.store.migrate import upgrade
+
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+@click.option("--workers", type=int, default=None, help="RQ worker processes (default: run.workers).")
+@click.option("--host", default=None, help="Listen address (default: web.host).")
+@click.option("--port", type=int, default=None, help="Listen port (default: web.port).")
+@click.pass_obj
+def run(obj: Obj, workers: int | None, host: str | None, port: int | None) -> None:
+    """Everything on one machine: web + workers (+ embedded Redis when REDIS_URL is unset)."""
+    from connector.supervisor import run_all
+
+    settings = obj.settings
+    _migrate(settings)
+    sys.exit(run_all(settings, obj.config_path, workers or settings.run.workers, host, port))
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen address (default: web.host).")
+@click.option("--port", type=int, default=None, help="Listen port (default: web.port).")
+@click.option(
+    "--processes", type=int, default=None, help="gunicorn worker processes (default: web.processes)."
+)
+@click.pass_obj
+def serve(obj: Obj, host: str | None, port: int | None, processes: int | None) -> None:
+    """The web process (gunicorn): receive, verify, store, enqueue, answer."""
+    from connector.server import serve_gunicorn
+
+    settings = obj.settings
+    _migrate(settings)
+    serve_gunicorn(
+        settings, host or settings.web.host, port or settings.web.port, processes or settings.web.processes
+    )
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty (for scripts and tests).")
+@click.pass_obj
+def worker(obj: Obj, burst: bool) -> None:
+    """An RQ worker with the scheduler (delayed retries) and the sweeper."""
+    from connector.worker import run_worker
+
+    settings = obj.settings
+    _migrate(settings)
+    run_worker(settings, burst=burst)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Obj) -> None:
+    """Apply pending migrations."""
+    _migrate(obj.settings)
+    click.echo("database schema is up to date")
+
+
+@cli.command()
+@click.pass_obj
+def check(obj: Obj) -> None:
+    """Validate the configuration and show what the connector will use (never secrets)."""
+    from connector.checks import run_checks
+
+    problems = run_checks(obj.settings, click.echo)
+    if problems:
+        raise click.ClickException(f"{problems} problem(s) found")
+
+
+@cli.group()
+def events() -> None:
+    """Inspect the ledger."""
+
+
+@events.command("show")
+@click.argument("event_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def events_show(obj: Obj, event_id: str, as_json: bool) -> None:
+    """The story of EVENT_ID (or receipt:N): receipt, processing, outcomes."""
+    from connector.context import Context
+    from connector.story import event_story, render_text
+
+    ctx = Context(obj.settings)
+    with ctx.sessions() as session:
+        story = event_story(session, event_id)
+    if story is None:
+        raise click.ClickException(f"nothing recorded for {event_id}")
+    click.echo(json.dumps(story, indent=2, default=str) if as_json else render_text(story))
+
+
+@cli.command()
+@click.option("--receipt", "receipt_ids", type=int, multiple=True, help="Replay only these receipt ids.")
+@click.option("--source", default=None, help="Replay only failed receipts from this source.")
+@click.pass_obj
+def replay(obj: Obj, receipt_ids: tuple[int, ...], source: str | None) -> None:
+    """Re-run failed receipts (dead letters) with a fresh attempt budget."""
+    from connector.context import Context
+    from connector.replay import replay_failed
+
+    count = replay_failed(Context(obj.settings), list(receipt_ids), source)
+    click.echo(f"{count} receipt(s) queued again")
+
+
+@cli.command()
+@click.option("--older-than-days", type=int, default=None, help="Default: retention.raw_body_days.")
+@click.option("--dry-run", is_flag=True, help="Count what would be erased.")
+@click.pass_obj
+def purge(obj: Obj, older_than_days: int | None, dry_run: bool) -> None:
+    """Erase raw request bodies (personal data) of processed receipts past retention."""
+    from connector.context import Context
+    from connector.replay import purge_bodies
+
+    days = obj.settings.retention.raw_body_days if older_than_days is None else older_than_days
+    count = purge_bodies(Context(obj.settings), days, dry_run)
+    click.echo(
+        f"{count} raw bod{'y' if count == 1 else 'ies'} {'would be' if dry_run else ''} erased".replace(
+            "  ", " "
+        )
+    )
+
+
+def main() -> None:
+    cli(prog_name="connector")

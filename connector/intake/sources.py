@@ -1,0 +1,3 @@
+"""Import every source module so each registers itself."""
+
+from connector.intake import generic  # noqa: F401

@@ -1,0 +1,207 @@
+"""The RQ jobs and the one place that enqueues them. Jobs take ids, never objects."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from rq import Retry
+from sqlalchemy import or_, select, update
+
+from connector import context
+from connector.context import Context
+from connector.errors import PermanentError, RetryableError
+from connector.intake import registry
+from connector.intake.errors import IntakeError
+from connector.intake.ledger import request_from_receipt
+from connector.journal import record
+from connector.pipeline import save_submission
+from connector.store.models import Receipt, ReceiptStatus
+from connector.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE_MARGIN_SECONDS = 30
+"""A claim outlives the job timeout by this much before the sweeper treats the job as abandoned."""
+
+
+def receipt_job_id(receipt_id: int) -> str:
+    """The job id intake uses, so the sweeper can tell whether a receipt is already queued."""
+    return f"receipt-{receipt_id}"
+
+
+def enqueue_receipt(
+    ctx: Context, receipt_id: int, delay: float | None = None, job_id: str | None = None
+) -> bool:
+    """Queue `process_receipt` for a stored receipt; False (nothing lost) when Redis is unreachable."""
+    jobs = ctx.settings.jobs
+    options = {
+        "job_id": job_id or receipt_job_id(receipt_id),
+        "job_timeout": jobs.job_timeout_seconds,
+        "result_ttl": 3600,
+        "failure_ttl": 30 * 86400,
+        "description": f"process receipt {receipt_id}",
+    }
+    if jobs.max_attempts > 1:
+        options["retry"] = Retry(max=jobs.max_attempts - 1, interval=jobs.backoff_seconds)
+    try:
+        if delay:
+            ctx.queue.enqueue_in(timedelta(seconds=delay), process_receipt, receipt_id, **options)
+        else:
+            ctx.queue.enqueue(process_receipt, receipt_id, **options)
+    except RedisError as exc:
+        log.warning("queue unavailable, receipt_id=%s left for the sweeper: %s", receipt_id, exc)
+        return False
+    return True
+
+
+def backoff_delay(ctx: Context, attempts: int) -> int:
+    schedule = ctx.settings.jobs.backoff_seconds
+    return schedule[min(max(attempts, 1), len(schedule)) - 1]
+
+
+def claim_receipt(ctx: Context, receipt_id: int) -> Receipt | None:
+    """Atomically take a receipt for processing; None when it is done, failed, or held by a live job."""
+    now = utcnow()
+    lease = timedelta(seconds=ctx.settings.jobs.job_timeout_seconds + LEASE_MARGIN_SECONDS)
+    with ctx.sessions.begin() as session:
+        claimed = session.execute(
+            update(Receipt)
+            .where(
+                Receipt.id == receipt_id,
+                or_(
+                    Receipt.status.in_(ReceiptStatus.PENDING),
+                    (Receipt.status == ReceiptStatus.PROCESSING) & (Receipt.lease_until < now),
+                ),
+            )
+            .values(status=ReceiptStatus.PROCESSING, attempts=Receipt.attempts + 1, lease_until=now + lease)
+        ).rowcount
+        if not claimed:
+            return None
+        receipt = session.get(Receipt, receipt_id)
+        record(session, "processing", f"attempt {receipt.attempts} started", receipt=receipt)
+        return receipt
+
+
+def process_receipt(receipt_id: int) -> str:
+    """Parse a stored receipt and carry its submission through the pipeline, exactly once."""
+    ctx = context.current()
+    receipt = claim_receipt(ctx, receipt_id)
+    if receipt is None:
+        log.info("receipt_id=%s already processed or in progress; skipped", receipt_id)
+        return "skipped"
+    attempt = receipt.attempts
+    try:
+        source = registry.by_name(receipt.source)
+        submission = source.parse(request_from_receipt(receipt))
+        with ctx.sessions.begin() as session:
+            fenced = session.execute(
+                update(Receipt)
+                .where(
+                    Receipt.id == receipt_id,
+                    Receipt.status == ReceiptStatus.PROCESSING,
+                    Receipt.attempts == attempt,
+                )
+                .values(
+                    status=ReceiptStatus.PROCESSED, processed_at=utcnow(), lease_until=None, last_error=None
+                )
+            ).rowcount
+            if not fenced:
+                session.rollback()
+                log.warning(
+                    "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
+                )
+                return "lease lost"
+            save_submission(session, receipt, submission)
+            record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
+    except RetryableError as exc:
+        return _schedule_retry(ctx, receipt, attempt, exc)
+    except (PermanentError, IntakeError) as exc:
+        _mark_failed(ctx, receipt, attempt, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    except Exception as exc:
+        final = attempt >= ctx.settings.jobs.max_attempts
+        _record_error(ctx, receipt, attempt, exc, final)
+        raise
+    log.info("receipt_id=%s processed event_id=%s attempt=%s", receipt_id, receipt.event_id, attempt)
+    return "processed"
+
+
+def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: RetryableError) -> str:
+    if attempt >= ctx.settings.jobs.max_attempts:
+        _mark_failed(ctx, receipt, attempt, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    delay = exc.delay if exc.delay is not None else backoff_delay(ctx, attempt)
+    job_id = f"{receipt_job_id(receipt.id)}-{secrets.token_hex(4)}"
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
+            .values(
+                status=ReceiptStatus.RETRYING,
+                lease_until=None,
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+                last_error=f"{type(exc).__name__}: {exc}",
+                job_id=job_id,
+            )
+        )
+        record(session, "retry", f"attempt {attempt} deferred {delay:g}s: {exc}", receipt=receipt)
+    enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id)
+    log.info("receipt_id=%s retry in %ss event_id=%s: %s", receipt.id, delay, receipt.event_id, exc)
+    return "retry scheduled"
+
+
+def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> None:
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
+            .values(status=ReceiptStatus.FAILED, lease_until=None, last_error=error[:4000])
+        )
+        record(session, "failed", f"gave up after attempt {attempt}: {error[:500]}", receipt=receipt)
+    log.error("receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500])
+
+
+def _record_error(ctx: Context, receipt: Receipt, attempt: int, exc: Exception, final: bool) -> None:
+    """Unexpected errors: RQ's Retry reschedules the job; the ledger says what happened and when."""
+    error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    delay = backoff_delay(ctx, attempt)
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
+            .values(
+                status=ReceiptStatus.FAILED if final else ReceiptStatus.RETRYING,
+                lease_until=None,
+                next_attempt_at=None if final else utcnow() + timedelta(seconds=delay),
+                last_error=error[:4000],
+            )
+        )
+        outcome = (
+            f"gave up after attempt {attempt}" if final else f"attempt {attempt} failed, retry in {delay}s"
+        )
+        record(session, "failed" if final else "retry", f"{outcome}: {error[:500]}", receipt=receipt)
+    log.exception("receipt_id=%s attempt %s raised event_id=%s", receipt.id, attempt, receipt.event_id)
+
+
+def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool]]:
+    """Receipts the sweeper should look at: (id, job id, abandoned?)."""
+    now = utcnow()
+    grace = now - timedelta(seconds=ctx.settings.jobs.sweep_grace_seconds)
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(Receipt.id, Receipt.job_id, Receipt.status)
+            .where(
+                or_(
+                    (Receipt.status == ReceiptStatus.RECEIVED) & (Receipt.received_at < grace),
+                    (Receipt.status == ReceiptStatus.RETRYING) & (Receipt.next_attempt_at < grace),
+                    (Receipt.status == ReceiptStatus.PROCESSING) & (Receipt.lease_until < now),
+                )
+            )
+            .order_by(Receipt.id)
+            .limit(limit)
+        ).all()
+    return [(r.id, r.job_id, r.status == ReceiptStatus.PROCESSING) for r in rows]

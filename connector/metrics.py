@@ -1,0 +1,74 @@
+"""Prometheus metrics: request counters and latency here, queue and ledger gauges read at scrape time."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from connector.context import Context
+from connector.store.models import Receipt
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "connector_webhook_requests_total",
+    "Webhook and beacon requests by source and HTTP status",
+    ["source", "status"],
+)
+LATENCY = Histogram(
+    "connector_webhook_latency_seconds",
+    "Time from request start to answer",
+    ["source"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+JOBS = Counter("connector_jobs_total", "Receipt jobs by outcome", ["outcome"])
+
+
+class LedgerCollector:
+    """Queue depth and receipts by status, read when Prometheus scrapes (correct across processes)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        depth = GaugeMetricFamily("connector_queue_depth", "Jobs waiting in the RQ queue", labels=["queue"])
+        try:
+            depth.add_metric([self.ctx.queue.name], self.ctx.queue.count)
+        except Exception as exc:
+            log.warning("metrics: queue depth unavailable: %s", exc)
+        yield depth
+        receipts = GaugeMetricFamily(
+            "connector_receipts", "Receipts in the ledger by status", labels=["status"]
+        )
+        try:
+            with self.ctx.sessions() as session:
+                for status, count in session.execute(
+                    select(Receipt.status, func.count()).group_by(Receipt.status)
+                ):
+                    receipts.add_metric([status], count)
+        except Exception as exc:
+            log.warning("metrics: ledger counts unavailable: %s", exc)
+        yield receipts
+
+
+def render(ctx: Context) -> bytes:
+    """The /metrics payload: this process's (or all processes', in multiprocess mode) metrics + gauges."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for collector in (REQUESTS, LATENCY, JOBS):
+            registry.register(collector)
+    registry.register(LedgerCollector(ctx))
+    return generate_latest(registry)

@@ -1,0 +1,1 @@
+"""The durable ledger: SQLAlchemy models, engine set-up and Alembic migrations."""

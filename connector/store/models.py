@@ -1,0 +1,146 @@
+"""Ledger tables: every accepted request, what it became, and what happened to it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from connector.timeutil import utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class ReceiptStatus:
+    """Life of a receipt: received -> processing -> processed, or retrying -> ... -> failed."""
+
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    RETRYING = "retrying"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    PENDING = (RECEIVED, RETRYING)
+
+
+class Receipt(Base):
+    """One accepted webhook or beacon, stored before we answer."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        UniqueConstraint("source", "delivery_key", name="uq_receipts_source_delivery_key"),
+        Index("ix_receipts_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    delivery_key: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_type: Mapped[str] = mapped_column(String(255), default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body_purged_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default=ReceiptStatus.RECEIVED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    duplicates: Mapped[int] = mapped_column(default=0)
+
+
+class Submission(Base):
+    """What a receipt became: the normalized contact, attribution and form metadata."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="form")
+    form_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    contact: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attribution: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    submitted_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrmWrite(Base):
+    """One attempt-tracked write of a submission to a CRM object."""
+
+    __tablename__ = "crm_writes"
+    __table_args__ = (UniqueConstraint("submission_id", "crm", "object_type", name="uq_crm_writes_target"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    crm: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(64))
+    crm_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    fields_written: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Conversion(Base):
+    """One server event for OpenAI's Conversions API; the unique key makes it sendable once."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (
+        UniqueConstraint(
+            "pixel_id", "event_type", "custom_event_name", "event_id", name="uq_conversions_dedup"
+        ),
+        Index("ix_conversions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    pixel_id: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(64))
+    custom_event_name: Mapped[str] = mapped_column(String(64), default="")
+    event_id: Mapped[str] = mapped_column(String(255), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    trigger: Mapped[str] = mapped_column(String(64), default="submission")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class JournalEntry(Base):
+    """Append-only story of what happened, shown by `connector events show`."""
+
+    __tablename__ = "journal"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,135 @@
+"""The story of one event_id: receipts, submission, CRM writes, conversions and the journal, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from connector.store.models import Conversion, CrmWrite, JournalEntry, Receipt, Submission
+from connector.timeutil import as_utc
+
+
+def event_story(session: Session, key: str) -> dict[str, Any] | None:
+    """Everything the ledger knows about an event_id (or a receipt id given as `receipt:N`)."""
+    if key.startswith("receipt:") and key[8:].isdigit():
+        receipts = list(session.scalars(select(Receipt).where(Receipt.id == int(key[8:]))))
+    else:
+        receipts = list(session.scalars(select(Receipt).where(Receipt.event_id == key).order_by(Receipt.id)))
+    receipt_ids = [r.id for r in receipts]
+    event_ids = {key, *(r.event_id for r in receipts if r.event_id)}
+    submissions = list(
+        session.scalars(
+            select(Submission).where(
+                or_(Submission.receipt_id.in_(receipt_ids), Submission.event_id.in_(event_ids))
+            )
+        )
+    )
+    submission_ids = [s.id for s in submissions]
+    crm_writes = list(
+        session.scalars(
+            select(CrmWrite).where(
+                or_(CrmWrite.submission_id.in_(submission_ids), CrmWrite.event_id.in_(event_ids))
+            )
+        )
+    )
+    conversions = list(
+        session.scalars(
+            select(Conversion).where(
+                or_(Conversion.submission_id.in_(submission_ids), Conversion.event_id.in_(event_ids))
+            )
+        )
+    )
+    journal = list(
+        session.scalars(
+            select(JournalEntry)
+            .where(or_(JournalEntry.receipt_id.in_(receipt_ids), JournalEntry.event_id.in_(event_ids)))
+            .order_by(JournalEntry.at, JournalEntry.id)
+        )
+    )
+    if not (receipts or submissions or conversions or journal):
+        return None
+    return {
+        "event_id": key,
+        "receipts": [_receipt(r) for r in receipts],
+        "submissions": [_submission(s) for s in submissions],
+        "crm_writes": [
+            _row(w, "crm", "object_type", "crm_object_id", "status", "outcome", "attempts", "last_error")
+            for w in crm_writes
+        ],
+        "conversions": [
+            _row(
+                c,
+                "pixel_id",
+                "event_type",
+                "custom_event_name",
+                "status",
+                "attempts",
+                "last_error",
+                "sent_at",
+            )
+            for c in conversions
+        ],
+        "timeline": [
+            {"at": _iso(j.at), "kind": j.kind, "message": j.message, "details": j.details} for j in journal
+        ],
+    }
+
+
+def _receipt(r: Receipt) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "source": r.source,
+        "delivery_key": r.delivery_key,
+        "received_at": _iso(r.received_at),
+        "status": r.status,
+        "attempts": r.attempts,
+        "duplicates": r.duplicates,
+        "last_error": r.last_error,
+        "body_bytes": len(r.body or b""),
+    }
+
+
+def _submission(s: Submission) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "source": s.source,
+        "kind": s.kind,
+        "form_id": s.form_id,
+        "submitted_at": _iso(s.submitted_at),
+        "contact": s.contact,
+        "attribution": s.attribution,
+    }
+
+
+def _row(obj: Any, *names: str) -> dict[str, Any]:
+    return {name: _iso(v) if hasattr(v := getattr(obj, name), "isoformat") else v for name in names}
+
+
+def _iso(value: Any) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def render_text(story: dict[str, Any]) -> str:
+    """A readable account of the story for the terminal."""
+    lines = [f"Event {story['event_id']}", ""]
+    for r in story["receipts"]:
+        lines.append(
+            f"Receipt #{r['id']} from {r['source']} at {r['received_at']}: {r['status']} after "
+            f"{r['attempts']} attempt(s); {r['duplicates']} duplicate deliveries; key {r['delivery_key']}"
+        )
+        if r["last_error"]:
+            lines.append(f"  last error: {r['last_error']}")
+    for s in story["submissions"]:
+        who = s["contact"].get("email", "(no email)")
+        lines.append(f"Submission #{s['id']} ({s['kind']}, form {s['form_id'] or '-'}) by {who}")
+        for name, value in s["attribution"].items():
+            lines.append(f"  {name:<22} {value}")
+    for w in story["crm_writes"]:
+        lines.append(f"CRM write {w['crm']} {w['object_type']} {w['crm_object_id'] or '-'}: {w['status']}")
+    for c in story["conversions"]:
+        lines.append(f"Conversion {c['event_type']} to pixel {c['pixel_id']}: {c['status']}")
+    lines += ["", "Timeline:"]
+    lines += [f"  {t['at']}  {t['kind']:<11} {t['message']}" for t in story["timeline"]]
+    return "\n".join(lines)

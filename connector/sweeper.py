@@ -1,0 +1,72 @@
+"""Re-enqueue receipts that never reached the queue (Redis was down) or whose job was abandoned."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import update
+
+from connector.context import Context
+from connector.jobs import enqueue_receipt, pending_receipts, receipt_job_id
+from connector.store.models import Receipt
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = "connector:sweeper"
+"""Redis key that lets one sweeper run at a time across all workers."""
+
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def sweep(ctx: Context) -> int:
+    """One pass: enqueue every stranded receipt; returns how many were enqueued."""
+    interval = ctx.settings.jobs.sweep_interval_seconds
+    if not ctx.redis.set(LOCK_KEY, "1", nx=True, ex=max(interval, 1)):
+        return 0
+    enqueued = 0
+    for receipt_id, job_id, abandoned in pending_receipts(ctx):
+        if not abandoned and _job_is_live(ctx, job_id or receipt_job_id(receipt_id)):
+            continue
+        new_job_id = f"{receipt_job_id(receipt_id)}-{secrets.token_hex(4)}"
+        if enqueue_receipt(ctx, receipt_id, job_id=new_job_id):
+            with ctx.sessions.begin() as session:
+                session.execute(update(Receipt).where(Receipt.id == receipt_id).values(job_id=new_job_id))
+            enqueued += 1
+            log.info(
+                "sweeper enqueued receipt_id=%s job_id=%s abandoned=%s", receipt_id, new_job_id, abandoned
+            )
+    return enqueued
+
+
+def _job_is_live(ctx: Context, job_id: str) -> bool:
+    try:
+        return Job.fetch(job_id, connection=ctx.redis).get_status() in LIVE_STATUSES
+    except NoSuchJobError:
+        return False
+
+
+class SweeperThread(threading.Thread):
+    """Runs `sweep` every `jobs.sweep_interval_seconds` beside a worker until stopped."""
+
+    def __init__(self, ctx: Context):
+        super().__init__(name="connector-sweeper", daemon=True)
+        self.ctx = ctx
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = self.ctx.settings.jobs.sweep_interval_seconds
+        while not self.stopped.wait(interval):
+            try:
+                sweep(self.ctx)
+            except RedisError as exc:
+                log.warning("sweeper: redis unavailable: %s", exc)
+            except Exception:
+                log.exception("sweeper pass failed")
+
+    def stop(self) -> None:
+        self.stopped.set()

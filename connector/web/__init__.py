@@ -1,0 +1,1 @@
+"""HTTP blueprints: webhook intake and operations endpoints."""

@@ -1,0 +1,96 @@
+"""POST /webhooks/<kind>/<name>: authenticate -> size limit -> parse -> store -> enqueue -> 200."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from connector import jobs, metrics
+from connector.config import resolve_secrets
+from connector.context import Context
+from connector.intake import registry
+from connector.intake.errors import Gone, IntakeError, NotFound, PayloadTooLarge
+from connector.intake.ledger import store_receipt
+from connector.intake.request import IncomingRequest
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("intake", __name__)
+
+KINDS = {"forms": "forms", "booking": "booking", "crm": "crm"}
+
+
+@bp.post("/webhooks/<kind>/<name>")
+def receive(kind: str, name: str) -> Response | tuple[Response, int]:
+    started = time.perf_counter()
+    label = f"{kind}/{name}" if registry.find(kind, name) else "unknown"
+    try:
+        response, status = _receive(kind, name)
+    except IntakeError as exc:
+        log.warning("webhook %s/%s rejected %s: %s", kind, name, exc.status, exc)
+        response, status = jsonify(error=str(exc), status=exc.status), exc.status
+    except SQLAlchemyError as exc:
+        log.error("webhook %s/%s: ledger unavailable, asking the sender to retry: %s", kind, name, exc)
+        response, status = jsonify(error="storage unavailable, retry later", status=503), 503
+        response.headers["Retry-After"] = "30"
+    metrics.REQUESTS.labels(label, str(status)).inc()
+    metrics.LATENCY.labels(label).observe(time.perf_counter() - started)
+    return response, status
+
+
+def _receive(kind: str, name: str) -> tuple[Response, int]:
+    ctx: Context = current_app.extensions["connector"]
+    source = registry.find(kind, name)
+    if source is None:
+        raise NotFound(f"no webhook source {kind}/{name}")
+    if not ctx.settings.source(name).enabled:
+        raise (Gone if source.gone_when_disabled else NotFound)(f"source {kind}/{name} is disabled")
+    secrets = current_app.extensions["connector_secrets"].get(name)
+    if secrets is None:
+        secrets = resolve_secrets(ctx.settings, name)
+        current_app.extensions["connector_secrets"][name] = secrets
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    incoming = IncomingRequest(
+        body=b"",
+        content_type=request.content_type or "",
+        headers=headers,
+        query=request.args.to_dict(),
+        url=request.url,
+        remote_addr=request.remote_addr or "",
+    )
+    source.authenticate_headers(incoming, secrets)
+    incoming = _with_body(incoming, ctx.settings.intake.max_body_bytes)
+    source.authenticate_body(incoming, secrets)
+    submission = source.parse(incoming)
+    stored = store_receipt(ctx.sessions, source, incoming, submission)
+    if stored.duplicate:
+        return jsonify(status="duplicate", receipt_id=stored.id), 200
+    queued = jobs.enqueue_receipt(ctx, stored.id)
+    log.info(
+        "webhook %s/%s stored receipt_id=%s event_id=%s queued=%s",
+        kind,
+        name,
+        stored.id,
+        submission.event_id,
+        queued,
+    )
+    return jsonify(status="accepted", receipt_id=stored.id, event_id=submission.event_id, queued=queued), 200
+
+
+def _with_body(incoming: IncomingRequest, limit: int) -> IncomingRequest:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body of {request.content_length} bytes exceeds the {limit}-byte limit")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body exceeds the {limit}-byte limit")
+    return IncomingRequest(
+        body=body,
+        content_type=incoming.content_type,
+        headers=incoming.headers,
+        query=incoming.query,
+        url=incoming.url,
+        remote_addr=incoming.remote_addr,
+    )

@@ -1,0 +1,35 @@
+"""`connector worker`: an RQ worker with the scheduler and the sweeper, sharing the web app's settings."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import SimpleWorker
+
+from connector import context
+from connector.config import Settings
+from connector.context import Context
+from connector.sweeper import SweeperThread, sweep
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, burst: bool = False) -> None:
+    """Process jobs until SIGTERM/SIGINT (warm shutdown: the current job finishes first).
+
+    SimpleWorker runs jobs in this process: the database pool and HTTP clients are reused across jobs,
+    and the ledger's claims (not process isolation) are what make a crashed job safe to run again.
+    """
+    ctx = Context(settings)
+    context.install(ctx)
+    worker = SimpleWorker([ctx.queue], connection=ctx.redis)
+    sweeper = SweeperThread(ctx)
+    if burst:
+        sweep(ctx)
+    else:
+        sweeper.start()
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    finally:
+        sweeper.stop()
+        ctx.close()
