@@ -25,7 +25,13 @@ from connector.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 LEASE_MARGIN_SECONDS = 30
-"""A claim outlives the job timeout by this much before the sweeper treats the job as abandoned."""
+"""A claim outlives the job timeout by up to this much before the sweeper treats the job as abandoned."""
+
+
+def lease_seconds(ctx: Context) -> int:
+    """How long a claim or a started job may live: past this, its worker is gone."""
+    timeout = ctx.settings.jobs.job_timeout_seconds
+    return timeout + min(LEASE_MARGIN_SECONDS, timeout)
 
 
 def receipt_job_id(receipt_id: int) -> str:
@@ -66,7 +72,7 @@ def backoff_delay(ctx: Context, attempts: int) -> int:
 def claim_receipt(ctx: Context, receipt_id: int) -> Receipt | None:
     """Atomically take a receipt for processing; None when it is done, failed, or held by a live job."""
     now = utcnow()
-    lease = timedelta(seconds=ctx.settings.jobs.job_timeout_seconds + LEASE_MARGIN_SECONDS)
+    lease = timedelta(seconds=lease_seconds(ctx))
     with ctx.sessions.begin() as session:
         claimed = session.execute(
             update(Receipt)

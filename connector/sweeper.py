@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from datetime import timedelta
 
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
@@ -12,21 +13,22 @@ from rq.job import Job, JobStatus
 from sqlalchemy import update
 
 from connector.context import Context
-from connector.jobs import enqueue_receipt, pending_receipts, receipt_job_id
+from connector.jobs import enqueue_receipt, lease_seconds, pending_receipts, receipt_job_id
 from connector.store.models import Receipt
+from connector.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = "connector:sweeper"
-"""Redis key that lets one sweeper run at a time across all workers."""
+LOCK_KEY = "connector:sweeper:{queue}"
+"""Redis key that lets one sweeper per queue run at a time across all workers."""
 
-LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+WAITING_STATUSES = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def sweep(ctx: Context) -> int:
     """One pass: enqueue every stranded receipt; returns how many were enqueued."""
     interval = ctx.settings.jobs.sweep_interval_seconds
-    if not ctx.redis.set(LOCK_KEY, "1", nx=True, ex=max(interval, 1)):
+    if not ctx.redis.set(LOCK_KEY.format(queue=ctx.queue.name), "1", nx=True, ex=max(interval, 1)):
         return 0
     enqueued = 0
     for receipt_id, job_id, abandoned in pending_receipts(ctx):
@@ -44,10 +46,16 @@ def sweep(ctx: Context) -> int:
 
 
 def _job_is_live(ctx: Context, job_id: str) -> bool:
+    """Queued or scheduled jobs will run; a job started longer ago than the lease lost its worker."""
     try:
-        return Job.fetch(job_id, connection=ctx.redis).get_status() in LIVE_STATUSES
+        job = Job.fetch(job_id, connection=ctx.redis)
     except NoSuchJobError:
         return False
+    status = job.get_status()
+    if status == JobStatus.STARTED:
+        started = as_utc(job.started_at)
+        return started is not None and started > utcnow() - timedelta(seconds=lease_seconds(ctx))
+    return status in WAITING_STATUSES
 
 
 class SweeperThread(threading.Thread):
