@@ -40,8 +40,15 @@ def test_to_minor_units(amount, currency, expected):
 
 def test_exponents_of_well_known_currencies():
     assert [minor_unit_exponent(c) for c in ("USD", "EUR", "JPY", "KWD", "TND", "CLF", "ISK", "VND")] == [
-        2, 2, 0, 3, 3, 4, 0, 0,
-    ]  # fmt: skip
+        2,
+        2,
+        0,
+        3,
+        3,
+        4,
+        0,
+        0,
+    ]
     assert all(len(code) == 3 and code.isupper() for code in MINOR_UNIT_EXPONENTS)
     assert len(MINOR_UNIT_EXPONENTS) > 150
 

@@ -27,7 +27,7 @@ SHAPES = {
                 id="sku-1", name="Shoe", content_type="product", quantity=2, amount=6500, currency="USD"
             ),
         ),
-    ),  # fmt: skip
+    ),
     "customer_action": EventData(type="customer_action", amount=5000, currency="EUR"),
     "plan_enrollment": EventData(
         type="plan_enrollment",
@@ -35,7 +35,7 @@ SHAPES = {
         amount=1900,
         currency="USD",
         contents=(ContentItem(id="seat"),),
-    ),  # fmt: skip
+    ),
     "custom": EventData(
         type="custom", plan_id="p", amount=1, currency="JPY", contents=(ContentItem(id="x"),)
     ),
@@ -75,20 +75,40 @@ def test_lead_created_with_contents_message(make_event, now_ms):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (EventData(type="customer_action", plan_id="p"), "data.plan_id is not allowed for data.type 'customer_action'"),
-        (EventData(type="customer_action", contents=(ContentItem(id="a"),)),
-         "data.contents is not allowed for data.type 'customer_action'"),
-        (EventData(type="customer_action", amount=100), "data.currency is required when data.amount is present"),
-        (EventData(type="customer_action", amount=1.5, currency="USD"),
-         "data.amount must be an integer in the currency's minor unit, got 1.5"),
-        (EventData(type="customer_action", amount=-1, currency="USD"), "data.amount must not be negative, got -1"),
-        (EventData(type="customer_action", amount=1, currency="usd"),
-         "data.currency must be three capital letters, got 'usd'"),
-        (EventData(type="customer_action", amount=1, currency="ABC"),
-         "data.currency 'ABC' is not an active ISO 4217 currency"),
-        (EventData(type="bogus"), "data.type 'bogus' is not one of contents, customer_action, plan_enrollment, custom"),
+        (
+            EventData(type="customer_action", plan_id="p"),
+            "data.plan_id is not allowed for data.type 'customer_action'",
+        ),
+        (
+            EventData(type="customer_action", contents=(ContentItem(id="a"),)),
+            "data.contents is not allowed for data.type 'customer_action'",
+        ),
+        (
+            EventData(type="customer_action", amount=100),
+            "data.currency is required when data.amount is present",
+        ),
+        (
+            EventData(type="customer_action", amount=1.5, currency="USD"),
+            "data.amount must be an integer in the currency's minor unit, got 1.5",
+        ),
+        (
+            EventData(type="customer_action", amount=-1, currency="USD"),
+            "data.amount must not be negative, got -1",
+        ),
+        (
+            EventData(type="customer_action", amount=1, currency="usd"),
+            "data.currency must be three capital letters, got 'usd'",
+        ),
+        (
+            EventData(type="customer_action", amount=1, currency="ABC"),
+            "data.currency 'ABC' is not an active ISO 4217 currency",
+        ),
+        (
+            EventData(type="bogus"),
+            "data.type 'bogus' is not one of contents, customer_action, plan_enrollment, custom",
+        ),
     ],
-)  # fmt: skip
+)
 def test_data_rules(make_event, now_ms, data, message):
     assert message in validate_event(make_event(data=data), now_ms)
 
@@ -98,13 +118,21 @@ def test_data_rules(make_event, now_ms, data, message):
     [
         (ContentItem(id=""), "data.contents[0].id must be a non-empty string, got ''"),
         (ContentItem(id="a", quantity=0), "data.contents[0].quantity must be a positive integer, got 0"),
-        (ContentItem(id="a", quantity=True), "data.contents[0].quantity must be a positive integer, got True"),
-        (ContentItem(id="a", amount=100), "data.contents[0].currency is required when data.contents[0].amount is present"),
-        (ContentItem(id="a", amount="1.00", currency="USD"),
-         "data.contents[0].amount must be an integer in the currency's minor unit, got '1.00'"),
+        (
+            ContentItem(id="a", quantity=True),
+            "data.contents[0].quantity must be a positive integer, got True",
+        ),
+        (
+            ContentItem(id="a", amount=100),
+            "data.contents[0].currency is required when data.contents[0].amount is present",
+        ),
+        (
+            ContentItem(id="a", amount="1.00", currency="USD"),
+            "data.contents[0].amount must be an integer in the currency's minor unit, got '1.00'",
+        ),
         (ContentItem(id="a", name=""), "data.contents[0].name must be a non-empty string, got ''"),
     ],
-)  # fmt: skip
+)
 def test_content_item_rules(make_event, now_ms, item, message):
     event = make_event(type="order_created", data=EventData(type="contents", contents=(item,)))
     assert message in validate_event(event, now_ms)
@@ -171,8 +199,12 @@ def test_all_reasons_are_reported_together(make_event, now_ms):
 
 
 def test_user_hashed_fields_must_be_lowercase_hex(make_event, now_ms):
-    user = UserData(emails_sha256=("test@example.com",), phone_numbers_sha256=(HEX.upper(),),
-                    first_names_sha256=(HEX,), ip_address="300.1.1.1")  # fmt: skip
+    user = UserData(
+        emails_sha256=("test@example.com",),
+        phone_numbers_sha256=(HEX.upper(),),
+        first_names_sha256=(HEX,),
+        ip_address="300.1.1.1",
+    )
     errors = validate_event(make_event(user=user), now_ms)
     assert errors == [
         "user.emails_sha256[0] must be 64 lowercase hex characters (SHA-256)",
@@ -186,8 +218,12 @@ def test_user_hashed_fields_must_be_lowercase_hex(make_event, now_ms):
 
 
 def test_to_json_is_exactly_the_wire_dict_and_omits_empty_optionals(make_event, now_ms):
-    event = make_event(oppref="Ab%2F+/==", user=UserData(emails_sha256=(HEX,), countries=("us",), ip_address="::1"),
-                       opt_out=True, data=EventData(type="customer_action", amount=5000, currency="USD"))  # fmt: skip
+    event = make_event(
+        oppref="Ab%2F+/==",
+        user=UserData(emails_sha256=(HEX,), countries=("us",), ip_address="::1"),
+        opt_out=True,
+        data=EventData(type="customer_action", amount=5000, currency="USD"),
+    )
     assert event.to_json() == {
         "id": "evt-00000",
         "type": "lead_created",
@@ -200,14 +236,28 @@ def test_to_json_is_exactly_the_wire_dict_and_omits_empty_optionals(make_event, 
         "data": {"type": "customer_action", "amount": 5000, "currency": "USD"},
     }
     minimal = make_event(action_source="offline", source_url=None).to_json()
-    assert minimal == {"id": "evt-00000", "type": "lead_created", "timestamp_ms": now_ms - 60_000,
-                       "action_source": "offline", "data": {"type": "customer_action"}}  # fmt: skip
+    assert minimal == {
+        "id": "evt-00000",
+        "type": "lead_created",
+        "timestamp_ms": now_ms - 60_000,
+        "action_source": "offline",
+        "data": {"type": "customer_action"},
+    }
 
 
 def test_scalar_user_format(make_event):
-    user = UserData(emails_sha256=(HEX, HEX2), phone_numbers_sha256=(HEX,), external_ids_sha256=(HEX2,),
-                    countries=("fr",), cities=("paris",), postal_codes=("75001",), first_names_sha256=(HEX,),
-                    ip_address="10.0.0.1", user_agent="UA/1", format="scalar")  # fmt: skip
+    user = UserData(
+        emails_sha256=(HEX, HEX2),
+        phone_numbers_sha256=(HEX,),
+        external_ids_sha256=(HEX2,),
+        countries=("fr",),
+        cities=("paris",),
+        postal_codes=("75001",),
+        first_names_sha256=(HEX,),
+        ip_address="10.0.0.1",
+        user_agent="UA/1",
+        format="scalar",
+    )
     assert make_event(user=user).to_json()["user"] == {
         "email_sha256": HEX,
         "external_id_sha256": HEX2,
