@@ -202,6 +202,10 @@ def _user_data(
                 hashed[wire_name] = (hasher(raw),)
             except InvalidUserField as exc:
                 notes.append(f"{wire_name} left out: {exc}")
+    if settings.user_field_format == "scalar":
+        for wire_name in ("phone_numbers_sha256", "first_names_sha256", "last_names_sha256"):
+            if wire_name in hashed:
+                notes.append(f"{wire_name} not sent: the scalar user format has no such field")
     send_raw = settings.send_ip_and_user_agent
     user = UserData(
         **hashed,

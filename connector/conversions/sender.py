@@ -47,15 +47,17 @@ class SenderSettings:
     max_events_per_request: int = MAX_EVENTS_PER_REQUEST
     max_recorded_body_chars: int = 4000
     expiry_margin_ms: int = 5 * 60 * 1000
-    bisect_budget: int = 100
+    # Most requests one send_batch call may make: bounds bisection when a whole batch is rejected for a
+    # reason no single event explains (a bad pixel id, an API change).
+    request_budget: int = 100
 
     def __post_init__(self) -> None:
         if not self.api_key:
             raise ValueError("api_key: required (without a key the connector runs dry and sends nothing)")
         if not 1 <= self.max_events_per_request <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"max_events_per_request: expected 1-{MAX_EVENTS_PER_REQUEST}")
-        if self.bisect_budget < 1:
-            raise ValueError("bisect_budget: please enter a value greater than 0")
+        if self.request_budget < 1:
+            raise ValueError("request_budget: please enter a value greater than 0")
 
 
 @dataclass(frozen=True)
@@ -207,12 +209,13 @@ class ConversionsClient:
             self._halt(run, indices, kind, record)
 
     def _halted(self, run: _Run, indices: list[int]) -> bool:
-        if run.halt is None and len(run.requests) >= self.settings.bisect_budget:
+        if run.halt is None and len(run.requests) >= self.settings.request_budget:
             last = run.requests[-1]
             run.halt = EventOutcome(
                 run.events[indices[0]],
                 "failed",
-                f"not sent: {len(run.requests)} requests used, the bisection budget; replay to resend",
+                f"not sent: the request budget ({len(run.requests)} requests per send_batch call) ran out "
+                "while isolating rejected events; replay to resend",
                 response=last,
             )
         if run.halt is None:

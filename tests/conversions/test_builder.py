@@ -85,6 +85,11 @@ def test_user_data_disabled_by_admin():
 
 def test_scalar_user_format_setting():
     result = build(settings=ConversionSettings(user_field_format="scalar", send_ip_and_user_agent=True))
+    assert result.notes == (
+        "phone_numbers_sha256 not sent: the scalar user format has no such field",
+        "first_names_sha256 not sent: the scalar user format has no such field",
+        "last_names_sha256 not sent: the scalar user format has no such field",
+    )
     assert result.event.to_json()["user"] == {
         "email_sha256": sha256_hex("ada@example.com"),
         "ip_address": "203.0.113.7",

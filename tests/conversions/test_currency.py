@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.conversions.currency import (
     MINOR_UNIT_EXPONENTS,
@@ -63,3 +65,9 @@ def test_unknown_currency_is_a_clear_error(currency):
 def test_invalid_amounts(amount):
     with pytest.raises(InvalidAmount):
         to_minor_units(amount, "USD")
+
+
+@given(st.sampled_from(sorted(MINOR_UNIT_EXPONENTS)), st.integers(min_value=0, max_value=10**12))
+def test_exact_amounts_round_trip(currency, minor):
+    exponent = MINOR_UNIT_EXPONENTS[currency]
+    assert to_minor_units(Decimal(minor).scaleb(-exponent), currency) == minor

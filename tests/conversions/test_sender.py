@@ -157,10 +157,10 @@ def test_batch_level_rejection_stops_at_the_bisection_budget(make_event, client_
     with serve(api_key=API_KEY, user_format="list") as double:
         scalar = UserData(emails_sha256=(HEX,), format="scalar")
         events = [make_event(i, user=scalar) for i in range(64)]
-        outcome = client_for(double, bisect_budget=10).send_batch(PIXEL_ID, events)
+        outcome = client_for(double, request_budget=10).send_batch(PIXEL_ID, events)
         assert outcome.requests_used == 10
         assert {o.status for o in outcome.outcomes} == {"failed"}
-        assert any("bisection budget" in o.reason for o in outcome.outcomes)
+        assert any("request budget" in o.reason for o in outcome.outcomes)
         assert double.unique_accepted == 0
 
 
