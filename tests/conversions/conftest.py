@@ -1,0 +1,44 @@
+"""Fixtures for the conversions tests: a running OpenAI double, a fixed clock, event factories."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from connector.conversions.events import ConversionEvent, EventData
+from tests.doubles.openai_double import OpenAIDouble, serve
+
+API_KEY = "sk-conv-test-0123456789"
+PIXEL_ID = "px_test_1"
+
+
+@pytest.fixture
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def openai_double() -> Iterator[OpenAIDouble]:
+    with serve(api_key=API_KEY) as double:
+        yield double
+
+
+@pytest.fixture
+def make_event(now_ms: int) -> Callable[..., ConversionEvent]:
+    """A valid lead_created event one minute old; keyword arguments replace fields."""
+
+    def make(index: int = 0, **changes: Any) -> ConversionEvent:
+        event = ConversionEvent(
+            id=f"evt-{index:05d}",
+            type="lead_created",
+            timestamp_ms=now_ms - 60_000,
+            source_url="https://example.com/contact?x=1",
+            data=EventData(type="customer_action"),
+        )
+        return replace(event, **changes)
+
+    return make
