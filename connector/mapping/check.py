@@ -122,13 +122,10 @@ def check_against_schema(mapping: Mapping, schema: ObjectSchema) -> list[Finding
         elif mapping.match and mapping.match.external_id and not (matched.external_id or matched.unique):
             findings.append(Finding("error", match_field, "match.external_id = true needs a field marked "
                                                           "External ID / unique"))
-    seen: set[str] = set()
     for rule in mapping.all_rules():
-        key = rule.target.lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        findings += _check_rule(rule, schema, rule.target == match_field)
+        for finding in _check_rule(rule, schema, rule.target == match_field):
+            if finding not in findings:
+                findings.append(finding)
     for name, target in mapping.read.items():
         if schema.get(target) is None:
             findings.append(Finding("error", target, f"read field for {name} does not exist on {schema.object}"))

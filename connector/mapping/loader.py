@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,15 +170,17 @@ def _rules(c: _Collector, raw: Any, key: str, crm: str) -> list[FieldRule]:
     seen: dict[str, int] = {}
     for index, item in enumerate(raw):
         rule = _rule(c, item, f"{key}[{index}]")
-        if rule is None:
+        target = item.get("to") if isinstance(item, dict) else None
+        if not isinstance(target, str):
             continue
-        folded = rule.target.lower() if crm == "salesforce" else rule.target
+        folded = target.strip().lower() if crm == "salesforce" else target.strip()
         if folded in seen:
-            c.add(f"{key}[{index}].to", f"a target not already written; {rule.target!r} is also the target of "
+            c.add(f"{key}[{index}].to", f"a target not already written; {target!r} is also the target of "
                                         f"{key}[{seen[folded]}]")
             continue
         seen[folded] = index
-        rules.append(rule)
+        if rule is not None:
+            rules.append(rule)
     return rules
 
 
@@ -259,7 +262,8 @@ def parse_mapping(text: str, path: Path) -> tuple[Mapping | None, list[MappingPr
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        c.problems.append(MappingProblem(str(path), "", f"valid TOML: {exc}", getattr(exc, "lineno", None)))
+        found = re.search(r"at line (\d+)", str(exc))
+        c.problems.append(MappingProblem(str(path), "", f"valid TOML: {exc}", int(found[1]) if found else None))
         return None, c.problems
     _unknown_keys(c, data, TOP_KEYS, "")
     crm, object_name = data.get("crm"), data.get("object")
