@@ -10,8 +10,8 @@ from typing import Any
 
 from connector.attribution import Attribution, Contact
 from connector.crm.schema import ObjectSchema
-from connector.mapping.engine import plan_writes
 from connector.mapping.engine import match_value as mapping_match_value
+from connector.mapping.engine import plan_writes
 from connector.mapping.model import Mapping
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class SetupReport:
 
 
 class CrmAdapter(ABC):
-    """One CRM behind four calls; vendor errors leave as RetryableError/RateLimited/AuthError/PermanentError."""
+    """One CRM behind four calls; vendor errors leave only as the shared error types."""
 
     name: str = ""
 
@@ -109,7 +109,9 @@ class CrmAdapter(ABC):
         """The object's fields (cached per object)."""
 
     @abstractmethod
-    def read_records(self, object_name: str, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def read_records(
+        self, object_name: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
         """Record id -> {field: value} for the ids found; one call per batch of ids."""
 
     @abstractmethod
@@ -137,9 +139,17 @@ def group_people(items: Iterable[UpsertItem]) -> tuple[dict[str, PersonPlan], li
         value = mapping_match_value(item.mapping, item.attribution, item.contact, item.source, item.form_id)
         if value is None:
             field_name = item.mapping.match.field if item.mapping.match else "?"
-            failed.append(UpsertResult(item.key, error=PermanentError(
-                f"submission has no {item.mapping.match.value if item.mapping.match else 'match'} value to "
-                f"match on {field_name}", "NO_MATCH_VALUE")))
+            failed.append(
+                UpsertResult(
+                    item.key,
+                    error=PermanentError(
+                        f"submission has no {item.mapping.match.value if item.mapping.match else 'match'} "
+                        "value to "
+                        f"match on {field_name}",
+                        "NO_MATCH_VALUE",
+                    ),
+                )
+            )
             continue
         people.setdefault(value, PersonPlan(value, [])).items.append(item)
     return people, failed
@@ -150,8 +160,9 @@ def plan_person(person: PersonPlan, lengths: dict[str, int] | None) -> None:
     current = None if person.current is None else dict(person.current)
     merged: dict[str, str] = {}
     for item in person.items:
-        writes = plan_writes(item.mapping, item.attribution, item.contact, item.source, item.form_id,
-                             current, lengths)
+        writes = plan_writes(
+            item.mapping, item.attribution, item.contact, item.source, item.form_id, current, lengths
+        )
         merged.update(writes)
         current = {**(current or {}), **writes}
     person.fields = merged
@@ -160,14 +171,16 @@ def plan_person(person: PersonPlan, lengths: dict[str, int] | None) -> None:
 def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     """Consecutive slices of at most `size` values."""
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def results_in_order(items: Sequence[UpsertItem], results: Iterable[UpsertResult]) -> list[UpsertResult]:
     """Results sorted back into the order of the items."""
     by_key = {r.key: r for r in results}
-    return [by_key.get(i.key) or UpsertResult(i.key, error=RetryableError("no result", "NO_RESULT"))
-            for i in items]
+    return [
+        by_key.get(i.key) or UpsertResult(i.key, error=RetryableError("no result", "NO_RESULT"))
+        for i in items
+    ]
 
 
 def fan_out(person: PersonPlan, **result: Any) -> list[UpsertResult]:

@@ -44,10 +44,27 @@ LIMIT_RETRY_AFTER = 300.0
 """Seconds to wait after REQUEST_LIMIT_EXCEEDED (Salesforce sends no Retry-After)."""
 
 RETRY_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}
-KIND = {"string": "text", "textarea": "text", "url": "text", "email": "text", "phone": "text", "combobox": "text",
-        "encryptedstring": "text", "picklist": "picklist", "multipicklist": "picklist", "date": "date",
-        "datetime": "datetime", "double": "number", "currency": "number", "int": "number", "percent": "number",
-        "long": "number", "boolean": "bool", "id": "id", "reference": "id"}
+KIND = {
+    "string": "text",
+    "textarea": "text",
+    "url": "text",
+    "email": "text",
+    "phone": "text",
+    "combobox": "text",
+    "encryptedstring": "text",
+    "picklist": "picklist",
+    "multipicklist": "picklist",
+    "date": "date",
+    "datetime": "datetime",
+    "double": "number",
+    "currency": "number",
+    "int": "number",
+    "percent": "number",
+    "long": "number",
+    "boolean": "bool",
+    "id": "id",
+    "reference": "id",
+}
 LONG_TEXT_SOURCES = ("landing_page", "referrer", "conversion_page")
 _NO_SUCH_COLUMN = re.compile(r"No such column '([^']+)'")
 
@@ -84,8 +101,13 @@ def _duplicate_ids(errors: list[dict[str, Any]], obj: str) -> tuple[list[str], s
         if (error.get("statusCode") or error.get("errorCode")) != "DUPLICATES_DETECTED":
             continue
         result = error.get("duplicateResult") or {}
-        ids = [r["record"]["Id"] for m in result.get("matchResults", []) if m.get("entityType") == obj
-               for r in m.get("matchRecords", []) if r.get("record", {}).get("Id")]
+        ids = [
+            r["record"]["Id"]
+            for m in result.get("matchResults", [])
+            if m.get("entityType") == obj
+            for r in m.get("matchRecords", [])
+            if r.get("record", {}).get("Id")
+        ]
         return ids, result.get("duplicateRule", "duplicate rule")
     return [], ""
 
@@ -95,8 +117,13 @@ class SalesforceAdapter(CrmAdapter):
 
     name = "salesforce"
 
-    def __init__(self, auth: SalesforceAuth, api_version: str = DEFAULT_API_VERSION,
-                 session: requests.Session | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        auth: SalesforceAuth,
+        api_version: str = DEFAULT_API_VERSION,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+    ):
         self.auth = auth
         self.api_version = api_version
         self.session = session or requests.Session()
@@ -108,8 +135,9 @@ class SalesforceAdapter(CrmAdapter):
     def _client(self) -> Salesforce:
         if self._sf is None:
             token, instance_url = sign_in(self.auth, self.session)
-            self._sf = Salesforce(session_id=token, instance_url=instance_url, version=self.api_version,
-                                  session=self.session)
+            self._sf = Salesforce(
+                session_id=token, instance_url=instance_url, version=self.api_version, session=self.session
+            )
         return self._sf
 
     def _call(self, action: Callable[[Salesforce], T]) -> T:
@@ -149,7 +177,9 @@ class SalesforceAdapter(CrmAdapter):
             groups.setdefault((item.mapping.object, item.mapping.match), []).append(item)
         for (obj, match), group in groups.items():
             if match is None:
-                results += [UpsertResult(i.key, error=PermanentError(f"{obj} mapping has no [match]")) for i in group]
+                results += [
+                    UpsertResult(i.key, error=PermanentError(f"{obj} mapping has no [match]")) for i in group
+                ]
                 continue
             people, failed = group_people(group)
             results += failed
@@ -165,8 +195,13 @@ class SalesforceAdapter(CrmAdapter):
     def _read_current(self, obj: str, match: Match, people: list[PersonPlan]) -> None:
         needed = {f for p in people for i in p.items for f in i.mapping.fields_to_read()}
         fields = ", ".join(dict.fromkeys(["Id", "CreatedDate", match.field, *sorted(needed)]))
-        soql = format_soql("SELECT {:literal} FROM {:literal} WHERE {:literal} IN {} ORDER BY CreatedDate DESC",
-                           fields, obj, match.field, [p.match for p in people])
+        soql = format_soql(
+            "SELECT {:literal} FROM {:literal} WHERE {:literal} IN {} ORDER BY CreatedDate DESC",
+            fields,
+            obj,
+            match.field,
+            [p.match for p in people],
+        )
         found: dict[str, list[dict[str, Any]]] = {}
         for row in self._query(soql):
             found.setdefault(str(row.get(match.field) or "").lower(), []).append(row)
@@ -178,8 +213,10 @@ class SalesforceAdapter(CrmAdapter):
             person.current = {k: v for k, v in rows[0].items() if k != "attributes"}
             if len(rows) > 1:
                 others = ", ".join(r["Id"] for r in rows[1:])
-                person.note = (f"{len(rows)} {obj} records match {match.field}={person.match}: updated the most "
-                               f"recent ({person.record_id}); not touched: {others}")
+                person.note = (
+                    f"{len(rows)} {obj} records match {match.field}={person.match}: updated the most "
+                    f"recent ({person.record_id}); not touched: {others}"
+                )
                 log.warning("salesforce multiple match: %s", person.note)
 
     def _write(self, obj: str, match: Match, people: list[PersonPlan]) -> list[UpsertResult]:
@@ -187,17 +224,22 @@ class SalesforceAdapter(CrmAdapter):
         existing = [p for p in people if p.record_id is not None]
         results: list[UpsertResult] = []
         if new and match.external_id:
-            results += self._collection("PATCH", f"composite/sobjects/{obj}/{match.field}", obj, new, "upsert")
+            results += self._collection(
+                "PATCH", f"composite/sobjects/{obj}/{match.field}", obj, new, "upsert"
+            )
         elif new:
             results += self._collection("POST", "composite/sobjects", obj, new, "create")
         if existing:
             results += self._collection("PATCH", "composite/sobjects", obj, existing, "update")
         return results
 
-    def _collection(self, method: str, path: str, obj: str, people: list[PersonPlan],
-                    kind: str) -> list[UpsertResult]:
-        records = [{"attributes": {"type": obj}, **({"Id": p.record_id} if kind == "update" else {}), **p.fields}
-                   for p in people]
+    def _collection(
+        self, method: str, path: str, obj: str, people: list[PersonPlan], kind: str
+    ) -> list[UpsertResult]:
+        records = [
+            {"attributes": {"type": obj}, **({"Id": p.record_id} if kind == "update" else {}), **p.fields}
+            for p in people
+        ]
         try:
             rows = self._rest(method, path, {"allOrNone": False, "records": records})
         except PermanentError as error:
@@ -207,8 +249,13 @@ class SalesforceAdapter(CrmAdapter):
         for person, row in zip(people, rows or [], strict=False):
             if row.get("success"):
                 created = row.get("created", kind == "create")
-                results += fan_out(person, record_id=row["id"], created=bool(created), written=person.fields,
-                                   note=person.note)
+                results += fan_out(
+                    person,
+                    record_id=row["id"],
+                    created=bool(created),
+                    written=person.fields,
+                    note=person.note,
+                )
                 continue
             ids, rule = _duplicate_ids(row.get("errors", []), obj) if kind != "update" else ([], "")
             if ids:
@@ -223,25 +270,31 @@ class SalesforceAdapter(CrmAdapter):
         log.info("salesforce %s %s: %d records", kind, obj, len(people))
         return results
 
-    def _request_rejected(self, method: str, path: str, obj: str, people: list[PersonPlan], kind: str,
-                          error: PermanentError) -> list[UpsertResult]:
+    def _request_rejected(
+        self, method: str, path: str, obj: str, people: list[PersonPlan], kind: str, error: PermanentError
+    ) -> list[UpsertResult]:
         """A whole-request INVALID_FIELD: fail the records using that field (loudly), send the others."""
         column = _NO_SUCH_COLUMN.search(error.message)
         if error.code == "INVALID_FIELD" and column:
             bad = [p for p in people if column.group(1) in p.fields]
             good = [p for p in people if column.group(1) not in p.fields]
             if bad and good:
-                return ([r for p in bad for r in fan_out(p, error=error)]
-                        + self._collection(method, path, obj, good, kind))
+                return [r for p in bad for r in fan_out(p, error=error)] + self._collection(
+                    method, path, obj, good, kind
+                )
         return [r for p in people for r in fan_out(p, error=error)]
 
     # -- reads and schema
-    def read_records(self, object_name: str, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def read_records(
+        self, object_name: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
         """Record id -> values; one SOQL query per 200 ids."""
         found: dict[str, dict[str, Any]] = {}
         columns = ", ".join(dict.fromkeys(["Id", *fields]))
         for batch in chunks(list(ids), BATCH_SIZE):
-            soql = format_soql("SELECT {:literal} FROM {:literal} WHERE Id IN {}", columns, object_name, list(batch))
+            soql = format_soql(
+                "SELECT {:literal} FROM {:literal} WHERE Id IN {}", columns, object_name, list(batch)
+            )
             for row in self._query(soql):
                 found[row["Id"]] = {k: v for k, v in row.items() if k != "attributes"}
         return found
@@ -252,12 +305,20 @@ class SalesforceAdapter(CrmAdapter):
             raw = self._call(lambda sf: sf.restful(f"sobjects/{object_name}/describe", timeout=self.timeout))
             fields = {
                 f["name"]: FieldSchema(
-                    name=f["name"], kind=KIND.get(f["type"], "other"), vendor_type=f["type"],
-                    length=f.get("length") or None, createable=bool(f.get("createable")),
-                    updateable=bool(f.get("updateable")), external_id=bool(f.get("externalId")),
+                    name=f["name"],
+                    kind=KIND.get(f["type"], "other"),
+                    vendor_type=f["type"],
+                    length=f.get("length") or None,
+                    createable=bool(f.get("createable")),
+                    updateable=bool(f.get("updateable")),
+                    external_id=bool(f.get("externalId")),
                     unique=bool(f.get("unique")),
-                    picklist_values=tuple(p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)),
-                    restricted_picklist=bool(f.get("restrictedPicklist")), label=f.get("label", ""))
+                    picklist_values=tuple(
+                        p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)
+                    ),
+                    restricted_picklist=bool(f.get("restrictedPicklist")),
+                    label=f.get("label", ""),
+                )
                 for f in raw["fields"]
             }
             self._schemas[object_name] = ObjectSchema(object_name, fields)
@@ -276,33 +337,42 @@ class SalesforceAdapter(CrmAdapter):
                 report.existing.append(target)
                 continue
             if not target.endswith("__c"):
-                report.errors.append(f"{obj}.{target} is a standard field this user cannot see: check the "
-                                     "integration user's field-level security")
+                report.errors.append(
+                    f"{obj}.{target} is a standard field this user cannot see: check the "
+                    "integration user's field-level security"
+                )
                 continue
             metadata = custom_field_metadata(rule)
             try:
-                self._rest("POST", "tooling/sobjects/CustomField", {"FullName": f"{obj}.{target}",
-                                                                    "Metadata": metadata})
+                self._rest(
+                    "POST",
+                    "tooling/sobjects/CustomField",
+                    {"FullName": f"{obj}.{target}", "Metadata": metadata},
+                )
                 report.created.append(target)
             except PermanentError as error:
                 if error.code == "DUPLICATE_DEVELOPER_NAME":
                     report.existing.append(target)
-                    report.manual_steps.append(f"{obj}.{target} exists but is invisible to the integration user: "
-                                               "grant it Read and Edit field-level security")
+                    report.manual_steps.append(
+                        f"{obj}.{target} exists but is invisible to the integration user: "
+                        "grant it Read and Edit field-level security"
+                    )
                 else:
                     report.errors.append(f"{obj}.{target}: {error}")
             except AuthError:
                 report.manual_steps.append(manual_step(obj, target, metadata))
         if report.created:
             report.manual_steps.append(
-                f"Setup > Permission Sets > (the integration user's set) > Object Settings > {obj}: grant Read and "
-                f"Edit on {', '.join(report.created)}")
+                f"Setup > Permission Sets > (integration user's set) > Object Settings > {obj}: "
+                f"grant Read and "
+                f"Edit on {', '.join(report.created)}"
+            )
         self._schemas.pop(obj, None)
         return report
 
 
 def custom_field_metadata(rule: FieldRule) -> dict[str, Any]:
-    """Tooling API CustomField Metadata for what the rule writes: DateTime/Date, long text for URLs, Text(255)."""
+    """Tooling API CustomField Metadata: DateTime/Date, long text for URLs, else Text(255)."""
     label = rule.target.removesuffix("__c").replace("_", " ")[:40]
     kinds = [RESULT_KIND[t.name] for t in rule.transforms if t.name in RESULT_KIND]
     if kinds:
@@ -314,8 +384,14 @@ def custom_field_metadata(rule: FieldRule) -> dict[str, Any]:
 
 def manual_step(obj: str, target: str, metadata: dict[str, Any]) -> str:
     """Exact click path for an admin to create the field by hand."""
-    kind = {"Text": f"Text, length {metadata.get('length')}", "LongTextArea": f"Text Area (Long), length "
-            f"{metadata.get('length')}", "DateTime": "Date/Time", "Date": "Date"}[metadata["type"]]
-    return (f"Setup > Object Manager > {obj} > Fields & Relationships > New > {kind}; Field Label "
-            f"'{metadata['label']}', Field Name '{target.removesuffix('__c')}' (API name {target}); grant Edit "
-            "to the integration user's profile or permission set")
+    kind = {
+        "Text": f"Text, length {metadata.get('length')}",
+        "LongTextArea": f"Text Area (Long), length {metadata.get('length')}",
+        "DateTime": "Date/Time",
+        "Date": "Date",
+    }[metadata["type"]]
+    return (
+        f"Setup > Object Manager > {obj} > Fields & Relationships > New > {kind}; Field Label "
+        f"'{metadata['label']}', Field Name '{target.removesuffix('__c')}' (API name {target}); grant Edit "
+        "to the integration user's profile or permission set"
+    )

@@ -1,4 +1,4 @@
-"""Salesforce sign-in: JWT bearer, client credentials, a given access token, or (dev only) SOAP password login."""
+"""Salesforce sign-in: JWT bearer, client credentials, an access token, or (dev only) SOAP password."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ DEFAULT_API_VERSION = "59.0"
 """Salesforce REST API version used unless configured."""
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
-"""Where OAuth tokens come from; a sandbox uses https://test.salesforce.com, client credentials a My Domain."""
+"""Where OAuth tokens come from (sandbox: https://test.salesforce.com; client credentials: My Domain)."""
 
 METHODS = ("jwt", "client_credentials", "token", "password")
 
@@ -43,8 +43,12 @@ class SalesforceAuth:
     audience: str | None = None
 
     def __post_init__(self) -> None:
-        needs = {"jwt": ("client_id", "username"), "client_credentials": ("client_id", "client_secret"),
-                 "token": ("access_token", "instance_url"), "password": ("username", "password")}
+        needs = {
+            "jwt": ("client_id", "username"),
+            "client_credentials": ("client_id", "client_secret"),
+            "token": ("access_token", "instance_url"),
+            "password": ("username", "password"),
+        }
         if self.method not in METHODS:
             raise ValueError(f"method: please use one of {', '.join(METHODS)}, got {self.method!r}")
         missing = [name for name in needs[self.method] if not getattr(self, name)]
@@ -58,7 +62,7 @@ class SalesforceAuth:
         return self.method != "token"
 
     def __repr__(self) -> str:  # never print secrets
-        return f"SalesforceAuth(method={self.method!r}, login_url={self.login_url!r}, username={self.username!r})"
+        return f"SalesforceAuth(method={self.method!r}, login_url={self.login_url!r}, user={self.username!r})"
 
 
 def _post_token(auth: SalesforceAuth, session: requests.Session, data: dict[str, str]) -> tuple[str, str]:
@@ -68,7 +72,9 @@ def _post_token(auth: SalesforceAuth, session: requests.Session, data: dict[str,
     except requests.RequestException as exc:
         raise RetryableError(f"Salesforce login unreachable: {exc}", "CONNECTION", delay=60) from exc
     if response.status_code >= 500:
-        raise RetryableError(f"Salesforce login failed with {response.status_code}", str(response.status_code))
+        raise RetryableError(
+            f"Salesforce login failed with {response.status_code}", str(response.status_code)
+        )
     body = response.json() if response.content else {}
     if response.status_code != 200:
         raise AuthError(body.get("error_description") or response.text, body.get("error"))
@@ -80,21 +86,42 @@ def sign_in(auth: SalesforceAuth, session: requests.Session) -> tuple[str, str]:
     if auth.method == "token":
         return str(auth.access_token), str(auth.instance_url)
     if auth.method == "client_credentials":
-        return _post_token(auth, session, {"grant_type": "client_credentials", "client_id": str(auth.client_id),
-                                           "client_secret": str(auth.client_secret)})
+        return _post_token(
+            auth,
+            session,
+            {
+                "grant_type": "client_credentials",
+                "client_id": str(auth.client_id),
+                "client_secret": str(auth.client_secret),
+            },
+        )
     if auth.method == "jwt":
         key = auth.private_key or Path(str(auth.private_key_file)).read_text()
-        claims = {"iss": auth.client_id, "sub": auth.username, "aud": auth.audience or auth.login_url,
-                  "exp": int(time.time()) + 180}
+        claims = {
+            "iss": auth.client_id,
+            "sub": auth.username,
+            "aud": auth.audience or auth.login_url,
+            "exp": int(time.time()) + 180,
+        }
         assertion = jwt.encode(claims, key, algorithm="RS256")
-        return _post_token(auth, session, {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                           "assertion": assertion})
-    log.warning("Salesforce username/password login uses SOAP login(), which Salesforce retires in Summer '27 "
-                "and which is off in API 65.0+: use it for development only")
+        return _post_token(
+            auth,
+            session,
+            {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+        )
+    log.warning(
+        "Salesforce username/password login uses SOAP login(), which Salesforce retires in Summer '27 "
+        "and which is off in API 65.0+: use it for development only"
+    )
     domain = auth.login_url.removeprefix("https://").removesuffix(".salesforce.com").rstrip("/")
     try:
-        sf = Salesforce(username=auth.username, password=auth.password, security_token=auth.security_token or "",
-                        domain=domain, session=session)
+        sf = Salesforce(
+            username=auth.username,
+            password=auth.password,
+            security_token=auth.security_token or "",
+            domain=domain,
+            session=session,
+        )
     except SalesforceAuthenticationFailed as exc:
         raise AuthError(str(exc), "INVALID_LOGIN") from exc
     return sf.session_id, f"https://{sf.sf_instance}"

@@ -1,4 +1,4 @@
-"""The pure mapping engine: which CRM fields a submission writes, honouring policies, transforms and lengths."""
+"""The pure mapping engine: which CRM fields a submission writes (policies, transforms, lengths)."""
 
 from __future__ import annotations
 
@@ -64,10 +64,7 @@ def _length(lengths: AnyMapping[str, int], target: str) -> int | None:
 
 
 def _value(rule: FieldRule, values: dict[str, str], length: int | None) -> tuple[str | None, str]:
-    if rule.constant is not None:
-        raw = [rule.constant]
-    else:
-        raw = [values.get(name, "") for name in rule.sources]
+    raw = [rule.constant] if rule.constant is not None else [values.get(name, "") for name in rule.sources]
     used_default = False
     if not any(raw):
         if rule.default is None:
@@ -102,7 +99,8 @@ def decide(
     # A `once` group is written only while every field of it is empty, so a first touch is never a
     # mix of two visits (a later utm_content filling the gap next to an older utm_source).
     taken_groups = {
-        rule.group for rule in resolved.fields
+        rule.group
+        for rule in resolved.fields
         if rule.policy == "once" and not _empty(_current(current, rule.target))
     }
     decisions = []
@@ -112,11 +110,25 @@ def decide(
         if value is None:
             decisions.append(Decision(rule.target, rule.describe_source, "skip", None, note))
         elif rule.policy == "once" and rule.group in taken_groups:
-            decisions.append(Decision(rule.target, rule.describe_source, "skip", value,
-                                      f"once: group {rule.group!r} already set on the record"))
+            decisions.append(
+                Decision(
+                    rule.target,
+                    rule.describe_source,
+                    "skip",
+                    value,
+                    f"once: group {rule.group!r} already set on the record",
+                )
+            )
         elif rule.policy == "if_empty" and not _empty(existing):
-            decisions.append(Decision(rule.target, rule.describe_source, "skip", value,
-                                      f"if_empty: record already has {existing!r}"))
+            decisions.append(
+                Decision(
+                    rule.target,
+                    rule.describe_source,
+                    "skip",
+                    value,
+                    f"if_empty: record already has {existing!r}",
+                )
+            )
         else:
             reason = rule.policy + (f"; {note}" if note else "")
             if current_values is None and rule.policy != "always":
@@ -146,7 +158,7 @@ def match_value(
     source: str | None = None,
     form_id: str | None = None,
 ) -> str | None:
-    """The value that identifies the person (e.g. the lowercased email), or None if the submission lacks it."""
+    """The value that identifies the person (e.g. the lowercased email), or None if it is missing."""
     if mapping.match is None:
         return None
     value = submission_values(attribution, contact, source, form_id).get(mapping.match.value)

@@ -1,4 +1,4 @@
-"""Load mapping TOML files, validating everything at once: each problem names file, line, key and expectation."""
+"""Load mapping TOML files, validating everything: each problem names file, line, key and expectation."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ TOP_KEYS = ("crm", "object", "description", "match", "when", "fields", "override
 RULE_KEYS = ("from", "value", "to", "policy", "transforms", "default", "group")
 OVERRIDE_KEYS = ("source", "form_id", "fields", "skip")
 NOT_MAPPABLE = {
-    "crm_object_id": "crm_object_id is assigned by the CRM: it is recorded in the ledger next to the event_id "
+    "crm_object_id": "crm_object_id is assigned by the CRM: it is recorded in the ledger next to the "
+    "event_id "
     "and is already on the record (Salesforce Id, HubSpot hs_object_id); do not map it",
 }
 
@@ -91,8 +92,11 @@ def _value_name(c: _Collector, key: str, name: Any, allowed: tuple[str, ...] = V
         c.add(key, NOT_MAPPABLE[name])
         return False
     if name not in allowed:
-        c.add(key, f"unknown attribution value {name!r}; expected an attribution field, a contact field, "
-                   f"source or form_id{_suggest(name, allowed)}")
+        c.add(
+            key,
+            f"unknown attribution value {name!r}; expected an attribution field, a contact field, "
+            f"source or form_id{_suggest(name, allowed)}",
+        )
         return False
     return True
 
@@ -147,7 +151,7 @@ def _rule(c: _Collector, raw: Any, key: str) -> FieldRule | None:
         ok = False
     group = raw.get("group")
     if group is not None and (policy != "once" or not isinstance(group, str)):
-        c.add(f"{key}.group", "a group name (string), only with policy = \"once\"")
+        c.add(f"{key}.group", 'a group name (string), only with policy = "once"')
         ok = False
     if not ok:
         return None
@@ -175,8 +179,10 @@ def _rules(c: _Collector, raw: Any, key: str, crm: str) -> list[FieldRule]:
             continue
         folded = target.strip().lower() if crm == "salesforce" else target.strip()
         if folded in seen:
-            c.add(f"{key}[{index}].to", f"a target not already written; {target!r} is also the target of "
-                                        f"{key}[{seen[folded]}]")
+            c.add(
+                f"{key}[{index}].to",
+                f"a target not already written; {target!r} is also the target of {key}[{seen[folded]}]",
+            )
             continue
         seen[folded] = index
         if rule is not None:
@@ -217,8 +223,14 @@ def _overrides(c: _Collector, raw: Any, crm: str, targets: set[str]) -> list[Ove
             if target not in targets:
                 c.add(f"{key}.skip", f"targets the base mapping writes; {target!r} is not one of them")
         rules = _rules(c, item.get("fields", []), f"{key}.fields", crm)
-        result.append(Override(source if isinstance(source, str) else None,
-                               form_id if isinstance(form_id, str) else None, tuple(rules), skip))
+        result.append(
+            Override(
+                source if isinstance(source, str) else None,
+                form_id if isinstance(form_id, str) else None,
+                tuple(rules),
+                skip,
+            )
+        )
     return result
 
 
@@ -230,7 +242,10 @@ def _match(c: _Collector, raw: Any) -> Match | None:
     field, value = raw.get("field"), raw.get("value", "email")
     ok = True
     if not isinstance(field, str) or not field:
-        c.add("match.field", "the CRM field that identifies a person (e.g. Email, email, or a unique external id)")
+        c.add(
+            "match.field",
+            "the CRM field that identifies a person (e.g. Email, email, or a unique external id)",
+        )
         ok = False
     ok = _value_name(c, "match.value", value) and ok
     external_id = raw.get("external_id", False)
@@ -242,13 +257,16 @@ def _match(c: _Collector, raw: Any) -> Match | None:
 
 def _read(c: _Collector, raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
-        c.add("read", "a [read] table: our name = \"CRM field\"")
+        c.add("read", 'a [read] table: our name = "CRM field"')
         return {}
     result = {}
     for name, target in raw.items():
         if name not in READ_NAMES:
-            c.add(f"read.{name}", f"an attribution, contact or deal name (stage, amount, currency, ...), "
-                                  f"got {name!r}{_suggest(name, READ_NAMES)}")
+            c.add(
+                f"read.{name}",
+                f"an attribution, contact or deal name (stage, amount, currency, ...), "
+                f"got {name!r}{_suggest(name, READ_NAMES)}",
+            )
         elif not isinstance(target, str) or not target:
             c.add(f"read.{name}", f"a CRM field name, got {target!r}")
         else:
@@ -263,7 +281,9 @@ def parse_mapping(text: str, path: Path) -> tuple[Mapping | None, list[MappingPr
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"at line (\d+)", str(exc))
-        c.problems.append(MappingProblem(str(path), "", f"valid TOML: {exc}", int(found[1]) if found else None))
+        c.problems.append(
+            MappingProblem(str(path), "", f"valid TOML: {exc}", int(found[1]) if found else None)
+        )
         return None, c.problems
     _unknown_keys(c, data, TOP_KEYS, "")
     crm, object_name = data.get("crm"), data.get("object")
@@ -289,7 +309,9 @@ def parse_mapping(text: str, path: Path) -> tuple[Mapping | None, list[MappingPr
         c.add("", "at least one [[fields]] entry or a [read] table")
     if c.problems:
         return None, c.problems
-    mapping = Mapping(crm_name, object_name, path, match, tuple(rules), tuple(overrides), read, sources, form_ids)
+    mapping = Mapping(
+        crm_name, object_name, path, match, tuple(rules), tuple(overrides), read, sources, form_ids
+    )
     return mapping, []
 
 
@@ -317,10 +339,15 @@ def load_mappings(location: str | Path) -> MappingSet:
     for mapping in mappings:
         if mapping.writes and not mapping.when_sources and not mapping.when_form_ids:
             if mapping.crm in defaults:
-                problems.append(MappingProblem(
-                    str(mapping.path), "when",
-                    f"one default write mapping per CRM; {defaults[mapping.crm].path} is already the default "
-                    f"for {mapping.crm}: add [when] sources/form_ids to one of them"))
+                problems.append(
+                    MappingProblem(
+                        str(mapping.path),
+                        "when",
+                        f"one default write mapping per CRM; {defaults[mapping.crm].path} is already the "
+                        "default "
+                        f"for {mapping.crm}: add [when] sources/form_ids to one of them",
+                    )
+                )
             defaults.setdefault(mapping.crm, mapping)
     if not paths:
         problems.append(MappingProblem(str(location), "", "a directory with *.toml mapping files"))

@@ -48,10 +48,19 @@ def hubspot(hubspot_double: HubSpotDouble) -> HubSpotAdapter:
 
 def person(n: int, mapping: Mapping, **attribution: str) -> UpsertItem:
     """A submission from person n."""
-    values = {"first_utm_source": "chatgpt", "latest_utm_source": "chatgpt", "event_id": f"evt-{n}",
-              "oppref": f"opp-{n}", **attribution}
-    return UpsertItem(key=f"w{n}", mapping=mapping, attribution=values,
-                      contact={"email": f"p{n}@example.com", "first_name": "Ana", "last_name": f"L{n}"})
+    values = {
+        "first_utm_source": "chatgpt",
+        "latest_utm_source": "chatgpt",
+        "event_id": f"evt-{n}",
+        "oppref": f"opp-{n}",
+        **attribution,
+    }
+    return UpsertItem(
+        key=f"w{n}",
+        mapping=mapping,
+        attribution=values,
+        contact={"email": f"p{n}@example.com", "first_name": "Ana", "last_name": f"L{n}"},
+    )
 
 
 @pytest.fixture
@@ -84,6 +93,10 @@ def sf_session(double: SalesforceDouble) -> requests.Session:
 
 @pytest.fixture
 def salesforce(salesforce_double: SalesforceDouble) -> SalesforceAdapter:
-    auth = SalesforceAuth("client_credentials", login_url=salesforce_double.url, client_id="test-client",
-                          client_secret="test-secret")
+    auth = SalesforceAuth(
+        "client_credentials",
+        login_url=salesforce_double.url,
+        client_id="test-client",
+        client_secret="test-secret",
+    )
     return SalesforceAdapter(auth, session=sf_session(salesforce_double), timeout=5)

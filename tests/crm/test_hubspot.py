@@ -19,7 +19,9 @@ def test_create_then_update_honours_policies(hubspot, hubspot_double, hs_mapping
     assert stored["email"] == "p1@example.com" and stored["first_utm_source"] == "chatgpt"
     assert stored["openai_event_id"] == "evt-1"
 
-    later = person(1, hs_mapping, first_utm_source="google", first_utm_medium="cpc", latest_utm_source="google")
+    later = person(
+        1, hs_mapping, first_utm_source="google", first_utm_medium="cpc", latest_utm_source="google"
+    )
     (updated,) = hubspot.upsert_people([later])
     assert updated.ok and updated.created is False and updated.record_id == created.record_id
     assert stored["first_utm_source"] == "chatgpt"  # once: never overwritten
@@ -47,8 +49,9 @@ def test_batch_of_450_costs_five_reads_and_five_writes(hubspot, hubspot_double, 
 
 def test_same_person_twice_in_a_burst_makes_one_write(hubspot, hubspot_double, hs_mapping):
     first = person(3, hs_mapping, latest_utm_source="a")
-    second = UpsertItem("w3b", hs_mapping, {"latest_utm_source": "b", "first_utm_source": "zzz"},
-                        {"email": "P3@example.com"})
+    second = UpsertItem(
+        "w3b", hs_mapping, {"latest_utm_source": "b", "first_utm_source": "zzz"}, {"email": "P3@example.com"}
+    )
     results = hubspot.upsert_people([first, second])
     assert results[0].record_id == results[1].record_id
     stored = hubspot_double.records["contacts"][results[0].record_id]

@@ -23,7 +23,9 @@ def test_create_then_update_honours_policies(salesforce, salesforce_double, sf_m
     assert stored["Email"] == "p1@example.com" and stored["First_UTM_Source__c"] == "chatgpt"
     assert stored["Company"] == "[not provided]" and stored["LeadSource"] == "Web"
 
-    later = person(1, sf_mapping, first_utm_source="google", first_utm_medium="cpc", latest_utm_source="google")
+    later = person(
+        1, sf_mapping, first_utm_source="google", first_utm_medium="cpc", latest_utm_source="google"
+    )
     (updated,) = salesforce.upsert_people([later])
     assert updated.ok and updated.created is False and updated.record_id == created.record_id
     assert stored["First_UTM_Source__c"] == "chatgpt" and "First_UTM_Medium__c" not in stored
@@ -78,8 +80,14 @@ def test_strings_truncated_to_describe_lengths(salesforce, salesforce_double, sf
 
 
 def test_record_errors_are_permanent_or_retryable(salesforce, salesforce_double, sf_mapping):
-    salesforce_double.add_field("Lead", "LeadSource", "picklist", 255, restrictedPicklist=True,
-                                picklistValues=[{"value": "Partner", "active": True}])
+    salesforce_double.add_field(
+        "Lead",
+        "LeadSource",
+        "picklist",
+        255,
+        restrictedPicklist=True,
+        picklistValues=[{"value": "Partner", "active": True}],
+    )
     (rejected,) = salesforce.upsert_people([person(6, sf_mapping)])
     assert isinstance(rejected.error, PermanentError)
     assert rejected.error.code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
@@ -142,13 +150,21 @@ def test_crm_down_then_back_nothing_lost_or_doubled(salesforce_double, sf_mappin
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = sock.getsockname()[1]
-    auth = SalesforceAuth("client_credentials", login_url=f"https://127.0.0.1:{dead}", client_id="test-client",
-                          client_secret="test-secret")
+    auth = SalesforceAuth(
+        "client_credentials",
+        login_url=f"https://127.0.0.1:{dead}",
+        client_id="test-client",
+        client_secret="test-secret",
+    )
     items = [person(n, sf_mapping) for n in (30, 31)]
     with pytest.raises(RetryableError):
         SalesforceAdapter(auth, session=sf_session(salesforce_double), timeout=2).upsert_people(items)
-    token = SalesforceAuth("client_credentials", login_url=salesforce_double.url, client_id="test-client",
-                           client_secret="test-secret")
+    token = SalesforceAuth(
+        "client_credentials",
+        login_url=salesforce_double.url,
+        client_id="test-client",
+        client_secret="test-secret",
+    )
     adapter = SalesforceAdapter(token, session=sf_session(salesforce_double), timeout=5)
     first = adapter.upsert_people(items)
     again = adapter.upsert_people(items)
@@ -158,14 +174,19 @@ def test_crm_down_then_back_nothing_lost_or_doubled(salesforce_double, sf_mappin
 
 def test_jwt_bearer_sign_in_verified_by_the_double(sf_mapping):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     double = SalesforceDouble(public_key=public).start()
     try:
-        auth = SalesforceAuth("jwt", login_url=double.url, client_id="test-client", username="api@example.com",
-                              private_key=pem)
+        auth = SalesforceAuth(
+            "jwt", login_url=double.url, client_id="test-client", username="api@example.com", private_key=pem
+        )
         adapter = SalesforceAdapter(auth, session=sf_session(double), timeout=5)
         assert adapter.describe("Lead").get("Email").kind == "text"
         assert double.calls["token"] == 1
@@ -178,10 +199,12 @@ def test_external_id_match_uses_upsert_collection(salesforce, salesforce_double,
 
     salesforce_double.add_field("Lead", "Event_Key__c", externalId=True, unique=True)
     path = tmp_path / "ext.toml"
-    path.write_text('crm = "salesforce"\nobject = "Lead"\n[match]\nfield = "Event_Key__c"\nvalue = "event_id"\n'
-                    'external_id = true\n[[fields]]\nfrom = "email"\nto = "Email"\npolicy = "always"\n'
-                    '[[fields]]\nfrom = "last_name"\nto = "LastName"\npolicy = "if_empty"\n'
-                    '[[fields]]\nvalue = "Acme"\nto = "Company"\npolicy = "if_empty"\n')
+    path.write_text(
+        'crm = "salesforce"\nobject = "Lead"\n[match]\nfield = "Event_Key__c"\nvalue = "event_id"\n'
+        'external_id = true\n[[fields]]\nfrom = "email"\nto = "Email"\npolicy = "always"\n'
+        '[[fields]]\nfrom = "last_name"\nto = "LastName"\npolicy = "if_empty"\n'
+        '[[fields]]\nvalue = "Acme"\nto = "Company"\npolicy = "if_empty"\n'
+    )
     mapping = load_mapping(path)
     results = salesforce.upsert_people([person(40, mapping), person(41, mapping)])
     assert all(r.ok and r.created for r in results), results
@@ -190,7 +213,9 @@ def test_external_id_match_uses_upsert_collection(salesforce, salesforce_double,
 
 
 def test_read_records_one_query(salesforce, salesforce_double):
-    ids = [salesforce_double.add_record("Lead", Email=f"r{n}@x.io", OpenAI_Oppref__c=f"o{n}") for n in range(3)]
+    ids = [
+        salesforce_double.add_record("Lead", Email=f"r{n}@x.io", OpenAI_Oppref__c=f"o{n}") for n in range(3)
+    ]
     rows = salesforce.read_records("Lead", ids, ["OpenAI_Oppref__c"])
     assert {rows[i]["OpenAI_Oppref__c"] for i in ids} == {"o0", "o1", "o2"}
     assert salesforce_double.calls["query"] == 1
@@ -200,8 +225,10 @@ def test_ensure_fields_creates_custom_fields_and_is_safe_twice(salesforce, sales
     del salesforce_double.fields["Lead"]["OpenAI_Oppref__c"]
     del salesforce_double.fields["Lead"]["First_Touch_At__c"]
     report = salesforce.ensure_fields(sf_mapping)
-    assert report.created == ["First_Touch_At__c", "OpenAI_Oppref__c"] or \
-        set(report.created) == {"First_Touch_At__c", "OpenAI_Oppref__c"}
+    assert report.created == ["First_Touch_At__c", "OpenAI_Oppref__c"] or set(report.created) == {
+        "First_Touch_At__c",
+        "OpenAI_Oppref__c",
+    }
     assert salesforce_double.fields["Lead"]["First_Touch_At__c"]["type"] == "datetime"
     assert any("Permission Sets" in step for step in report.manual_steps)
     again = salesforce.ensure_fields(sf_mapping)

@@ -50,7 +50,8 @@ class LoopbackServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 status, payload, headers = server.dispatch(
-                    Request(self.command, parts.path, parse_qs(parts.query), self.headers, body))
+                    Request(self.command, parts.path, parse_qs(parts.query), self.headers, body)
+                )
                 data = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json;charset=UTF-8")

@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 double on loopback: contacts batch upsert/read/update, properties, groups, documented errors."""
+"""HubSpot CRM v3 double on loopback: batch upsert/read/update, properties, groups, documented errors."""
 
 from __future__ import annotations
 
@@ -9,23 +9,52 @@ from typing import Any
 from tests.doubles.crm_http import LoopbackServer, Reply, Request
 
 STANDARD_PROPERTIES = {
-    "contacts": ("email", "firstname", "lastname", "phone", "company", "hs_object_id", "createdate",
-                 "lastmodifieddate"),
-    "deals": ("dealname", "dealstage", "amount", "deal_currency_code", "pipeline", "closedate",
-              "hs_v2_date_entered_current_stage", "hs_object_id"),
+    "contacts": (
+        "email",
+        "firstname",
+        "lastname",
+        "phone",
+        "company",
+        "hs_object_id",
+        "createdate",
+        "lastmodifieddate",
+    ),
+    "deals": (
+        "dealname",
+        "dealstage",
+        "amount",
+        "deal_currency_code",
+        "pipeline",
+        "closedate",
+        "hs_v2_date_entered_current_stage",
+        "hs_object_id",
+    ),
 }
-DATE_TYPES = {"createdate": "datetime", "lastmodifieddate": "datetime", "closedate": "datetime",
-              "hs_v2_date_entered_current_stage": "datetime"}
+DATE_TYPES = {
+    "createdate": "datetime",
+    "lastmodifieddate": "datetime",
+    "closedate": "datetime",
+    "hs_v2_date_entered_current_stage": "datetime",
+}
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _error(status: int, category: str, message: str, errors: list[dict[str, Any]] | None = None,
-           **extra: Any) -> dict[str, Any]:
-    return {"status": "error", "message": message, "correlationId": "00000000-test", "category": category,
-            "errors": errors or [], "context": {}, "links": {}, **extra}
+def _error(
+    status: int, category: str, message: str, errors: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": "00000000-test",
+        "category": category,
+        "errors": errors or [],
+        "context": {},
+        "links": {},
+        **extra,
+    }
 
 
 class HubSpotDouble:
@@ -38,8 +67,12 @@ class HubSpotDouble:
         self.records: dict[str, dict[str, dict[str, str]]] = {"contacts": {}, "deals": {}}
         self.secondary_emails: dict[str, str] = {}
         self.properties: dict[str, dict[str, dict[str, Any]]] = {
-            obj: {name: self._property(name, DATE_TYPES.get(name, "string"), "contactinformation")
-                  for name in names} for obj, names in STANDARD_PROPERTIES.items()}
+            obj: {
+                name: self._property(name, DATE_TYPES.get(name, "string"), "contactinformation")
+                for name in names
+            }
+            for obj, names in STANDARD_PROPERTIES.items()
+        }
         self.groups: dict[str, set[str]] = {"contacts": {"contactinformation"}, "deals": {"dealinformation"}}
         self.rate_limit_next = 0
         self.retry_after = "1"
@@ -85,23 +118,51 @@ class HubSpotDouble:
 
     @staticmethod
     def _property(name: str, type_: str, group: str) -> dict[str, Any]:
-        return {"name": name, "label": name, "type": type_, "fieldType": "date" if "date" in type_ else "text",
-                "groupName": group, "description": "", "options": [], "displayOrder": -1,
-                "hasUniqueValue": name == "email", "hidden": False, "formField": True,
-                "modificationMetadata": {"archivable": True, "readOnlyDefinition": False,
-                                         "readOnlyValue": name in ("hs_object_id", "createdate")},
-                "createdAt": _now(), "updatedAt": _now(), "archived": False, "calculated": False,
-                "externalOptions": False}
+        return {
+            "name": name,
+            "label": name,
+            "type": type_,
+            "fieldType": "date" if "date" in type_ else "text",
+            "groupName": group,
+            "description": "",
+            "options": [],
+            "displayOrder": -1,
+            "hasUniqueValue": name == "email",
+            "hidden": False,
+            "formField": True,
+            "modificationMetadata": {
+                "archivable": True,
+                "readOnlyDefinition": False,
+                "readOnlyValue": name in ("hs_object_id", "createdate"),
+            },
+            "createdAt": _now(),
+            "updatedAt": _now(),
+            "archived": False,
+            "calculated": False,
+            "externalOptions": False,
+        }
 
     # -- cross-cutting checks every endpoint applies
     def _gate(self, request: Request) -> Reply | None:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return 401, _error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found. This API "
-                               "supports OAuth 2.0 authentication."), {}
+            return (
+                401,
+                _error(
+                    401,
+                    "INVALID_AUTHENTICATION",
+                    "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+                ),
+                {},
+            )
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
-            body = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-                    "errorType": "RATE_LIMIT", "correlationId": "00000000-test", "policyName": "TEN_SECONDLY_ROLLING"}
+            body = {
+                "status": "error",
+                "message": "You have reached your ten_secondly_rolling limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": "00000000-test",
+                "policyName": "TEN_SECONDLY_ROLLING",
+            }
             return 429, body, {"Retry-After": self.retry_after}
         if self.fail_status_next:
             status = self.fail_status_next.pop(0)
@@ -113,8 +174,14 @@ class HubSpotDouble:
         unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in known})
         if not unknown:
             return None
-        errors = [{"message": f'Property "{p}" does not exist', "code": "PROPERTY_DOESNT_EXIST",
-                   "context": {"propertyName": [p]}} for p in unknown]
+        errors = [
+            {
+                "message": f'Property "{p}" does not exist',
+                "code": "PROPERTY_DOESNT_EXIST",
+                "context": {"propertyName": [p]},
+            }
+            for p in unknown
+        ]
         return 400, _error(400, "VALIDATION_ERROR", "Property values were not valid", errors), {}
 
     # -- endpoints
@@ -140,10 +207,22 @@ class HubSpotDouble:
         for item in inputs:
             prop, value = item["idProperty"], str(item["id"])
             if prop == "email" and "@" not in value:
-                errors.append(_error(400, "VALIDATION_ERROR", f"Email address {value} is invalid",
-                                     [{"message": f"Email address {value} is invalid", "code": "INVALID_EMAIL"}],
-                                     context={"ids": [value], **({"objectWriteTraceId": [item["objectWriteTraceId"]]}
-                                                               if item.get("objectWriteTraceId") else {})}))
+                errors.append(
+                    _error(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"Email address {value} is invalid",
+                        [{"message": f"Email address {value} is invalid", "code": "INVALID_EMAIL"}],
+                        context={
+                            "ids": [value],
+                            **(
+                                {"objectWriteTraceId": [item["objectWriteTraceId"]]}
+                                if item.get("objectWriteTraceId")
+                                else {}
+                            ),
+                        },
+                    )
+                )
                 continue
             found = self.find(object_type, prop, value)
             props = {k: str(v) for k, v in item.get("properties", {}).items()}
@@ -152,12 +231,27 @@ class HubSpotDouble:
                 stored.update(props)
             else:
                 record_id = str(next(self.ids))
-                stored = self.records[object_type][record_id] = {prop: value, **props, "hs_object_id": record_id,
-                                                                 "createdate": _now()}
-            results.append({"id": record_id, "new": not found, "properties": dict(stored), "createdAt": _now(),
-                            "updatedAt": _now(), "archived": False,
-                            **({"objectWriteTraceId": item["objectWriteTraceId"]}
-                               if item.get("objectWriteTraceId") else {})})
+                stored = self.records[object_type][record_id] = {
+                    prop: value,
+                    **props,
+                    "hs_object_id": record_id,
+                    "createdate": _now(),
+                }
+            results.append(
+                {
+                    "id": record_id,
+                    "new": not found,
+                    "properties": dict(stored),
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                    **(
+                        {"objectWriteTraceId": item["objectWriteTraceId"]}
+                        if item.get("objectWriteTraceId")
+                        else {}
+                    ),
+                }
+            )
         payload = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
         if errors:
             return 207, {**payload, "errors": errors, "numErrors": len(errors)}, {}
@@ -175,8 +269,15 @@ class HubSpotDouble:
             if stored is None:
                 return 404, _error(404, "OBJECT_NOT_FOUND", f"Object {item['id']} not found"), {}
             stored.update({k: str(v) for k, v in item.get("properties", {}).items()})
-            results.append({"id": item["id"], "properties": dict(stored), "createdAt": _now(),
-                            "updatedAt": _now(), "archived": False})
+            results.append(
+                {
+                    "id": item["id"],
+                    "properties": dict(stored),
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                }
+            )
         return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}, {}
 
     def _batch_read(self, request: Request, object_type: str) -> Reply:
@@ -194,12 +295,23 @@ class HubSpotDouble:
                 continue
             record_id, stored = found
             props = {name: stored.get(name) for name in (*wanted, prop, "hs_object_id")}
-            results.append({"id": record_id, "properties": props, "createdAt": _now(), "updatedAt": _now(),
-                            "archived": False})
+            results.append(
+                {
+                    "id": record_id,
+                    "properties": props,
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                }
+            )
         payload = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
         if missing:
-            error = _error(404, "OBJECT_NOT_FOUND", "Could not get some CONTACT objects, they may be deleted or "
-                           "not exist.", context={"ids": missing})
+            error = _error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Could not get some CONTACT objects, they may be deleted or not exist.",
+                context={"ids": missing},
+            )
             return 207, {**payload, "errors": [error], "numErrors": 1}, {}
         return 200, payload, {}
 
@@ -217,8 +329,11 @@ class HubSpotDouble:
             return 409, _error(409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists."), {}
         if body.get("groupName") not in self.groups[object_type]:
             return 400, _error(400, "VALIDATION_ERROR", f"group {body.get('groupName')} does not exist"), {}
-        created = {**self._property(name, body.get("type", "string"), body["groupName"]),
-                   "label": body.get("label", name), "fieldType": body.get("fieldType", "text")}
+        created = {
+            **self._property(name, body.get("type", "string"), body["groupName"]),
+            "label": body.get("label", name),
+            "fieldType": body.get("fieldType", "text"),
+        }
         self.properties[object_type][name] = created
         return 201, created, {}
 
@@ -227,6 +342,14 @@ class HubSpotDouble:
         if gated := self._gate(request):
             return gated
         if body["name"] in self.groups[object_type]:
-            return 409, _error(409, "OBJECT_ALREADY_EXISTS", f"A group named '{body['name']}' already exists."), {}
+            return (
+                409,
+                _error(409, "OBJECT_ALREADY_EXISTS", f"A group named '{body['name']}' already exists."),
+                {},
+            )
         self.groups[object_type].add(body["name"])
-        return 201, {"name": body["name"], "label": body.get("label", ""), "displayOrder": -1, "archived": False}, {}
+        return (
+            201,
+            {"name": body["name"], "label": body.get("label", ""), "displayOrder": -1, "archived": False},
+            {},
+        )

@@ -12,7 +12,7 @@ from connector.mapping import Mapping, load_mapping
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "mappings"
 
-BASIC = '''crm = "salesforce"
+BASIC = """crm = "salesforce"
 object = "Lead"
 
 [match]
@@ -61,7 +61,7 @@ form_id = "demo"
 value = "Calendly demo"
 to = "LeadSource"
 policy = "always"
-'''
+"""
 
 
 @pytest.fixture

@@ -15,8 +15,14 @@ def _schema(**overrides: FieldSchema) -> ObjectSchema:
         "First_UTM_Medium__c": FieldSchema("First_UTM_Medium__c", "text", "string", 255),
         "Latest_UTM_Source__c": FieldSchema("Latest_UTM_Source__c", "text", "string", 255),
         "Company": FieldSchema("Company", "text", "string", 255),
-        "LeadSource": FieldSchema("LeadSource", "picklist", "picklist", 255, picklist_values=("Web", "Calendly", "Calendly demo"),
-                                  restricted_picklist=True),
+        "LeadSource": FieldSchema(
+            "LeadSource",
+            "picklist",
+            "picklist",
+            255,
+            picklist_values=("Web", "Calendly", "Calendly demo"),
+            restricted_picklist=True,
+        ),
     }
     fields.update(overrides)
     return ObjectSchema("Lead", fields)
@@ -31,8 +37,14 @@ def test_findings(basic):
         First_UTM_Medium__c=FieldSchema("First_UTM_Medium__c", "number", "double"),
         Latest_UTM_Source__c=FieldSchema("Latest_UTM_Source__c", "text", "string", 20, updateable=False),
         Company=FieldSchema("Company", "text", "string", 255, createable=False),
-        LeadSource=FieldSchema("LeadSource", "picklist", "picklist", 255, picklist_values=("Web", "Calendly"),
-                               restricted_picklist=True),
+        LeadSource=FieldSchema(
+            "LeadSource",
+            "picklist",
+            "picklist",
+            255,
+            picklist_values=("Web", "Calendly"),
+            restricted_picklist=True,
+        ),
     )
     del schema.fields["First_UTM_Source__c"]
     findings = {(f.target, f.level): f.message for f in check_against_schema(basic, schema)}
@@ -53,9 +65,14 @@ def test_short_fields_warn_and_click_ids_error():
     for name in lead.read.values():
         fields.setdefault(name, FieldSchema(name, "text"))
     findings = {(f.target, f.level) for f in check_against_schema(lead, ObjectSchema("Lead", fields))}
-    assert findings == {("Latest_UTM_Campaign__c", "warning"), ("GCLID__c", "error"),
-                        ("First_Landing_Page__c", "warning"), ("First_Referrer__c", "warning"),
-                        ("Latest_Referrer__c", "warning"), ("Conversion_Page__c", "warning")}
+    assert findings == {
+        ("Latest_UTM_Campaign__c", "warning"),
+        ("GCLID__c", "error"),
+        ("First_Landing_Page__c", "warning"),
+        ("First_Referrer__c", "warning"),
+        ("Latest_Referrer__c", "warning"),
+        ("Conversion_Page__c", "warning"),
+    }
 
 
 def test_date_field_needs_a_date_transform(basic):
@@ -65,14 +82,20 @@ def test_date_field_needs_a_date_transform(basic):
 
 
 def test_explain_says_exactly_what_would_be_written(basic):
-    sample = {"source": "calendly", "form_id": "demo",
-              "attribution": {"first_utm_source": "chatgpt", "latest_utm_source": "ChatGPT"},
-              "contact": {"email": "Ana@Example.com"},
-              "current": {"First_UTM_Medium__c": "cpc"}}
+    sample = {
+        "source": "calendly",
+        "form_id": "demo",
+        "attribution": {"first_utm_source": "chatgpt", "latest_utm_source": "ChatGPT"},
+        "contact": {"email": "Ana@Example.com"},
+        "current": {"First_UTM_Medium__c": "cpc"},
+    }
     result = explain(basic, sample)
     assert result.match_value == "ana@example.com"
-    assert result.writes == {"Email": "ana@example.com", "Latest_UTM_Source__c": "chatgpt",
-                             "LeadSource": "Calendly demo"}
+    assert result.writes == {
+        "Email": "ana@example.com",
+        "Latest_UTM_Source__c": "chatgpt",
+        "LeadSource": "Calendly demo",
+    }
     text = result.render()
     assert "SKIP  First_UTM_Source__c" in text and "group 'first_touch' already set" in text
     assert "3 field(s) would be written; nothing was sent." in text

@@ -65,7 +65,9 @@ def test_lengths_truncate_every_string(basic):
     long = Attribution.from_mapping({"latest_utm_source": "x" * 300})
     writes = plan_writes(basic, long, CONTACT, field_lengths={"Latest_UTM_Source__c": 255})
     assert len(writes["Latest_UTM_Source__c"]) == 255
-    reasons = {d.target: d.reason for d in decide(basic, long, CONTACT, field_lengths={"Latest_UTM_Source__c": 255})}
+    reasons = {
+        d.target: d.reason for d in decide(basic, long, CONTACT, field_lengths={"Latest_UTM_Source__c": 255})
+    }
     assert "truncated to 255" in reasons["Latest_UTM_Source__c"]
 
 
@@ -76,7 +78,9 @@ def test_source_override_skips_and_adds(basic):
 
 
 def test_most_specific_override_wins(basic):
-    assert plan_writes(basic, ATTR, CONTACT, source="calendly", form_id="demo")["LeadSource"] == "Calendly demo"
+    assert (
+        plan_writes(basic, ATTR, CONTACT, source="calendly", form_id="demo")["LeadSource"] == "Calendly demo"
+    )
     assert "LeadSource" not in plan_writes(basic, ATTR, CONTACT, source="gravity", form_id="demo")
 
 

@@ -8,7 +8,7 @@ from connector.mapping import MappingError, load_mapping, load_mappings
 
 from .conftest import EXAMPLES
 
-BAD = '''crm = "salesforce"
+BAD = """crm = "salesforce"
 object = "Lead"
 
 [match]
@@ -34,7 +34,7 @@ transforms = ["upper"]
 from = "crm_object_id"
 to = "X__c"
 policy = "always"
-'''
+"""
 
 
 def _problems(write_mapping, text):
@@ -46,8 +46,13 @@ def _problems(write_mapping, text):
 def test_all_problems_collected_with_file_line_key(write_mapping):
     problems = _problems(write_mapping, BAD)
     by_key = {p.key: p for p in problems}
-    assert set(by_key) == {"fields[0].from", "fields[1].to", "fields[2].policy", "fields[2].transforms[0]",
-                           "fields[3].from"}
+    assert set(by_key) == {
+        "fields[0].from",
+        "fields[1].to",
+        "fields[2].policy",
+        "fields[2].transforms[0]",
+        "fields[3].from",
+    }
     assert all(p.file.endswith("bad.toml") for p in problems)
     unknown = by_key["fields[0].from"]
     assert unknown.line == 8
@@ -62,7 +67,9 @@ def test_all_problems_collected_with_file_line_key(write_mapping):
 
 
 def test_duplicate_targets_are_case_insensitive_for_salesforce(write_mapping):
-    text = BAD.split("[[fields]]")[0] + '''[[fields]]
+    text = (
+        BAD.split("[[fields]]")[0]
+        + """[[fields]]
 from = "email"
 to = "Email"
 policy = "always"
@@ -71,13 +78,14 @@ policy = "always"
 from = "email"
 to = "EMAIL"
 policy = "always"
-'''
+"""
+    )
     (problem,) = _problems(write_mapping, text)
     assert problem.key == "fields[1].to" and "also the target of fields[0]" in problem.message
 
 
 def test_structural_problems(write_mapping):
-    text = '''crm = "pipedrive"
+    text = """crm = "pipedrive"
 objekt = "Lead"
 
 [[fields]]
@@ -98,7 +106,7 @@ group = "g"
 
 [[overrides]]
 skip = ["Nope"]
-'''
+"""
     messages = {p.key: p.message for p in _problems(write_mapping, text)}
     assert "salesforce, hubspot" in messages["crm"]
     assert "unknown key 'objekt'" in messages["objekt"] and "did you mean 'object'" in messages["objekt"]
@@ -124,10 +132,14 @@ def test_read_table_names_are_checked(write_mapping):
 
 
 def test_directory_errors_from_all_files_and_one_default_per_crm(tmp_path):
-    (tmp_path / "a.toml").write_text('crm = "hubspot"\nobject = "contacts"\n[match]\nfield = "email"\n'
-                                     '[[fields]]\nfrom = "email"\nto = "email"\npolicy = "always"\n')
-    (tmp_path / "b.toml").write_text('crm = "hubspot"\nobject = "contacts"\n[match]\nfield = "email"\n'
-                                     '[[fields]]\nfrom = "email"\nto = "email"\npolicy = "always"\n')
+    (tmp_path / "a.toml").write_text(
+        'crm = "hubspot"\nobject = "contacts"\n[match]\nfield = "email"\n'
+        '[[fields]]\nfrom = "email"\nto = "email"\npolicy = "always"\n'
+    )
+    (tmp_path / "b.toml").write_text(
+        'crm = "hubspot"\nobject = "contacts"\n[match]\nfield = "email"\n'
+        '[[fields]]\nfrom = "email"\nto = "email"\npolicy = "always"\n'
+    )
     (tmp_path / "c.toml").write_text('crm = "hubspot"\n')
     with pytest.raises(MappingError) as caught:
         load_mappings(tmp_path)
@@ -140,10 +152,31 @@ def test_examples_load_and_cover_the_recommended_field_set():
     mappings = load_mappings(EXAMPLES)
     lead = mappings.get("salesforce", "Lead")
     contact = mappings.get("hubspot", "contacts")
-    needed = {"first_utm_source", "first_utm_medium", "first_utm_campaign", "first_utm_content", "first_utm_term",
-              "latest_utm_source", "latest_utm_medium", "latest_utm_campaign", "oppref", "event_id",
-              "first_landing_page", "conversion_page", "first_referrer", "latest_referrer", "latest_ai_source",
-              "latest_channel", "gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid", "li_fat_id"}
+    needed = {
+        "first_utm_source",
+        "first_utm_medium",
+        "first_utm_campaign",
+        "first_utm_content",
+        "first_utm_term",
+        "latest_utm_source",
+        "latest_utm_medium",
+        "latest_utm_campaign",
+        "oppref",
+        "event_id",
+        "first_landing_page",
+        "conversion_page",
+        "first_referrer",
+        "latest_referrer",
+        "latest_ai_source",
+        "latest_channel",
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "fbclid",
+        "msclkid",
+        "ttclid",
+        "li_fat_id",
+    }
     for mapping in (lead, contact, mappings.get("salesforce", "Contact")):
         used = {s for rule in mapping.fields for s in rule.sources}
         assert needed <= used, needed - used

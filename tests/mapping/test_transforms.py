@@ -41,8 +41,10 @@ def test_lowercase():
 
 def test_iso_date_and_datetime():
     assert apply_transforms(["2026-03-01T23:30:00-02:00"], (Transform("iso_date"),), None) == "2026-03-02"
-    assert apply_transforms(["2026-03-01T23:30:00-02:00"], (Transform("iso_datetime"),), None) == \
-        "2026-03-02T01:30:00Z"
+    assert (
+        apply_transforms(["2026-03-01T23:30:00-02:00"], (Transform("iso_datetime"),), None)
+        == "2026-03-02T01:30:00Z"
+    )
     assert apply_transforms(["1767225600000"], (Transform("iso_datetime"),), None) == "2026-01-01T00:00:00Z"
     with pytest.raises(TransformError):
         apply_transforms(["yesterday"], (Transform("iso_date"),), None)
