@@ -1,0 +1,31 @@
+"""CRM adapters behind one small contract, and the shared error types that drive retries."""
+
+from connector.crm.base import (
+    AuthError,
+    CrmAdapter,
+    CrmError,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    SetupReport,
+    UpsertItem,
+    UpsertResult,
+)
+from connector.crm.registry import ADAPTERS, create_adapter
+from connector.crm.schema import FieldSchema, ObjectSchema
+
+__all__ = [
+    "ADAPTERS",
+    "AuthError",
+    "CrmAdapter",
+    "CrmError",
+    "FieldSchema",
+    "ObjectSchema",
+    "PermanentError",
+    "RateLimited",
+    "RetryableError",
+    "SetupReport",
+    "UpsertItem",
+    "UpsertResult",
+    "create_adapter",
+]

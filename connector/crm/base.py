@@ -1,0 +1,188 @@
+"""The contract every CRM adapter implements, and the shared error types that drive retry decisions."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.attribution import Attribution, Contact
+from connector.crm.schema import ObjectSchema
+from connector.mapping.engine import match_value as mapping_match_value
+from connector.mapping.engine import plan_writes
+from connector.mapping.model import Mapping
+
+log = logging.getLogger(__name__)
+
+
+class CrmError(Exception):
+    """Base of the shared CRM error types; `code` is the vendor's error code when there is one."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" if self.code else self.message
+
+
+class RetryableError(CrmError):
+    """Temporary failure (lock, 5xx, CRM unreachable): try again after `delay` seconds."""
+
+    def __init__(self, message: str, code: str | None = None, delay: float = 30.0):
+        super().__init__(message, code)
+        self.delay = delay
+
+
+class RateLimited(RetryableError):
+    """The CRM's rate or daily limit was hit: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, code: str | None = None, retry_after: float = 10.0):
+        super().__init__(message, code, delay=retry_after)
+        self.retry_after = retry_after
+
+
+class AuthError(CrmError):
+    """Credentials are missing, expired beyond refresh, or lack permission: a human must act."""
+
+
+class PermanentError(CrmError):
+    """The CRM rejected this record for good (invalid field, value too long, missing required field)."""
+
+
+@dataclass(frozen=True)
+class UpsertItem:
+    """One submission to write: `key` is the caller's id for it (e.g. the CRM-write row id)."""
+
+    key: str
+    mapping: Mapping
+    attribution: Attribution | dict[str, Any]
+    contact: Contact | dict[str, Any]
+    source: str | None = None
+    form_id: str | None = None
+
+
+@dataclass
+class UpsertResult:
+    """The outcome for one item: the record id and whether it was created, or the error."""
+
+    key: str
+    record_id: str | None = None
+    created: bool | None = None
+    written: dict[str, str] = field(default_factory=dict)
+    error: CrmError | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SetupReport:
+    """What `crm setup` did: fields created, fields already there, steps a human must do, errors."""
+
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    manual_steps: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.manual_steps and not self.errors
+
+
+class CrmAdapter(ABC):
+    """One CRM behind four calls; vendor errors leave only as the shared error types."""
+
+    name: str = ""
+
+    @abstractmethod
+    def upsert_people(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:
+        """Create or update the people in batches; one result per item, in input order."""
+
+    @abstractmethod
+    def describe(self, object_name: str) -> ObjectSchema:
+        """The object's fields (cached per object)."""
+
+    @abstractmethod
+    def read_records(
+        self, object_name: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """Record id -> {field: value} for the ids found; one call per batch of ids."""
+
+    @abstractmethod
+    def ensure_fields(self, mapping: Mapping) -> SetupReport:
+        """Create the custom fields a mapping needs where permitted; safe to run twice."""
+
+
+@dataclass
+class PersonPlan:
+    """The items that share one person (match value) within a batch, and the merged write for them."""
+
+    match: str
+    items: list[UpsertItem]
+    record_id: str | None = None
+    current: dict[str, Any] | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+def group_people(items: Iterable[UpsertItem]) -> tuple[dict[str, PersonPlan], list[UpsertResult]]:
+    """Group items by match value (several submissions of one person in a burst make one write)."""
+    people: dict[str, PersonPlan] = {}
+    failed = []
+    for item in items:
+        value = mapping_match_value(item.mapping, item.attribution, item.contact, item.source, item.form_id)
+        if value is None:
+            field_name = item.mapping.match.field if item.mapping.match else "?"
+            failed.append(
+                UpsertResult(
+                    item.key,
+                    error=PermanentError(
+                        f"submission has no {item.mapping.match.value if item.mapping.match else 'match'} "
+                        "value to "
+                        f"match on {field_name}",
+                        "NO_MATCH_VALUE",
+                    ),
+                )
+            )
+            continue
+        people.setdefault(value, PersonPlan(value, [])).items.append(item)
+    return people, failed
+
+
+def plan_person(person: PersonPlan, lengths: dict[str, int] | None) -> None:
+    """Merge the person's items in order: each later submission sees the earlier ones as current values."""
+    current = None if person.current is None else dict(person.current)
+    merged: dict[str, str] = {}
+    for item in person.items:
+        writes = plan_writes(
+            item.mapping, item.attribution, item.contact, item.source, item.form_id, current, lengths
+        )
+        merged.update(writes)
+        current = {**(current or {}), **writes}
+    person.fields = merged
+
+
+def chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most `size` values."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def results_in_order(items: Sequence[UpsertItem], results: Iterable[UpsertResult]) -> list[UpsertResult]:
+    """Results sorted back into the order of the items."""
+    by_key = {r.key: r for r in results}
+    return [
+        by_key.get(i.key) or UpsertResult(i.key, error=RetryableError("no result", "NO_RESULT"))
+        for i in items
+    ]
+
+
+def fan_out(person: PersonPlan, **result: Any) -> list[UpsertResult]:
+    """One result per item of a person, all with the same outcome."""
+    return [UpsertResult(item.key, **result) for item in person.items]

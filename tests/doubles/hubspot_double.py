@@ -1,0 +1,355 @@
+"""HubSpot CRM v3 double on loopback: batch upsert/read/update, properties, groups, documented errors."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.doubles.crm_http import LoopbackServer, Reply, Request
+
+STANDARD_PROPERTIES = {
+    "contacts": (
+        "email",
+        "firstname",
+        "lastname",
+        "phone",
+        "company",
+        "hs_object_id",
+        "createdate",
+        "lastmodifieddate",
+    ),
+    "deals": (
+        "dealname",
+        "dealstage",
+        "amount",
+        "deal_currency_code",
+        "pipeline",
+        "closedate",
+        "hs_v2_date_entered_current_stage",
+        "hs_object_id",
+    ),
+}
+DATE_TYPES = {
+    "createdate": "datetime",
+    "lastmodifieddate": "datetime",
+    "closedate": "datetime",
+    "hs_v2_date_entered_current_stage": "datetime",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _error(
+    status: int, category: str, message: str, errors: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": "00000000-test",
+        "category": category,
+        "errors": errors or [],
+        "context": {},
+        "links": {},
+        **extra,
+    }
+
+
+class HubSpotDouble:
+    """In-memory HubSpot: `records[object][id] = properties`; inject failures with the `fail_*` attributes."""
+
+    def __init__(self, token: str = "pat-test-token"):
+        self.token = token
+        self.server = LoopbackServer()
+        self.ids = itertools.count(1001)
+        self.records: dict[str, dict[str, dict[str, str]]] = {"contacts": {}, "deals": {}}
+        self.secondary_emails: dict[str, str] = {}
+        self.properties: dict[str, dict[str, dict[str, Any]]] = {
+            obj: {
+                name: self._property(name, DATE_TYPES.get(name, "string"), "contactinformation")
+                for name in names
+            }
+            for obj, names in STANDARD_PROPERTIES.items()
+        }
+        self.groups: dict[str, set[str]] = {"contacts": {"contactinformation"}, "deals": {"dealinformation"}}
+        self.rate_limit_next = 0
+        self.retry_after = "1"
+        self.fail_status_next: list[int] = []
+        self.requests: list[tuple[str, Any]] = []
+        s = self.server
+        s.route("POST", r"/crm/v3/objects/(\w+)/batch/upsert", "batch_upsert", self._batch_upsert)
+        s.route("POST", r"/crm/v3/objects/(\w+)/batch/read", "batch_read", self._batch_read)
+        s.route("POST", r"/crm/v3/objects/(\w+)/batch/update", "batch_update", self._batch_update)
+        s.route("GET", r"/crm/v3/properties/(\w+)", "properties_get_all", self._properties_get_all)
+        s.route("POST", r"/crm/v3/properties/(\w+)", "properties_create", self._properties_create)
+        s.route("POST", r"/crm/v3/properties/(\w+)/groups", "groups_create", self._groups_create)
+
+    # -- lifecycle and helpers for tests
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def calls(self) -> Any:
+        return self.server.calls
+
+    def start(self) -> HubSpotDouble:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def add_contact(self, **properties: str) -> str:
+        record_id = str(next(self.ids))
+        self.records["contacts"][record_id] = {**properties, "hs_object_id": record_id}
+        return record_id
+
+    def find(self, object_type: str, prop: str, value: str) -> tuple[str, dict[str, str]] | None:
+        for record_id, props in self.records[object_type].items():
+            if str(props.get(prop, "")).lower() == value.lower():
+                return record_id, props
+        return None
+
+    def add_property(self, object_type: str, name: str, type_: str = "string", **extra: Any) -> None:
+        self.properties[object_type][name] = {**self._property(name, type_, "attribution"), **extra}
+
+    @staticmethod
+    def _property(name: str, type_: str, group: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "label": name,
+            "type": type_,
+            "fieldType": "date" if "date" in type_ else "text",
+            "groupName": group,
+            "description": "",
+            "options": [],
+            "displayOrder": -1,
+            "hasUniqueValue": name == "email",
+            "hidden": False,
+            "formField": True,
+            "modificationMetadata": {
+                "archivable": True,
+                "readOnlyDefinition": False,
+                "readOnlyValue": name in ("hs_object_id", "createdate"),
+            },
+            "createdAt": _now(),
+            "updatedAt": _now(),
+            "archived": False,
+            "calculated": False,
+            "externalOptions": False,
+        }
+
+    # -- cross-cutting checks every endpoint applies
+    def _gate(self, request: Request) -> Reply | None:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return (
+                401,
+                _error(
+                    401,
+                    "INVALID_AUTHENTICATION",
+                    "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
+                ),
+                {},
+            )
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            body = {
+                "status": "error",
+                "message": "You have reached your ten_secondly_rolling limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": "00000000-test",
+                "policyName": "TEN_SECONDLY_ROLLING",
+            }
+            return 429, body, {"Retry-After": self.retry_after}
+        if self.fail_status_next:
+            status = self.fail_status_next.pop(0)
+            return status, _error(status, "INTERNAL_ERROR", "internal error"), {}
+        return None
+
+    def _unknown_properties(self, object_type: str, inputs: list[dict[str, Any]]) -> Reply | None:
+        known = self.properties[object_type]
+        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in known})
+        if not unknown:
+            return None
+        errors = [
+            {
+                "message": f'Property "{p}" does not exist',
+                "code": "PROPERTY_DOESNT_EXIST",
+                "context": {"propertyName": [p]},
+            }
+            for p in unknown
+        ]
+        return 400, _error(400, "VALIDATION_ERROR", "Property values were not valid", errors), {}
+
+    # -- endpoints
+    def _batch_upsert(self, request: Request, object_type: str) -> Reply:
+        body = request.json()
+        self.requests.append(("batch_upsert", body))
+        if gated := self._gate(request):
+            return gated
+        inputs = body.get("inputs", [])
+        if not 1 <= len(inputs) <= 100:
+            return 400, _error(400, "VALIDATION_ERROR", "inputs must hold 1 to 100 entries"), {}
+        if bad := self._unknown_properties(object_type, inputs):
+            return bad
+        keys = [str(i.get("id", "")).lower() for i in inputs]
+        if len(set(keys)) != len(keys):
+            return 400, _error(400, "VALIDATION_ERROR", "Duplicate IDs found in batch input"), {}
+        for item in inputs:
+            key = str(item["id"]).lower()
+            if key in self.secondary_emails and not self.find(object_type, item["idProperty"], key):
+                existing = self.secondary_emails[key]
+                return 409, _error(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}"), {}
+        results, errors = [], []
+        for item in inputs:
+            prop, value = item["idProperty"], str(item["id"])
+            if prop == "email" and "@" not in value:
+                errors.append(
+                    _error(
+                        400,
+                        "VALIDATION_ERROR",
+                        f"Email address {value} is invalid",
+                        [{"message": f"Email address {value} is invalid", "code": "INVALID_EMAIL"}],
+                        context={
+                            "ids": [value],
+                            **(
+                                {"objectWriteTraceId": [item["objectWriteTraceId"]]}
+                                if item.get("objectWriteTraceId")
+                                else {}
+                            ),
+                        },
+                    )
+                )
+                continue
+            found = self.find(object_type, prop, value)
+            props = {k: str(v) for k, v in item.get("properties", {}).items()}
+            if found:
+                record_id, stored = found
+                stored.update(props)
+            else:
+                record_id = str(next(self.ids))
+                stored = self.records[object_type][record_id] = {
+                    prop: value,
+                    **props,
+                    "hs_object_id": record_id,
+                    "createdate": _now(),
+                }
+            results.append(
+                {
+                    "id": record_id,
+                    "new": not found,
+                    "properties": dict(stored),
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                    **(
+                        {"objectWriteTraceId": item["objectWriteTraceId"]}
+                        if item.get("objectWriteTraceId")
+                        else {}
+                    ),
+                }
+            )
+        payload = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
+        if errors:
+            return 207, {**payload, "errors": errors, "numErrors": len(errors)}, {}
+        return 200, payload, {}
+
+    def _batch_update(self, request: Request, object_type: str) -> Reply:
+        body = request.json()
+        if gated := self._gate(request):
+            return gated
+        if bad := self._unknown_properties(object_type, body.get("inputs", [])):
+            return bad
+        results = []
+        for item in body["inputs"]:
+            stored = self.records[object_type].get(str(item["id"]))
+            if stored is None:
+                return 404, _error(404, "OBJECT_NOT_FOUND", f"Object {item['id']} not found"), {}
+            stored.update({k: str(v) for k, v in item.get("properties", {}).items()})
+            results.append(
+                {
+                    "id": item["id"],
+                    "properties": dict(stored),
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                }
+            )
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}, {}
+
+    def _batch_read(self, request: Request, object_type: str) -> Reply:
+        body = request.json()
+        self.requests.append(("batch_read", body))
+        if gated := self._gate(request):
+            return gated
+        prop = body.get("idProperty") or "hs_object_id"
+        wanted = body.get("properties") or []
+        results, missing = [], []
+        for entry in body.get("inputs", []):
+            found = self.find(object_type, prop, str(entry["id"]))
+            if not found:
+                missing.append(str(entry["id"]))
+                continue
+            record_id, stored = found
+            props = {name: stored.get(name) for name in (*wanted, prop, "hs_object_id")}
+            results.append(
+                {
+                    "id": record_id,
+                    "properties": props,
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                }
+            )
+        payload = {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}
+        if missing:
+            error = _error(
+                404,
+                "OBJECT_NOT_FOUND",
+                "Could not get some CONTACT objects, they may be deleted or not exist.",
+                context={"ids": missing},
+            )
+            return 207, {**payload, "errors": [error], "numErrors": 1}, {}
+        return 200, payload, {}
+
+    def _properties_get_all(self, request: Request, object_type: str) -> Reply:
+        if gated := self._gate(request):
+            return gated
+        return 200, {"results": list(self.properties.get(object_type, {}).values())}, {}
+
+    def _properties_create(self, request: Request, object_type: str) -> Reply:
+        body = request.json()
+        if gated := self._gate(request):
+            return gated
+        name = body.get("name", "")
+        if name in self.properties[object_type]:
+            return 409, _error(409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists."), {}
+        if body.get("groupName") not in self.groups[object_type]:
+            return 400, _error(400, "VALIDATION_ERROR", f"group {body.get('groupName')} does not exist"), {}
+        created = {
+            **self._property(name, body.get("type", "string"), body["groupName"]),
+            "label": body.get("label", name),
+            "fieldType": body.get("fieldType", "text"),
+        }
+        self.properties[object_type][name] = created
+        return 201, created, {}
+
+    def _groups_create(self, request: Request, object_type: str) -> Reply:
+        body = request.json()
+        if gated := self._gate(request):
+            return gated
+        if body["name"] in self.groups[object_type]:
+            return (
+                409,
+                _error(409, "OBJECT_ALREADY_EXISTS", f"A group named '{body['name']}' already exists."),
+                {},
+            )
+        self.groups[object_type].add(body["name"])
+        return (
+            201,
+            {"name": body["name"], "label": body.get("label", ""), "displayOrder": -1, "archived": False},
+            {},
+        )
