@@ -1,27 +1,39 @@
-"""The few error types that drive retry decisions; adapters translate vendor errors into these."""
+"""The few error types that drive retry decisions; adapters translate vendor errors into these at their edge."""
 
 from __future__ import annotations
 
 
 class ConnectorError(Exception):
-    """Base of the shared error types."""
+    """Base of the shared error types; `code` is the vendor's error code when there is one."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" if self.code else self.message
 
 
 class RetryableError(ConnectorError):
-    """Try again later; `delay` (seconds) when the remote side said how long to wait."""
+    """Temporary failure (lock, 5xx, remote unreachable): try again after `delay` seconds."""
 
-    def __init__(self, message: str, delay: float | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, code: str | None = None, delay: float = 30.0):
+        super().__init__(message, code)
         self.delay = delay
 
 
 class RateLimited(RetryableError):
-    """The remote side throttled us; `delay` comes from Retry-After or the vendor's limit window."""
+    """A rate or daily limit was hit: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, code: str | None = None, retry_after: float = 10.0):
+        super().__init__(message, code, delay=retry_after)
+        self.retry_after = retry_after
 
 
 class AuthError(ConnectorError):
-    """Credentials are missing, wrong or expired beyond refresh; retrying will not help until fixed."""
+    """Credentials are missing, expired beyond refresh, or lack permission: a human must act."""
 
 
 class PermanentError(ConnectorError):
-    """The request itself is wrong (validation, unknown field); never retried automatically."""
+    """The remote side rejected this for good (invalid field, value too long): never retried automatically."""

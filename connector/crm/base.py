@@ -1,4 +1,4 @@
-"""The contract every CRM adapter implements, and the shared error types that drive retry decisions."""
+"""The contract every CRM adapter implements; the shared error types live in connector.errors."""
 
 from __future__ import annotations
 
@@ -10,47 +10,16 @@ from typing import Any
 
 from connector.attribution import Attribution, Contact
 from connector.crm.schema import ObjectSchema
+from connector.errors import AuthError as AuthError  # re-exported: adapters raise these
+from connector.errors import ConnectorError as CrmError
+from connector.errors import PermanentError as PermanentError
+from connector.errors import RateLimited as RateLimited
+from connector.errors import RetryableError as RetryableError
 from connector.mapping.engine import match_value as mapping_match_value
 from connector.mapping.engine import plan_writes
 from connector.mapping.model import Mapping
 
 log = logging.getLogger(__name__)
-
-
-class CrmError(Exception):
-    """Base of the shared CRM error types; `code` is the vendor's error code when there is one."""
-
-    def __init__(self, message: str, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}" if self.code else self.message
-
-
-class RetryableError(CrmError):
-    """Temporary failure (lock, 5xx, CRM unreachable): try again after `delay` seconds."""
-
-    def __init__(self, message: str, code: str | None = None, delay: float = 30.0):
-        super().__init__(message, code)
-        self.delay = delay
-
-
-class RateLimited(RetryableError):
-    """The CRM's rate or daily limit was hit: try again after `retry_after` seconds."""
-
-    def __init__(self, message: str, code: str | None = None, retry_after: float = 10.0):
-        super().__init__(message, code, delay=retry_after)
-        self.retry_after = retry_after
-
-
-class AuthError(CrmError):
-    """Credentials are missing, expired beyond refresh, or lack permission: a human must act."""
-
-
-class PermanentError(CrmError):
-    """The CRM rejected this record for good (invalid field, value too long, missing required field)."""
 
 
 @dataclass(frozen=True)
