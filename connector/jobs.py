@@ -57,9 +57,36 @@ def enqueue_receipt(
         if delay:
             ctx.queue.enqueue_in(timedelta(seconds=delay), process_receipt, receipt_id, **options)
         else:
-            ctx.queue.enqueue(process_receipt, receipt_id, **options)
+            with ctx.redis.pipeline() as pipe:  # one round trip instead of two on the intake path
+                ctx.queue.enqueue(process_receipt, receipt_id, pipeline=pipe, **options)
+                pipe.execute()
     except RedisError as exc:
         log.warning("queue unavailable, receipt_id=%s left for the sweeper: %s", receipt_id, exc)
+        return False
+    return True
+
+
+def enqueue_receipts(ctx: Context, receipt_ids: list[int]) -> bool:
+    """Queue many receipts in one Redis round trip (the intake path); False when Redis is unreachable."""
+    jobs = ctx.settings.jobs
+    retry = Retry(max=jobs.max_attempts - 1, interval=jobs.backoff_seconds) if jobs.max_attempts > 1 else None
+    try:
+        with ctx.redis.pipeline() as pipe:
+            for receipt_id in receipt_ids:
+                ctx.queue.enqueue(
+                    process_receipt,
+                    receipt_id,
+                    job_id=receipt_job_id(receipt_id),
+                    job_timeout=jobs.job_timeout_seconds,
+                    result_ttl=3600,
+                    failure_ttl=30 * 86400,
+                    description=f"process receipt {receipt_id}",
+                    retry=retry,
+                    pipeline=pipe,
+                )
+            pipe.execute()
+    except RedisError as exc:
+        log.warning("queue unavailable, receipt_ids=%s left for the sweeper: %s", receipt_ids, exc)
         return False
     return True
 

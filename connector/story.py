@@ -50,6 +50,19 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
     )
     if not (receipts or submissions or conversions or journal):
         return None
+    timeline = [
+        {
+            "at": _iso(r.received_at),
+            "kind": "received",
+            "message": f"{r.source} webhook stored",
+            "details": {},
+        }
+        for r in receipts
+    ]
+    timeline += [
+        {"at": _iso(j.at), "kind": j.kind, "message": j.message, "details": j.details} for j in journal
+    ]
+    timeline.sort(key=lambda entry: entry["at"] or "")
     return {
         "event_id": key,
         "receipts": [_receipt(r) for r in receipts],

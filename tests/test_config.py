@@ -126,3 +126,28 @@ def test_configured_env_secret_replaces_dev_token(tmp_path: Path):
     settings = load_settings(environ={"CONNECTOR_DATA_DIR": str(tmp_path)})
     assert resolve_secrets(settings, "generic", {"CONNECTOR_GENERIC_SECRET": "s3cret"}) == ["s3cret"]
     assert not (tmp_path / "secrets").exists()
+
+
+def test_example_config_documents_every_key_with_its_default():
+    import tomllib
+    from dataclasses import asdict, fields, is_dataclass
+
+    from connector.config import Settings
+
+    example_path = Path(__file__).resolve().parent.parent / "config.example.toml"
+    example = tomllib.loads(example_path.read_text())
+    defaults = asdict(load_settings(environ={}))
+
+    def walk(cls, table: dict, prefix: str) -> None:
+        for f in fields(cls):
+            if f.name in ("source_path", "sources"):
+                continue
+            assert f.name in table, f"config.example.toml lacks {prefix}{f.name}"
+            if is_dataclass(f.type) or isinstance(table[f.name], dict):
+                walk(type(getattr(cls(), f.name)), table[f.name], f"{prefix}{f.name}.")
+
+    walk(Settings, example, "")
+    assert "generic" in example["sources"]
+    loaded = asdict(load_settings(example_path, environ={}))
+    for key in ("intake", "jobs", "web", "run", "retention", "log_level", "data_dir"):
+        assert loaded[key] == defaults[key], f"config.example.toml shows a non-default value for {key}"

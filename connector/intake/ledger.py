@@ -1,75 +1,183 @@
-"""Store receipts durably before answering, and acknowledge redeliveries without storing them twice."""
+"""Store receipts durably before answering, and acknowledge redeliveries without storing them twice.
+
+Concurrent requests in one process share a transaction (group commit): a writer thread takes whatever
+receipts are waiting, inserts them in one statement, commits once, enqueues them in one Redis round trip,
+and wakes each request. Every request still gets its answer only after its receipt is committed.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from connector.context import Context
 from connector.intake.base import Source
 from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
 from connector.journal import record
-from connector.store.models import Receipt
+from connector.store.models import Receipt, ReceiptStatus
+from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+MAX_BATCH = 128
+"""Most receipts one group commit writes."""
+
+STORE_TIMEOUT_SECONDS = 30
+"""Longest a request waits for its receipt to be committed before answering 503."""
+
+
+class StoreTimeout(Exception):
+    """The ledger did not confirm the receipt in time."""
 
 
 @dataclass(frozen=True)
 class StoredReceipt:
     id: int
     duplicate: bool
+    queued: bool = False
+
+
+def receipt_values(source: Source, request: IncomingRequest, submission: Submission) -> dict[str, Any]:
+    """The receipt row: raw body, the headers a re-parse needs (never the secret), the delivery key."""
+    return {
+        "source": source.name,
+        "delivery_key": submission.delivery_key,
+        "event_id": submission.event_id,
+        "received_at": utcnow(),
+        "content_type": request.content_type[:255],
+        "headers": {name: request.header(name) for name in source.kept_headers if request.header(name)},
+        "body": request.body,
+        "status": ReceiptStatus.RECEIVED,
+        "attempts": 0,
+        "duplicates": 0,
+    }
 
 
 def store_receipt(
-    sessions: sessionmaker[Session], source: Source, request: IncomingRequest, submission: Submission
+    ctx: Context, source: Source, request: IncomingRequest, submission: Submission
 ) -> StoredReceipt:
-    """Insert the receipt (raw body, kept headers, delivery key); a known delivery key is a duplicate."""
-    headers = {name: request.header(name) for name in source.kept_headers if request.header(name)}
-    receipt = Receipt(
-        source=source.name,
-        delivery_key=submission.delivery_key,
-        event_id=submission.event_id,
-        content_type=request.content_type[:255],
-        headers=headers,
-        body=request.body,
-    )
+    """Commit the receipt and enqueue its job; a known delivery key is acknowledged as a duplicate."""
+    future = _writer(ctx).submit(receipt_values(source, request, submission))
     try:
-        with sessions.begin() as session:
-            session.add(receipt)
-            session.flush()
-            record(session, "received", f"{source.kind}/{source.name} webhook stored", receipt=receipt)
-        return StoredReceipt(receipt.id, duplicate=False)
-    except IntegrityError:
-        pass
-    with sessions.begin() as session:
-        existing_id = session.scalar(
-            select(Receipt.id).where(
-                Receipt.source == source.name, Receipt.delivery_key == submission.delivery_key
-            )
-        )
-        if existing_id is None:  # pragma: no cover - the conflicting row vanished (purged) in between
-            raise RuntimeError("delivery key conflict without a stored receipt")
-        session.execute(
-            update(Receipt).where(Receipt.id == existing_id).values(duplicates=Receipt.duplicates + 1)
-        )
-        record(
-            session,
-            "duplicate",
-            f"redelivery of {submission.delivery_key} acknowledged, not processed again",
-            receipt_id=existing_id,
-            event_id=submission.event_id,
-        )
-    log.info(
-        "duplicate delivery source=%s receipt_id=%s event_id=%s",
-        source.name,
-        existing_id,
-        submission.event_id,
+        return future.result(timeout=STORE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise StoreTimeout(f"receipt not committed within {STORE_TIMEOUT_SECONDS}s") from None
+
+
+_writers_lock = threading.Lock()
+
+
+def _writer(ctx: Context) -> ReceiptWriter:
+    writer = ctx.__dict__.get("receipt_writer")
+    if writer is None or not writer.is_alive():
+        with _writers_lock:
+            writer = ctx.__dict__.get("receipt_writer")
+            if writer is None or not writer.is_alive():
+                writer = ReceiptWriter(ctx)
+                writer.start()
+                ctx.__dict__["receipt_writer"] = writer
+    return writer
+
+
+class ReceiptWriter(threading.Thread):
+    """The group-commit thread of one process."""
+
+    def __init__(self, ctx: Context):
+        super().__init__(name="connector-receipt-writer", daemon=True)
+        self.ctx = ctx
+        self.pending: queue.SimpleQueue[tuple[dict[str, Any], Future[StoredReceipt]]] = queue.SimpleQueue()
+
+    def submit(self, values: dict[str, Any]) -> Future[StoredReceipt]:
+        future: Future[StoredReceipt] = Future()
+        self.pending.put((values, future))
+        return future
+
+    def run(self) -> None:
+        while True:
+            batch = [self.pending.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                results = self._write(batch)
+            except Exception as exc:  # the database is down: every request in the batch answers 503
+                for _values, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_values, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+
+    def _write(self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]) -> list[StoredReceipt]:
+        from connector.jobs import enqueue_receipts
+
+        rows = [values for values, _future in batch]
+        with self.ctx.sessions.begin() as session:
+            inserted = session.execute(_insert_new(session), rows).all()
+        new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
+        queued = enqueue_receipts(self.ctx, list(new_ids.values())) if new_ids else False
+        duplicates = [values for values in rows if (values["source"], values["delivery_key"]) not in new_ids]
+        duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates) if duplicates else {}
+        results = []
+        for values in rows:
+            key = (values["source"], values["delivery_key"])
+            if key in new_ids:
+                results.append(StoredReceipt(new_ids.pop(key), duplicate=False, queued=queued))
+            else:  # a redelivery, or the same key twice in this batch
+                results.append(StoredReceipt(duplicate_ids[key], duplicate=True))
+        return results
+
+
+def _insert_new(session: Session):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: known delivery keys come back as no row."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return (
+        insert(Receipt)
+        .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
+        .returning(Receipt.id, Receipt.source, Receipt.delivery_key)
     )
-    return StoredReceipt(existing_id, duplicate=True)
+
+
+def _acknowledge_duplicates(ctx: Context, duplicates: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    ids: dict[tuple[str, str], int] = {}
+    with ctx.sessions.begin() as session:
+        for values in duplicates:
+            key = (values["source"], values["delivery_key"])
+            existing_id = session.scalar(
+                select(Receipt.id).where(Receipt.source == key[0], Receipt.delivery_key == key[1])
+            )
+            if existing_id is None:  # pragma: no cover - the original was deleted in between
+                raise RuntimeError(f"delivery key {key[1]} conflicts but no receipt holds it")
+            session.execute(
+                update(Receipt).where(Receipt.id == existing_id).values(duplicates=Receipt.duplicates + 1)
+            )
+            record(
+                session,
+                "duplicate",
+                f"redelivery of {key[1]} acknowledged, not processed again",
+                receipt_id=existing_id,
+                event_id=values["event_id"],
+            )
+            ids[key] = existing_id
+            log.info(
+                "duplicate delivery source=%s receipt_id=%s event_id=%s",
+                key[0],
+                existing_id,
+                values["event_id"],
+            )
+    return ids
 
 
 def request_from_receipt(receipt: Receipt) -> IncomingRequest:

@@ -8,12 +8,12 @@ import time
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector import jobs, metrics
+from connector import metrics
 from connector.config import resolve_secrets
 from connector.context import Context
 from connector.intake import registry
 from connector.intake.errors import Gone, IntakeError, NotFound, PayloadTooLarge
-from connector.intake.ledger import store_receipt
+from connector.intake.ledger import StoreTimeout, store_receipt
 from connector.intake.request import IncomingRequest
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def receive(kind: str, name: str) -> Response | tuple[Response, int]:
     except IntakeError as exc:
         log.warning("webhook %s/%s rejected %s: %s", kind, name, exc.status, exc)
         response, status = jsonify(error=str(exc), status=exc.status), exc.status
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, StoreTimeout) as exc:
         log.error("webhook %s/%s: ledger unavailable, asking the sender to retry: %s", kind, name, exc)
         response, status = jsonify(error="storage unavailable, retry later", status=503), 503
         response.headers["Retry-After"] = "30"
@@ -65,10 +65,10 @@ def _receive(kind: str, name: str) -> tuple[Response, int]:
     incoming = _with_body(incoming, ctx.settings.intake.max_body_bytes)
     source.authenticate_body(incoming, secrets)
     submission = source.parse(incoming)
-    stored = store_receipt(ctx.sessions, source, incoming, submission)
+    stored = store_receipt(ctx, source, incoming, submission)
     if stored.duplicate:
         return jsonify(status="duplicate", receipt_id=stored.id), 200
-    queued = jobs.enqueue_receipt(ctx, stored.id)
+    queued = stored.queued
     log.info(
         "webhook %s/%s stored receipt_id=%s event_id=%s queued=%s",
         kind,

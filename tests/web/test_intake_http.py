@@ -53,7 +53,7 @@ def test_duplicate_delivery_is_acknowledged_not_stored_twice(client, ctx):
     assert ctx.queue.count == 1
     with ctx.sessions() as session:
         kinds = session.scalars(select(JournalEntry.kind).order_by(JournalEntry.id)).all()
-    assert kinds == ["received", "duplicate"]
+    assert kinds == ["duplicate"]
 
 
 def test_bad_or_missing_token_is_refused_and_nothing_stored(client, ctx):
