@@ -84,9 +84,7 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
             )
             for c in conversions
         ],
-        "timeline": [
-            {"at": _iso(j.at), "kind": j.kind, "message": j.message, "details": j.details} for j in journal
-        ],
+        "timeline": timeline,
     }
 
 

@@ -93,12 +93,6 @@ def test_run_starts_everything_on_embedded_redis_and_stops_without_orphans(env, 
         redis_server = psutil.Process(embedded_redis_pid(tmp_path / "run-data"))
         assert "redis-server" in " ".join(redis_server.cmdline())
         descendants.append(redis_server)
-        show = subprocess.run(
-            [sys.executable, "-m", "connector", "events", "show", "evt-run"],
-            env=run_env,
-            capture_output=True,
-            text=True,
-        )
         wait_for(
             lambda: (
                 "processed on attempt 1"
