@@ -113,6 +113,11 @@ def _retry_alone(ctx: Context, receipt_id: int) -> str:
     return "retry scheduled"
 
 
+def _ids(receipt: Receipt) -> dict[str, object]:
+    """Structured-log fields: the JSON formatter adds these (and the RQ job id) to the line."""
+    return {"event_id": receipt.event_id, "receipt_id": receipt.id}
+
+
 def backoff_delay(ctx: Context, attempts: int) -> int:
     schedule = ctx.settings.jobs.backoff_seconds
     return schedule[min(max(attempts, 1), len(schedule)) - 1]
@@ -181,7 +186,13 @@ def process_receipt(receipt_id: int) -> str:
         final = attempt >= ctx.settings.jobs.max_attempts
         _record_error(ctx, receipt, attempt, exc, final)
         raise
-    log.info("receipt_id=%s processed event_id=%s attempt=%s", receipt_id, receipt.event_id, attempt)
+    log.info(
+        "receipt_id=%s processed event_id=%s attempt=%s",
+        receipt_id,
+        receipt.event_id,
+        attempt,
+        extra=_ids(receipt),
+    )
     return "processed"
 
 
@@ -205,7 +216,14 @@ def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: Retryable
         )
         record(session, "retry", f"attempt {attempt} deferred {delay:g}s: {exc}", receipt=receipt)
     enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id)
-    log.info("receipt_id=%s retry in %ss event_id=%s: %s", receipt.id, delay, receipt.event_id, exc)
+    log.info(
+        "receipt_id=%s retry in %ss event_id=%s: %s",
+        receipt.id,
+        delay,
+        receipt.event_id,
+        exc,
+        extra=_ids(receipt),
+    )
     return "retry scheduled"
 
 
@@ -217,7 +235,9 @@ def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> No
             .values(status=ReceiptStatus.FAILED, lease_until=None, last_error=error[:4000])
         )
         record(session, "failed", f"gave up after attempt {attempt}: {error[:500]}", receipt=receipt)
-    log.error("receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500])
+    log.error(
+        "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
+    )
 
 
 def _record_error(ctx: Context, receipt: Receipt, attempt: int, exc: Exception, final: bool) -> None:
@@ -239,7 +259,13 @@ def _record_error(ctx: Context, receipt: Receipt, attempt: int, exc: Exception, 
             f"gave up after attempt {attempt}" if final else f"attempt {attempt} failed, retry in {delay}s"
         )
         record(session, "failed" if final else "retry", f"{outcome}: {error[:500]}", receipt=receipt)
-    log.exception("receipt_id=%s attempt %s raised event_id=%s", receipt.id, attempt, receipt.event_id)
+    log.exception(
+        "receipt_id=%s attempt %s raised event_id=%s",
+        receipt.id,
+        attempt,
+        receipt.event_id,
+        extra=_ids(receipt),
+    )
 
 
 def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool]]:

@@ -77,6 +77,7 @@ def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int
         stored.id,
         submission.event_id,
         queued,
+        extra={"event_id": submission.event_id, "receipt_id": stored.id},
     )
     return jsonify(status="accepted", receipt_id=stored.id, event_id=submission.event_id, queued=queued), 200
 
