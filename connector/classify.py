@@ -51,11 +51,18 @@ AI_SOURCES = (
 
 def host_pattern(hosts: list[str]) -> re.Pattern[str]:
     """One regex matching any of `hosts` or a subdomain of one; a trailing `.*` means any public suffix."""
-    parts = [
-        re.escape(h).replace(r"\.\*", r"\.[a-z]{2,3}(\.[a-z]{2})?") if h.endswith(".*") else re.escape(h)
-        for h in hosts
-    ]
-    return re.compile(r"(^|\.)(" + "|".join(parts) + r")$")
+    body = "|".join(hosts).replace(".", r"\.").replace(r"\.*", r"\.[a-z]{2,3}(\.[a-z]{2})?")
+    return re.compile(r"(^|\.)(" + body + r")$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of the data file's `sources`: where a visit came from, recognised by host or utm_source."""
+
+    channel: str
+    ai_source: str | None
+    hosts: re.Pattern[str]
+    utm_sources: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -64,44 +71,37 @@ class Rules:
 
     click_ids: dict[str, list[str]]
     weak_click_ids: dict[str, list[str]]
-    ai_hosts: list[tuple[str, re.Pattern[str]]]
-    ai_utm_sources: dict[str, str]
+    sources: tuple[Source, ...]
     openai_ads_utm_sources: frozenset[str]
-    email_hosts: re.Pattern[str]
-    search_hosts: re.Pattern[str]
-    social_hosts: re.Pattern[str]
-    search_utm_sources: frozenset[str]
-    social_utm_sources: frozenset[str]
     email_re: re.Pattern[str]
     paid_medium_re: re.Pattern[str]
     paid_social_medium_re: re.Pattern[str]
-    social_medium_re: re.Pattern[str]
-    organic_medium_re: re.Pattern[str]
-    referral_medium_re: re.Pattern[str]
+    medium_channels: tuple[tuple[re.Pattern[str], str], ...]
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Rules:
-        ai = data["ai_sources"]
         return cls(
             click_ids=dict(data["click_ids"]),
             weak_click_ids=dict(data["weak_click_ids"]),
-            ai_hosts=[(name, host_pattern(spec["hosts"])) for name, spec in ai.items()],
-            ai_utm_sources={u: name for name, spec in ai.items() for u in spec["utm_sources"]},
+            sources=tuple(
+                Source(s["channel"], s.get("ai_source"), host_pattern(s["hosts"]), frozenset(s.get("utm_sources", ())))
+                for s in data["sources"]
+            ),
             openai_ads_utm_sources=frozenset(data["openai_ads_utm_sources"]),
-            email_hosts=host_pattern(data["email_hosts"]),
-            search_hosts=host_pattern(data["search_hosts"]),
-            social_hosts=host_pattern(data["social_hosts"]),
-            search_utm_sources=frozenset(data["search_utm_sources"]),
-            social_utm_sources=frozenset(data["social_utm_sources"]),
-            **{key: re.compile(data[key]) for key in (
-                "email_re",
-                "paid_medium_re",
-                "paid_social_medium_re",
-                "social_medium_re",
-                "organic_medium_re",
-                "referral_medium_re",
-            )},
+            email_re=re.compile(data["email_re"]),
+            paid_medium_re=re.compile(data["paid_medium_re"]),
+            paid_social_medium_re=re.compile(data["paid_social_medium_re"]),
+            medium_channels=tuple((re.compile(rx), channel) for rx, channel in data["medium_channels"]),
         )
+
+    def source_for_host(self, host: str) -> Source | None:
+        """The first source whose hosts match `host` (or a domain it is a subdomain of)."""
+        return next((s for s in self.sources if s.hosts.search(host)), None)
+
+    def source_for_utm(self, utm_source: str) -> Source | None:
+        """The first source listing `utm_source` by name, else the first whose hosts match it."""
+        by_name = next((s for s in self.sources if utm_source in s.utm_sources), None)
+        return by_name or self.source_for_host(utm_source)
 
 
 @lru_cache(maxsize=1)
@@ -126,40 +126,29 @@ def _host(url: str | None) -> str:
 
 def _is_internal(host: str, page_host: str) -> bool:
     a, b = re.sub(r"^www\.", "", host), re.sub(r"^www\.", "", page_host)
-    return bool(b) and (a == b or a.endswith("." + b) or b.endswith("." + a))
-
-
-def _ai_for_host(rules: Rules, host: str) -> str | None:
-    for name, pattern in rules.ai_hosts:
-        if pattern.search(host):
-            return name
-    return None
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def _classify_utm(rules: Rules, source: str, medium: str) -> tuple[str, str]:
     paid = bool(rules.paid_medium_re.search(medium))
-    ai = rules.ai_utm_sources.get(source) or _ai_for_host(rules, source)
-    if ai:
-        if source in rules.openai_ads_utm_sources or (paid and ai == "chatgpt"):
-            return "openai_ads", ai
-        return ("other" if paid else "ai_assistant"), ai
-    if rules.email_re.search(source) or rules.email_re.search(medium) or rules.email_hosts.search(source):
+    known = rules.source_for_utm(source)
+    if known and known.ai_source:
+        if source in rules.openai_ads_utm_sources or (paid and known.ai_source == "chatgpt"):
+            return "openai_ads", known.ai_source
+        return ("other" if paid else known.channel), known.ai_source
+    kind = known.channel if known else None
+    if rules.email_re.search(source) or rules.email_re.search(medium) or kind == "email":
         return "email", "none"
     if rules.paid_social_medium_re.search(medium):
         return "paid_social", "none"
-    if source in rules.social_utm_sources or rules.social_hosts.search(source):
-        return ("paid_social" if paid else "social"), "none"
-    if source in rules.search_utm_sources or rules.search_hosts.search(source):
-        return ("paid_search" if paid else "organic_search"), "none"
+    if kind:
+        if paid:
+            return ("paid_social" if kind == "social" else "paid_search"), "none"
+        return kind, "none"
     if paid:
         return "other", "none"
-    if rules.social_medium_re.search(medium):
-        return "social", "none"
-    if rules.organic_medium_re.search(medium):
-        return "organic_search", "none"
-    if rules.referral_medium_re.search(medium):
-        return "referral", "none"
-    return "other", "none"
+    channel = next((ch for rx, ch in rules.medium_channels if rx.search(medium)), "other")
+    return channel, "none"
 
 
 def classify_touch(
@@ -183,15 +172,9 @@ def classify_touch(
     host = _host(referrer)
     if not host or _is_internal(host, _lower(page_host)):
         return "direct", "none"
-    ai = _ai_for_host(rules, host)
-    if ai:
-        return "ai_assistant", ai
-    if rules.email_hosts.search(host):
-        return "email", "none"
-    if rules.search_hosts.search(host):
-        return "organic_search", "none"
-    if rules.social_hosts.search(host):
-        return "social", "none"
+    known = rules.source_for_host(host)
+    if known:
+        return known.channel, known.ai_source or "none"
     return "referral", "none"
 
 
