@@ -66,7 +66,7 @@ import {
     r.utm_sources || [],
   ]);
   const source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : r[3].includes(v))) || (byHost ? [] : source(v, 1));
-  const [EMAIL, PAID, PAID_SOCIAL] = [email_re, paid_medium_re, paid_social_medium_re].map(RegExp);
+  const [EMAIL, PAID, PAID_SOCIAL] = [email_re, paid_medium_re, paid_social_medium_re].map((r) => RegExp(r));
   const classify = (p, ref) => {
     const click = (rules) => {
       for (const k in rules) if (p[k]) return [rules[k][0], rules[k][1] || NONE];
