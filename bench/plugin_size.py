@@ -29,7 +29,9 @@ def sizes() -> tuple[int, int]:
     return len(code), len(gzip.compress(code, 9))
 
 
-def run_times(runs: int = 20, browser: object = None, chromium: str = "/usr/bin/chromium") -> dict[str, float]:
+def run_times(
+    runs: int = 20, browser: object = None, chromium: str = "/usr/bin/chromium"
+) -> dict[str, float]:
     """Median milliseconds for the script's start-up work and for one submit, on the five-form page."""
     if browser is None:
         from playwright.sync_api import sync_playwright
@@ -37,8 +39,14 @@ def run_times(runs: int = 20, browser: object = None, chromium: str = "/usr/bin/
         with sync_playwright() as p:
             launched = p.chromium.launch(
                 executable_path=chromium,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
             )
             try:
                 return run_times(runs, launched)
@@ -49,22 +57,31 @@ def run_times(runs: int = 20, browser: object = None, chromium: str = "/usr/bin/
     start, submit, refill = [], [], []
     for _ in range(runs):
         context = browser.new_context()  # type: ignore[attr-defined]
-        context.route("https://bzrcdn.openai.com/**", lambda r: r.fulfill(body="", content_type="text/javascript"))
+        context.route(
+            "https://bzrcdn.openai.com/**", lambda r: r.fulfill(body="", content_type="text/javascript")
+        )
         context.route("https://bench.test/**", lambda r: r.fulfill(body=html, content_type="text/html"))
         page = context.new_page()
         page.goto("https://bench.test/five-forms.html?utm_source=chatgpt.com&utm_medium=referral&oppref=B1")
         filled = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][12]\"]').value")
         assert len(filled) == 36, "the five-form page was not filled"
         start.append(page.evaluate("window.__t1 - window.__t0"))
-        submit.append(page.evaluate(
-            "() => { const t = performance.now(); document.querySelector('#f3').requestSubmit();"
-            " return performance.now() - t; }"
-        ))
-        refill.append(page.evaluate(
-            "() => { const t = performance.now(); attribution('fill'); return performance.now() - t; }"
-        ))
+        submit.append(
+            page.evaluate(
+                "() => { const t = performance.now(); document.querySelector('#f3').requestSubmit();"
+                " return performance.now() - t; }"
+            )
+        )
+        refill.append(
+            page.evaluate(
+                "() => { const t = performance.now(); attribution('fill'); return performance.now() - t; }"
+            )
+        )
         context.close()
-    return {m: statistics.median(v) for m, v in (("start_ms", start), ("submit_ms", submit), ("refill_ms", refill))}
+    return {
+        m: statistics.median(v)
+        for m, v in (("start_ms", start), ("submit_ms", submit), ("refill_ms", refill))
+    }
 
 
 def main() -> None:

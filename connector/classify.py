@@ -84,7 +84,12 @@ class Rules:
             click_ids=dict(data["click_ids"]),
             weak_click_ids=dict(data["weak_click_ids"]),
             sources=tuple(
-                Source(s["channel"], s.get("ai_source"), host_pattern(s["hosts"]), frozenset(s.get("utm_sources", ())))
+                Source(
+                    s["channel"],
+                    s.get("ai_source"),
+                    host_pattern(s["hosts"]),
+                    frozenset(s.get("utm_sources", ())),
+                )
                 for s in data["sources"]
             ),
             openai_ads_utm_sources=frozenset(data["openai_ads_utm_sources"]),

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from connector.classify import AI_SOURCES, CHANNELS, Rules, classify_touch, classify_url, host_pattern, load_rules
+from connector.classify import (
+    AI_SOURCES,
+    CHANNELS,
+    Rules,
+    classify_touch,
+    classify_url,
+    host_pattern,
+    load_rules,
+)
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "classification_cases.json").read_text())["cases"]
 DATA = json.loads((Path(__file__).parents[1] / "connector" / "data" / "classification.json").read_text())
@@ -40,7 +48,10 @@ def test_every_click_id_is_a_canonical_field() -> None:
 
 
 def test_classify_touch_takes_decoded_params() -> None:
-    assert classify_touch({"utm_source": "ChatGPT.com"}, None, "www.example.com") == ("ai_assistant", "chatgpt")
+    assert classify_touch({"utm_source": "ChatGPT.com"}, None, "www.example.com") == (
+        "ai_assistant",
+        "chatgpt",
+    )
     assert classify_touch({"oppref": ""}, "https://claude.ai/", "example.com") == ("ai_assistant", "claude")
     assert classify_touch({}, "not a url", "example.com") == ("direct", "none")
 
@@ -55,6 +66,9 @@ def test_rules_are_data_a_new_host_needs_no_code() -> None:
     data = json.loads(json.dumps(DATA))
     data["sources"][0]["hosts"].append("chat.example-ai.test")
     rules = Rules.from_data(data)
-    assert classify_touch({}, "https://chat.example-ai.test/", "site.test", rules) == ("ai_assistant", "chatgpt")
+    assert classify_touch({}, "https://chat.example-ai.test/", "site.test", rules) == (
+        "ai_assistant",
+        "chatgpt",
+    )
     assert classify_touch({}, "https://chat.example-ai.test/", "site.test") == ("referral", "none")
     assert load_rules() is load_rules()

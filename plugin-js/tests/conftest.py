@@ -93,7 +93,12 @@ class Harness:
         self.errors: list[str] = []
         self.context.route(LOADER_URL, self._loader)
         self.context.route(f"{ENDPOINT}/**", self._collect)
-        for pattern in ("https://calendly.com/**", "https://app.cal.com/**", "https://cal.com/**", "https://evil.test/**"):
+        for pattern in (
+            "https://calendly.com/**",
+            "https://app.cal.com/**",
+            "https://cal.com/**",
+            "https://evil.test/**",
+        ):
             self.context.route(pattern, self._frame)
 
     def _loader(self, route: Any) -> None:
@@ -120,16 +125,20 @@ class Harness:
         host: str = "www",
         init: str = "",
     ) -> Any:
-        """Open tests/pages/<page_name> (with `query`) in a new tab (or `page`), the script configured by `config`."""
+        """Open tests/pages/<page_name>?<query> in a new tab (or `page`), configured by `config`."""
         if page is None:
             page = self.context.new_page()
             page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-            page.on("dialog", lambda dialog: (self.errors.append("dialog: " + dialog.message), dialog.dismiss()))
+            page.on(
+                "dialog", lambda dialog: (self.errors.append("dialog: " + dialog.message), dialog.dismiss())
+            )
         if config is not None:
             page.add_init_script(f"window.attributionConfig = {json.dumps(config)};")
         if referrer is not None:
             page.add_init_script(
-                "Object.defineProperty(Document.prototype, 'referrer', {get: () => %s});" % json.dumps(referrer)
+                "Object.defineProperty(Document.prototype, 'referrer', {get: () => "
+                + json.dumps(referrer)
+                + "});"
             )
         if init:
             page.add_init_script(init)
@@ -137,6 +146,21 @@ class Harness:
         page.goto(f"{base}/tests/pages/{page_name}" + (f"?{query}" if query else ""))
         page.wait_for_function("window.attribution && window.attribution.loaded")
         return page
+
+    def booking_frame(self, page: Any, frame_id: str) -> Any:
+        """The stand-in booking iframe `#frame_id`, once it has loaded its final (decorated) URL."""
+        page.wait_for_selector(f"#{frame_id}", state="attached")
+        for _ in range(300):
+            handle = page.query_selector(f"#{frame_id}")
+            frame = handle.content_frame() if handle else None
+            decorated = frame_id == "evil-frame" or (frame is not None and "utm_source=" in frame.url)
+            try:
+                if decorated and frame.evaluate("typeof window.book") == "function":
+                    return frame
+            except Exception:  # navigating: the decorated URL replaced the first one
+                pass
+            page.wait_for_timeout(50)
+        raise AssertionError(f"booking frame #{frame_id} never loaded")
 
     def pixel_calls(self, page: Any) -> list[list[Any]]:
         return page.evaluate("window.__oaiq || []")

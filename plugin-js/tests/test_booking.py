@@ -22,14 +22,6 @@ CAL_MSG = {
 }
 
 
-def frame(page, frame_id):
-    handle = page.wait_for_selector(f"#{frame_id}", state="attached")
-    page.wait_for_function(f"document.querySelector('#{frame_id}').src.includes('utm_source') || '{frame_id}' === 'evil-frame'")
-    f = handle.content_frame()
-    f.wait_for_function("typeof window.book === 'function'")
-    return f
-
-
 def open_booking(harness):
     page = harness.open("booking.html", QUERY, CFG)
     page.wait_for_selector("#evil-frame", state="attached")
@@ -39,22 +31,28 @@ def open_booking(harness):
 def test_links_and_later_inserted_iframes_carry_utms_and_cal_event_id(harness):
     page = open_booking(harness)
     q = parse_qs(urlsplit(page.get_attribute("#calendly-link", "href")).query)
-    assert q["utm_source"] == ["chatgpt.com"] and q["utm_campaign"] == ["q4 launch"] and "metadata[event_id]" not in q
+    assert (
+        q["utm_source"] == ["chatgpt.com"]
+        and q["utm_campaign"] == ["q4 launch"]
+        and "metadata[event_id]" not in q
+    )
     cal = parse_qs(urlsplit(page.get_attribute("#cal-link", "href")).query)
     assert cal["month"] == ["2026-12"] and cal["utm_medium"] == ["referral"]
     booking_id = cal["metadata[event_id]"][0]
     assert page.get_attribute("#other-link", "href") == "https://example.org/page"
-    frame(page, "calendly-frame")
-    frame(page, "cal-frame")
+    harness.booking_frame(page, "calendly-frame")
+    harness.booking_frame(page, "cal-frame")
     loaded = {urlsplit(u).hostname: parse_qs(urlsplit(u).query) for u in harness.frames_loaded}
-    assert loaded["calendly.com"]["utm_source"] == ["chatgpt.com"] and loaded["calendly.com"]["embed_type"] == ["Inline"]
+    assert loaded["calendly.com"]["utm_source"] == ["chatgpt.com"] and loaded["calendly.com"][
+        "embed_type"
+    ] == ["Inline"]
     assert loaded["app.cal.com"]["metadata[event_id]"] == [booking_id]
     assert "utm_source" not in loaded["evil.test"]
 
 
 def test_calendly_booking_fires_pixel_and_beacon_with_one_fresh_event_id(harness):
     page = open_booking(harness)
-    frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
+    harness.booking_frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 2")
     page.wait_for_timeout(200)
     assert len(harness.beacons) == 1
@@ -69,14 +67,17 @@ def test_calendly_booking_fires_pixel_and_beacon_with_one_fresh_event_id(harness
         "invitee_uri": "https://api.calendly.com/scheduled_events/EV1/invitees/INV1",
         "event_uri": "https://api.calendly.com/scheduled_events/EV1",
     }
-    assert beacon["attribution"]["oppref"] == "OPB" and beacon["attribution"]["latest_utm_source"] == "chatgpt.com"
+    assert (
+        beacon["attribution"]["oppref"] == "OPB"
+        and beacon["attribution"]["latest_utm_source"] == "chatgpt.com"
+    )
     assert beacon["page"].endswith("booking.html?" + QUERY) and beacon["ts"].endswith("Z")
 
 
 def test_cal_com_booking_uses_the_event_id_it_carried_in_metadata(harness):
     page = open_booking(harness)
     sent_id = parse_qs(urlsplit(page.get_attribute("#cal-link", "href")).query)["metadata[event_id]"][0]
-    f = frame(page, "cal-frame")
+    f = harness.booking_frame(page, "cal-frame")
     f.evaluate("msg => book(msg)", CAL_MSG)
     f.evaluate("msg => book(msg)", {**CAL_MSG, "data": {"uid": "bk_456"}})
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 3")
@@ -84,12 +85,14 @@ def test_cal_com_booking_uses_the_event_id_it_carried_in_metadata(harness):
     assert [b["booking"] for b in harness.beacons] == [{"uid": "bk_123"}, {"uid": "bk_456"}]
     assert harness.beacons[0]["event_id"] == sent_id and harness.beacons[0]["provider"] == "cal_com"
     assert harness.beacons[1]["event_id"] != sent_id  # a second booking gets its own id
-    assert [c[3]["event_id"] for c in harness.pixel_calls(page)[1:]] == [b["event_id"] for b in harness.beacons]
+    assert [c[3]["event_id"] for c in harness.pixel_calls(page)[1:]] == [
+        b["event_id"] for b in harness.beacons
+    ]
 
 
 def test_messages_from_other_origins_are_ignored(harness):
     page = open_booking(harness)
-    evil = frame(page, "evil-frame")
+    evil = harness.booking_frame(page, "evil-frame")
     evil.evaluate("msg => book(msg)", CALENDLY_MSG)
     evil.evaluate("msg => book(msg)", CAL_MSG)
     page.evaluate("msg => window.postMessage(msg, '*')", CALENDLY_MSG)  # same-origin page script
@@ -99,7 +102,7 @@ def test_messages_from_other_origins_are_ignored(harness):
 
 def test_beacon_without_consent_carries_consent_state_and_no_pixel(harness):
     page = harness.open("booking.html", QUERY, {**CFG, "consent": "required"})
-    frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
+    harness.booking_frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
     page.wait_for_timeout(300)
     assert harness.loader_requests == 0
     assert harness.beacons[0]["attribution"]["consent"] == "unknown"

@@ -27,7 +27,9 @@ def test_dist_is_up_to_date_with_the_source(tmp_path):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="over the 3,072-byte gzip budget; see plugin-js/README.md 'Size and speed'")
+@pytest.mark.xfail(
+    strict=True, reason="over the 3,072-byte gzip budget; see plugin-js/README.md 'Size and speed'"
+)
 def test_size_budget():
     assert len(gzip.compress(DIST.read_bytes(), 9)) <= BUDGET
 

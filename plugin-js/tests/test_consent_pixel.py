@@ -40,7 +40,9 @@ def test_consent_denied_then_granted_then_withdrawn(harness):
 
 
 def test_pixel_init_once_and_measure_with_the_form_event_id(harness):
-    page = harness.open("landing.html", "utm_source=chatgpt&oppref=O1", {**PIXEL, "consent": "optional", "pixelDebug": "true"})
+    page = harness.open(
+        "landing.html", "utm_source=chatgpt&oppref=O1", {**PIXEL, "consent": "optional", "pixelDebug": "true"}
+    )
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 1")
     page.evaluate("attribution('consent', true)")  # re-granting never re-inits
     page.click("#send")
@@ -48,13 +50,20 @@ def test_pixel_init_once_and_measure_with_the_form_event_id(harness):
     calls = harness.pixel_calls(page)
     sent = page.evaluate("window.__submitted[0]")
     assert calls[0] == ["init", {"pixelId": "px_test_123", "debug": True}]
-    assert calls[1] == ["measure", "lead_created", {"type": "customer_action"}, {"event_id": sent["event_id"]}]
+    assert calls[1] == [
+        "measure",
+        "lead_created",
+        {"type": "customer_action"},
+        {"event_id": sent["event_id"]},
+    ]
     assert [c[0] for c in calls].count("init") == 1 and harness.loader_requests == 1
     assert page.eval_on_selector_all("script[src*='oaiq.min.js']", "s => s.length") == 1
 
 
 def test_per_form_event_names_and_custom_events(harness):
-    page = harness.open("events.html", "", {**PIXEL, "consent": "optional", "pixelEvent": "registration_completed"})
+    page = harness.open(
+        "events.html", "", {**PIXEL, "consent": "optional", "pixelEvent": "registration_completed"}
+    )
     for form in ("#default", "#trial", "#custom", "#off"):
         page.click(f"{form} button")
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 4")
@@ -63,7 +72,12 @@ def test_per_form_event_names_and_custom_events(harness):
     assert calls == [
         ["measure", "registration_completed", {"type": "customer_action"}, {"event_id": ids[0]}],
         ["measure", "trial_started", {"type": "plan_enrollment"}, {"event_id": ids[1]}],
-        ["measure", "custom", {"type": "custom"}, {"event_id": ids[2], "custom_event_name": "webinar_signup"}],
+        [
+            "measure",
+            "custom",
+            {"type": "custom"},
+            {"event_id": ids[2], "custom_event_name": "webinar_signup"},
+        ],
     ]
 
 
@@ -82,11 +96,15 @@ def test_wp_consent_api(harness):
     assert stored(harness, page)[0] is None and page.input_value("[name=consent]") == "denied"
     page.evaluate(
         """window.__wpConsent = 'allow';
-        document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change', {detail: {marketing: 'allow'}}));"""
+        document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change',
+            {detail: {marketing: 'allow'}}));"""
     )
     assert "claude" in stored(harness, page)[0] and page.input_value("[name=consent]") == "granted"
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 1")
-    page.evaluate("document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change', {detail: {marketing: 'deny'}}))")
+    page.evaluate(
+        "document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change',"
+        " {detail: {marketing: 'deny'}}))"
+    )
     assert stored(harness, page) == (None, [])
     # an initial "yes" from the WP Consent API persists straight away
     page2 = harness.open("second.html", "utm_source=gemini", {}, init=init.replace("'deny'", "'allow'"))

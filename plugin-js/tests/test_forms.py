@@ -75,7 +75,10 @@ def test_ninja_forms_models_learn_the_values_and_submit_carries_a_fresh_event_id
 
 def test_each_form_gets_its_own_event_id_and_submit_renews_it(harness):
     page = open_forms(harness)
-    ids = [value(page, s) for s in ("#input_1_7", "#cf7 [name=event_id]", "#wpforms-20-field_4", "#form-field-event_id")]
+    ids = [
+        value(page, s)
+        for s in ("#input_1_7", "#cf7 [name=event_id]", "#wpforms-20-field_4", "#form-field-event_id")
+    ]
     assert len(set(ids)) == 4
     page.click("#cf7 [type=submit]")
     sent = page.evaluate("window.__submitted.cf7")

@@ -6,13 +6,17 @@ import datetime as dt
 import re
 
 OPT = {"consent": "optional"}
-LANDING_QUERY = "utm_source=chatgpt&utm_medium=paid_ai&utm_campaign=spring%20launch&utm_content=a&utm_term=crm&utm_id=42&oppref=AbC-12_x%2By"
+LANDING_QUERY = (
+    "utm_source=chatgpt&utm_medium=paid_ai&utm_campaign=spring%20launch&utm_content=a&utm_term=crm&utm_id=42"
+    "&oppref=AbC-12_x%2By"
+)
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def fields(page, form="#lead") -> dict:
     return page.eval_on_selector(
-        form, "f => Object.fromEntries([...f.querySelectorAll('input[type=hidden]')].map(i => [i.name, i.value]))"
+        form,
+        "f => Object.fromEntries([...f.querySelectorAll('input[type=hidden]')].map(i => [i.name, i.value]))",
     )
 
 
@@ -54,8 +58,14 @@ def test_return_visit_days_later_keeps_first_touch_and_updates_latest(harness):
     page = harness.open("landing.html", LANDING_QUERY, OPT, referrer="https://chatgpt.com/")
     first = page.evaluate("attribution('get')")
     later = harness.context.new_page()
-    later.clock.set_fixed_time(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=20))
-    later = harness.open("second.html", "utm_source=google&utm_medium=cpc&gclid=G-1", config=OPT, page=later, referrer="https://mail.google.com/")
+    later.clock.set_fixed_time(dt.datetime.now(dt.UTC) + dt.timedelta(days=20))
+    later = harness.open(
+        "second.html",
+        "utm_source=google&utm_medium=cpc&gclid=G-1",
+        config=OPT,
+        page=later,
+        referrer="https://mail.google.com/",
+    )
     got = later.evaluate("attribution('get')")
     assert got["first_touch_at"] == first["first_touch_at"] and got["first_channel"] == "openai_ads"
     assert got["latest_channel"] == "paid_search" and got["latest_utm_source"] == "google"
@@ -64,15 +74,17 @@ def test_return_visit_days_later_keeps_first_touch_and_updates_latest(harness):
 
     # 40 days after the ad click: oppref (30-day window) expired, gclid (90 days, 20 days old) kept
     late = harness.context.new_page()
-    late.clock.set_fixed_time(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=40))
+    late.clock.set_fixed_time(dt.datetime.now(dt.UTC) + dt.timedelta(days=40))
     got = harness.open("third.html", config=OPT, page=late).evaluate("attribution('get')")
     assert got["oppref"] == "" and got["gclid"] == "G-1"
     assert got["first_channel"] == "openai_ads"
 
     # 100 days later everything has lived its 90 days: this visit is the first touch again
     gone = harness.context.new_page()
-    gone.clock.set_fixed_time(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=130))
-    got = harness.open("third.html", "utm_source=linkedin&utm_medium=social", OPT, page=gone).evaluate("attribution('get')")
+    gone.clock.set_fixed_time(dt.datetime.now(dt.UTC) + dt.timedelta(days=130))
+    got = harness.open("third.html", "utm_source=linkedin&utm_medium=social", OPT, page=gone).evaluate(
+        "attribution('get')"
+    )
     assert got["first_channel"] == "social" and got["gclid"] == ""
 
 
@@ -92,7 +104,10 @@ def test_first_direct_visit_is_recorded_then_replaced_as_latest_by_a_campaign(ha
     got = harness.open("landing.html", "", OPT).evaluate("attribution('get')")
     assert got["first_channel"] == got["latest_channel"] == "direct"
     got = harness.open("second.html", "utm_source=claude.ai", OPT).evaluate("attribution('get')")
-    assert got["first_channel"] == "direct" and (got["latest_channel"], got["latest_ai_source"]) == ("ai_assistant", "claude")
+    assert got["first_channel"] == "direct" and (got["latest_channel"], got["latest_ai_source"]) == (
+        "ai_assistant",
+        "claude",
+    )
 
 
 def test_submit_sets_fresh_event_id_and_submitted_at_before_the_plugin_reads(harness):

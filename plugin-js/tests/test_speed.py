@@ -1,4 +1,4 @@
-"""Run time on a page with five forms, measured in Chromium by bench/plugin_size.py (numbers in the README)."""
+"""Run time on a page with five forms, measured in Chromium by bench/plugin_size.py (see the README)."""
 
 from __future__ import annotations
 
