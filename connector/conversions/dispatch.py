@@ -12,27 +12,25 @@ ledger still holds one row per key.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from connector.context import Context
 from connector.conversions.events import MAX_AGE_MS, ConversionEvent, validate_event
-from connector.conversions.sender import BatchOutcome, ConversionsClient, EventOutcome, RequestRecord
+from connector.conversions.outcomes import IN_FLIGHT, journal, record_outcomes, write_requests
+from connector.conversions.sender import ConversionsClient, RequestRecord
 from connector.conversions.setup import api_key, pixel_by_id, retry_policy, sender_settings
 from connector.store.models import (
     Conversion,
     ConversionRequest,
-    ConversionRequestEvent,
     ConversionStatus,
-    JournalEntry,
 )
 from connector.timeutil import as_utc, utcnow
 
@@ -41,7 +39,6 @@ log = logging.getLogger(__name__)
 EXPIRY_MARGIN_MS = 5 * 60 * 1000
 """Events this close to the 7-day limit are expired rather than sent (milliseconds)."""
 
-IN_FLIGHT = "in flight: no response recorded yet"
 LOST = (
     "no response recorded: the worker stopped while this request was in flight; its events were claimed again"
 )
@@ -91,32 +88,44 @@ def drain(ctx: Context, pixel_id: str) -> DrainResult:
 
 
 def expire_waiting(ctx: Context, pixel_id: str, now_ms: int | None = None) -> int:
-    """Waiting events that left the 7-day window (minus a margin) become `expired`, never sent."""
+    """Waiting events that left the 7-day window (minus a margin) become `expired` and are not sent again."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     cutoff = now_ms - MAX_AGE_MS + EXPIRY_MARGIN_MS
+    now = utcnow()
     with ctx.sessions.begin() as session:
         rows = session.execute(
-            select(Conversion.id, Conversion.event_id).where(
-                Conversion.pixel_id == pixel_id, _ready(utcnow()), Conversion.timestamp_ms < cutoff
+            select(Conversion.id, Conversion.event_id, Conversion.attempts).where(
+                Conversion.pixel_id == pixel_id, _ready(now), Conversion.timestamp_ms < cutoff
             )
         ).all()
-        if not rows:
-            return 0
-        message = "older than the 7-day window while waiting; never sent"
-        session.execute(
-            update(Conversion)
-            .where(Conversion.id.in_([r.id for r in rows]), _ready(utcnow()))
-            .values(
-                status=ConversionStatus.EXPIRED,
-                reason="expired",
-                last_error=message,
-                attempt_token=None,
-                lease_until=None,
-                updated_at=utcnow(),
+        lines = []
+        for tried in (False, True):
+            group = [r for r in rows if (r.attempts > 0) == tried]
+            if not group:
+                continue
+            # An earlier attempt without a success answer (timeout, 5xx, lost worker) may still have reached
+            # OpenAI, which then counted it once; the ledger must not claim "never sent" for those.
+            message = (
+                "older than the 7-day window while waiting; not confirmed by OpenAI after earlier attempts"
+                if tried
+                else "older than the 7-day window while waiting; never sent"
             )
-        )
-        _journal(session, [(r.event_id, f"conversion expired: {message}") for r in rows])
-    log.warning("pixel=%s expired %d waiting conversions", pixel_id, len(rows))
+            session.execute(
+                update(Conversion)
+                .where(Conversion.id.in_([r.id for r in group]), _ready(now))
+                .values(
+                    status=ConversionStatus.EXPIRED,
+                    reason="expired",
+                    last_error=message,
+                    attempt_token=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+            lines += [(r.event_id, f"conversion expired: {message}") for r in group]
+        journal(session, lines)
+    if rows:
+        log.warning("pixel=%s expired %d waiting conversions", pixel_id, len(rows))
     return len(rows)
 
 
@@ -170,7 +179,7 @@ def claim(ctx: Context, pixel_id: str, limit: int, dry_run: bool = False) -> tup
             )
             log.warning("pixel=%s reclaimed %d conversions from a lost attempt", pixel_id, len(stale))
         if rows and not dry_run:
-            _write_requests(
+            write_requests(
                 session,
                 pixel_id,
                 token,
@@ -193,136 +202,6 @@ def _in_flight(ctx: Context, pixel_id: str, event_ids: list[str]) -> RequestReco
     )
 
 
-def record_outcomes(
-    ctx: Context, pixel_id: str, token: str, rows: list[Conversion], outcome: BatchOutcome
-) -> None:
-    """Write each event's outcome where the row still holds `token`, and every request made."""
-    now = utcnow()
-    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)  # same outcome -> one UPDATE
-    for row, result in zip(rows, outcome.outcomes, strict=True):
-        groups[_outcome_key(result)].append(row.id)
-    with ctx.sessions.begin() as session:
-        session.execute(
-            delete(ConversionRequestEvent).where(
-                ConversionRequestEvent.request_id.in_(
-                    select(ConversionRequest.id).where(
-                        ConversionRequest.attempt_token == token, ConversionRequest.error == IN_FLIGHT
-                    )
-                )
-            )
-        )
-        session.execute(
-            delete(ConversionRequest).where(
-                ConversionRequest.attempt_token == token, ConversionRequest.error == IN_FLIGHT
-            )
-        )
-        _write_requests(session, pixel_id, token, rows, outcome.requests)
-        fenced = 0
-        for (status, reason, message, delay, response), ids in groups.items():
-            values: dict[str, Any] = {
-                "status": status,
-                "reason": reason,
-                "last_error": message,
-                "lease_until": None,
-                "updated_at": now,
-                "response": json.loads(response),
-            }
-            if status == ConversionStatus.PENDING:
-                values["next_attempt_at"] = now + timedelta(seconds=delay or 0)
-            if status in (ConversionStatus.SENT, ConversionStatus.VALIDATED):
-                values["sent_at"] = now
-            fenced += session.execute(
-                update(Conversion)
-                .where(Conversion.id.in_(ids), Conversion.attempt_token == token)
-                .values(**values)
-            ).rowcount
-        if fenced < len(rows):
-            log.warning(
-                "pixel=%s attempt %s lost %d of %d rows to a newer attempt; their outcome is discarded",
-                pixel_id,
-                token[:8],
-                len(rows) - fenced,
-                len(rows),
-            )
-        _journal(
-            session,
-            [
-                (row.event_id, _journal_line(result))
-                for row, result in zip(rows, outcome.outcomes, strict=True)
-            ],
-        )
-    log.info(
-        "pixel=%s attempt %s recorded %s",
-        pixel_id,
-        token[:8],
-        dict(Counter(o.status for o in outcome.outcomes)),
-    )
-
-
-def _outcome_key(result: EventOutcome) -> tuple[Any, ...]:
-    status = ConversionStatus.PENDING if result.status == "retry" else result.status
-    reason = {
-        "sent": None,
-        "validated": None,
-        "retry": "retry",
-        "expired": "expired",
-    }.get(result.status, "rejected")
-    if result.status == "failed" and result.reason.startswith("invalid"):
-        reason = "invalid"
-    elif result.status == "failed" and result.reason.startswith("authentication"):
-        reason = "auth"
-    response = None
-    if result.response is not None:
-        response = {"status_code": result.response.status_code, "body": result.response.body[:1000]}
-        if result.response.error:
-            response["error"] = result.response.error[:500]
-    message = None if result.status in ("sent", "validated") else result.reason[:4000]
-    return (status, reason, message, result.retry_after_s, json.dumps(response))
-
-
-def _journal_line(result: EventOutcome) -> str:
-    record = result.response
-    via = f" (HTTP {record.status_code}, {record.elapsed_ms:.0f} ms)" if record and record.status_code else ""
-    if result.status in ("sent", "validated"):
-        return f"conversion {result.status}{via}"
-    if result.status == "retry":
-        return f"conversion send deferred {result.retry_after_s or 0:.1f}s: {result.reason[:300]}"
-    return f"conversion {result.status}: {result.reason[:300]}"
-
-
-def _write_requests(
-    session: Any, pixel_id: str, token: str, rows: list[Conversion], records: list[RequestRecord]
-) -> None:
-    by_event: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        by_event[row.event_id].append(row.id)
-    for rec in records:
-        request_id = session.execute(
-            insert(ConversionRequest)
-            .values(
-                pixel_id=pixel_id,
-                url=rec.url[:2048],
-                attempt_token=token,
-                event_ids=list(rec.event_ids),
-                event_count=len(rec.event_ids),
-                validate_only=rec.validate_only,
-                status_code=rec.status_code,
-                body=rec.body or None,
-                error=rec.error,
-                elapsed_ms=round(rec.elapsed_ms),
-                started_at=datetime.fromtimestamp(rec.started_at_ms / 1000, tz=UTC),
-            )
-            .returning(ConversionRequest.id)
-        ).scalar_one()
-        links = [
-            {"request_id": request_id, "conversion_id": cid}
-            for event_id in dict.fromkeys(rec.event_ids)
-            for cid in by_event.get(event_id, ())
-        ]
-        if links:
-            session.execute(insert(ConversionRequestEvent), links)
-
-
 def _record_dry_run(ctx: Context, token: str, rows: list[Conversion]) -> int:
     """No key (any more): validate and record `would_send`, as at build time."""
     now_ms = int(time.time() * 1000)
@@ -342,7 +221,7 @@ def _record_dry_run(ctx: Context, token: str, rows: list[Conversion]) -> int:
                     updated_at=utcnow(),
                 )
             )
-        _journal(
+        journal(
             session, [(row.event_id, "conversion not sent: no Conversions API key (dry run)") for row in rows]
         )
     return len(rows)
@@ -387,13 +266,4 @@ def due_pixels(ctx: Context, grace_seconds: float) -> list[str]:
                 )
                 .distinct()
             )
-        )
-
-
-def _journal(session: Any, lines: list[tuple[str, str]]) -> None:
-    if lines:
-        now = utcnow()
-        session.execute(
-            insert(JournalEntry),
-            [{"at": now, "event_id": e, "kind": "conversion", "message": m, "details": {}} for e, m in lines],
         )
