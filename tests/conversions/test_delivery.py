@@ -239,6 +239,55 @@ def test_events_that_expire_while_waiting_are_never_sent(ctx, processes, openai_
     assert (PIXEL_ID, "lead_created", "", "evt-1") not in openai_double.accepted
 
 
+def test_one_event_openai_rejects_fails_alone_and_shows_why(ctx, processes):
+    from tests.doubles.openai_double import serve
+
+    with serve(api_key=API_KEY, user_format="list") as strict:
+        processes.env["CONNECTOR_CONVERSIONS__ENDPOINT"] = strict.url
+        now_ms = int(time.time() * 1000)
+        with ctx.sessions.begin() as session:
+            for n in range(40):
+                user = {"email_sha256": "c" * 64} if n == 17 else {"emails_sha256": ["c" * 64]}
+                insert_conversion(
+                    session,
+                    {
+                        "pixel_id": PIXEL_ID,
+                        "event_type": "lead_created",
+                        "custom_event_name": "",
+                        "event_id": f"evt-{n}",
+                        "timestamp_ms": now_ms,
+                        "status": "pending",
+                        "payload": {
+                            "id": f"evt-{n}",
+                            "type": "lead_created",
+                            "timestamp_ms": now_ms,
+                            "action_source": "web",
+                            "source_url": "https://example.com/",
+                            "user": user,
+                            "data": {"type": "customer_action"},
+                        },
+                    },
+                )
+        assert enqueue_conversions_send(ctx, PIXEL_ID, delay=0)
+        processes.start("worker", "--burst", name="worker").wait(60)
+        found = statuses(ctx)
+        assert found.pop("evt-17") == "failed" and set(found.values()) == {"sent"}
+        assert strict.unique_accepted == 39 and strict.requests <= 14
+    result = subprocess.run(
+        [sys.executable, "-m", "connector", "events", "show", "evt-17", "--json"],
+        env=processes.env,
+        capture_output=True,
+        text=True,
+    )
+    [conv] = json.loads(result.stdout)["conversions"]
+    assert (conv["status"], conv["reason"]) == ("failed", "rejected")
+    assert conv["payload"]["user"] == {"email_sha256": "c" * 64}
+    alone = [r for r in conv["requests"] if r["event_count"] == 1]
+    assert alone and alone[-1]["status_code"] == 400
+    assert json.loads(alone[-1]["body"])["error"]["param"] == "events[0].user.email_sha256"
+    assert conv["requests"][0]["event_count"] == 40
+
+
 def test_conversions_test_command_prints_the_answer(ctx, processes, openai_double):
     result = subprocess.run(
         [sys.executable, "-m", "connector", "conversions", "test", "--pixel", "main"],
