@@ -61,7 +61,9 @@ def drain(ctx: Context, pixel_id: str) -> DrainResult:
     client: ConversionsClient | None = None
     try:
         while True:
-            result.counts["expired"] += expire_waiting(ctx, pixel_id)
+            expired = expire_waiting(ctx, pixel_id)
+            if expired:
+                result.counts["expired"] += expired
             token, rows = claim(ctx, pixel_id, conf.batch_max_events, dry_run=key is None)
             if not rows:
                 break
@@ -145,7 +147,7 @@ def claim(ctx: Context, pixel_id: str, limit: int, dry_run: bool = False) -> tup
     lease = timedelta(seconds=ctx.settings.conversions.lease_seconds)
     with ctx.sessions.begin() as session:
         candidates = session.execute(
-            select(Conversion.id, Conversion.attempt_token)
+            select(Conversion.id, Conversion.attempt_token, Conversion.status)
             .where(Conversion.pixel_id == pixel_id, _ready(now))
             .order_by(Conversion.id)
             .limit(limit)
@@ -170,14 +172,16 @@ def claim(ctx: Context, pixel_id: str, limit: int, dry_run: bool = False) -> tup
                 select(Conversion).where(Conversion.attempt_token == token).order_by(Conversion.id)
             )
         )
-        stale = {c.attempt_token for c in candidates if c.attempt_token}
+        stale = {
+            c.attempt_token for c in candidates if c.status == ConversionStatus.SENDING and c.attempt_token
+        }
         if stale:
             session.execute(
                 update(ConversionRequest)
                 .where(ConversionRequest.attempt_token.in_(stale), ConversionRequest.error == IN_FLIGHT)
                 .values(error=LOST)
             )
-            log.warning("pixel=%s reclaimed %d conversions from a lost attempt", pixel_id, len(stale))
+            log.warning("pixel=%s reclaimed conversions from %d lost attempt(s)", pixel_id, len(stale))
         if rows and not dry_run:
             write_requests(
                 session,
