@@ -288,6 +288,40 @@ def test_one_event_openai_rejects_fails_alone_and_shows_why(ctx, processes):
     assert conv["requests"][0]["event_count"] == 40
 
 
+def test_two_senders_for_one_pixel_never_send_an_event_twice(ctx, processes, openai_double):
+    processes.env["CONNECTOR_CONVERSIONS__BATCH_MAX_EVENTS"] = "50"
+    now_ms = int(time.time() * 1000)
+    with ctx.sessions.begin() as session:
+        for n in range(1000):
+            insert_conversion(
+                session,
+                {
+                    "pixel_id": PIXEL_ID,
+                    "event_type": "lead_created",
+                    "custom_event_name": "",
+                    "event_id": f"evt-{n}",
+                    "timestamp_ms": now_ms,
+                    "status": "pending",
+                    "payload": {
+                        "id": f"evt-{n}",
+                        "type": "lead_created",
+                        "timestamp_ms": now_ms,
+                        "action_source": "web",
+                        "source_url": "https://example.com/",
+                        "data": {"type": "customer_action"},
+                    },
+                },
+            )
+    for _ in range(4):
+        assert enqueue_conversions_send(ctx, PIXEL_ID, delay=0, force=True)
+    processes.start("worker", name="a")
+    processes.start("worker", name="b")
+    wait_for(lambda: set(statuses(ctx).values()) == {"sent"}, timeout=60, message="all sent")
+    assert openai_double.unique_accepted == 1000
+    assert openai_double.events_received == 1000, "no event was claimed by two senders"
+    assert all(c.attempts == 1 for c in conversions(ctx))
+
+
 def test_conversions_test_command_prints_the_answer(ctx, processes, openai_double):
     result = subprocess.run(
         [sys.executable, "-m", "connector", "conversions", "test", "--pixel", "main"],
