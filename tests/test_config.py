@@ -143,11 +143,11 @@ def test_example_config_documents_every_key_with_its_default():
             if f.name in ("source_path", "sources"):
                 continue
             assert f.name in table, f"config.example.toml lacks {prefix}{f.name}"
-            if is_dataclass(f.type) or isinstance(table[f.name], dict):
+            if is_dataclass(getattr(cls(), f.name)):
                 walk(type(getattr(cls(), f.name)), table[f.name], f"{prefix}{f.name}.")
 
     walk(Settings, example, "")
     assert "generic" in example["sources"]
     loaded = asdict(load_settings(example_path, environ={}))
-    for key in ("intake", "jobs", "web", "run", "retention", "log_level", "data_dir"):
+    for key in ("intake", "jobs", "web", "run", "retention", "conversions", "log_level", "data_dir"):
         assert loaded[key] == defaults[key], f"config.example.toml shows a non-default value for {key}"
