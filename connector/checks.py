@@ -46,4 +46,11 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         problems += 0 if count else 1
         say(f"source {source.kind}/{source.name}: enabled, {state}")
     ctx.close()
+    problems += _check_crm(settings, say)
     return problems
+
+
+def _check_crm(settings: Settings, say: Callable[[str], None]) -> int:
+    from connector.crm_admin import check_crm
+
+    return check_crm(settings, say)

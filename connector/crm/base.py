@@ -32,6 +32,8 @@ class UpsertItem:
     contact: Contact | dict[str, Any]
     source: str | None = None
     form_id: str | None = None
+    new_to_ledger: bool = False
+    """True when no earlier write of ours reached this person: an adapter may create without reading."""
 
 
 @dataclass

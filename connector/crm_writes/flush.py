@@ -31,6 +31,7 @@ from connector.crm.configured import crm_adapter, crm_enabled, crm_mappings
 from connector.crm_writes.ledger import (
     ClaimedWrite,
     claim,
+    emails_written_before,
     pending_writes,
     reclaim_abandoned,
     record_results,
@@ -118,6 +119,7 @@ def flush_crm_writes() -> str:
 def _items(ctx: Context, writes: list[ClaimedWrite]) -> tuple[list[UpsertItem], list[ClaimedWrite]]:
     mappings = crm_mappings(ctx.settings)
     items, unmapped = [], []
+    known = _known_people(ctx, writes)
     for w in writes:
         mapping = mappings.for_submission(w.crm, w.source, w.form_id)
         if mapping is None or mapping.object != w.object_type:
@@ -125,8 +127,19 @@ def _items(ctx: Context, writes: list[ClaimedWrite]) -> tuple[list[UpsertItem], 
         if mapping is None or not mapping.writes:
             unmapped.append(w)
             continue
-        items.append(UpsertItem(str(w.id), mapping, w.attribution, w.contact, w.source, w.form_id))
+        new = bool(w.email) and mapping.match is not None and mapping.match.value == "email"
+        new = new and (w.object_type, (w.email or "").strip().lower()) not in known
+        items.append(UpsertItem(str(w.id), mapping, w.attribution, w.contact, w.source, w.form_id, new))
     return items, unmapped
+
+
+def _known_people(ctx: Context, writes: list[ClaimedWrite]) -> set[tuple[str, str]]:
+    """(object, email) pairs an earlier write of ours reached: one query per object in the batch."""
+    known: set[tuple[str, str]] = set()
+    for crm, obj in {(w.crm, w.object_type) for w in writes}:
+        emails = {w.email.strip().lower() for w in writes if w.email and w.object_type == obj}
+        known |= {(obj, e) for e in emails_written_before(ctx, crm, obj, emails)}
+    return known
 
 
 def _send(ctx: Context, writes: list[ClaimedWrite]) -> bool:

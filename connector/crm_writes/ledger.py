@@ -106,6 +106,25 @@ def count_by_status(ctx: Context) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+def emails_written_before(ctx: Context, crm: str, object_type: str, emails: set[str]) -> set[str]:
+    """The (lowercased) emails among `emails` that an earlier write of ours already reached."""
+    if not emails:
+        return set()
+    with ctx.sessions() as session:
+        rows = session.scalars(
+            select(func.lower(Submission.email))
+            .join(CrmWrite, CrmWrite.submission_id == Submission.id)
+            .where(
+                CrmWrite.crm == crm,
+                CrmWrite.object_type == object_type,
+                CrmWrite.crm_object_id.is_not(None),
+                func.lower(Submission.email).in_(sorted(emails)),
+            )
+            .distinct()
+        ).all()
+    return set(rows)
+
+
 def claim(ctx: Context, ids: list[int]) -> list[ClaimedWrite]:
     """Atomically move these pending rows to sending; returns only the rows this call took."""
     with ctx.sessions.begin() as session:
