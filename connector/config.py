@@ -138,7 +138,7 @@ class CrmSettings:
     mappings_path: str = "mappings"
     """Directory of mapping files (relative paths start at the working directory)."""
     batch_max: int = 200
-    """Most records one CRM write job sends (the adapter splits them into its API's batch size)."""
+    """Most records per CRM batch call (capped by the API: Salesforce 200, HubSpot 100)."""
     batch_window_seconds: float = 0.5
     """How long a pending write may wait for others to share its batch call (seconds); a quiet site's
     submission reaches the CRM within about this plus the API call."""

@@ -103,6 +103,7 @@ class HubSpotAdapter(CrmAdapter):
     (batch read for the policy fields, batch upsert)."""
 
     name = "hubspot"
+    batch_size = BATCH_SIZE
 
     def __init__(
         self,
@@ -203,10 +204,16 @@ class HubSpotAdapter(CrmAdapter):
     def _read_and_upsert(
         self, object_type: str, id_property: str, people: list[PersonPlan]
     ) -> list[UpsertResult]:
-        to_read = sorted({f for p in people for i in p.items for f in i.mapping.fields_to_read()})
-        if to_read:
-            current = self._read_by(object_type, id_property, [p.match for p in people], to_read)
-            for person in people:
+        for person in people:
+            known = [i.known_values for i in person.items]
+            if all(k is not None for k in known):
+                # our ledger already decides every policy field of these submissions: no read needed
+                person.current = {k: v for values in known if values for k, v in values.items()}
+        unknown = [p for p in people if p.current is None]
+        to_read = sorted({f for p in unknown for i in p.items for f in i.mapping.fields_to_read()})
+        if to_read and unknown:
+            current = self._read_by(object_type, id_property, [p.match for p in unknown], to_read)
+            for person in unknown:
                 found = current.get(person.match.lower())
                 if found:
                     person.record_id, person.current = found[0], found[1]

@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 from datetime import timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq.exceptions import DuplicateJobError
@@ -31,13 +32,14 @@ from connector.crm.configured import crm_adapter, crm_enabled, crm_mappings
 from connector.crm_writes.ledger import (
     ClaimedWrite,
     claim,
-    emails_written_before,
+    earlier_writes,
     pending_writes,
     reclaim_abandoned,
     record_results,
     release,
 )
 from connector.jobs import backoff_delay, lease_seconds
+from connector.mapping import Mapping, submission_values
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,14 @@ FAILURES_KEY = "connector:crm-failures:{queue}"
 """Consecutive failed batch calls, which pick the backoff delay; reset by a successful call."""
 
 FLUSH_JOB = "connector.crm_writes.flush.flush_crm_writes"
+
+BUSY_WAIT_FACTOR = 20
+"""While other jobs are queued, a partial batch waits up to this many batch windows for them to fill it."""
+
+
+def _busy(ctx: Context) -> bool:
+    """Is other work (not a flush) waiting in the queue? Looks at its first few job ids only."""
+    return any(not job_id.startswith("crm-flush-") for job_id in ctx.queue.get_job_ids(0, 20))
 
 
 def _key(ctx: Context, template: str) -> str:
@@ -97,18 +107,21 @@ def flush_crm_writes() -> str:
     reclaim_abandoned(ctx, lease_seconds(ctx))
     sent, after = 0, 0
     while True:
-        batch_max = settings.crm.batch_max
+        batch_max = min(settings.crm.batch_max, crm_adapter(settings).batch_size)
         # rows this run already handled (a per-record retry) wait for their own delayed flush
         pending = pending_writes(ctx, batch_max, after)
         if not pending:
             return f"{sent} sent"
-        wait = settings.crm.batch_window_seconds - (utcnow() - pending[0][1]).total_seconds()
-        if len(pending) < batch_max and wait > 0:
-            if ctx.queue.count > 0:  # busy: let the queued work add to this batch, then look again
+        if len(pending) < batch_max:
+            age = (utcnow() - pending[0][1]).total_seconds()
+            window = settings.crm.batch_window_seconds
+            if _busy(ctx) and age < window * BUSY_WAIT_FACTOR:
+                # the queued work will add writes to this batch: look again once it has run
                 enqueue_crm_flush(ctx, f"w{pending[0][0]}-{int(time.time() * 1000)}")
                 return f"{sent} sent; {len(pending)} waiting for their batch"
-            time.sleep(wait)
-            pending = pending_writes(ctx, batch_max, after)
+            if age < window:  # nothing else to do: wait out the window here, not via the scheduler
+                time.sleep(window - age)
+                pending = pending_writes(ctx, batch_max, after)
         after = pending[-1][0]
         writes = claim(ctx, [p[0] for p in pending])
         if writes and not _send(ctx, writes):
@@ -119,7 +132,7 @@ def flush_crm_writes() -> str:
 def _items(ctx: Context, writes: list[ClaimedWrite]) -> tuple[list[UpsertItem], list[ClaimedWrite]]:
     mappings = crm_mappings(ctx.settings)
     items, unmapped = [], []
-    known = _known_people(ctx, writes)
+    earlier = _earlier(ctx, writes)
     for w in writes:
         mapping = mappings.for_submission(w.crm, w.source, w.form_id)
         if mapping is None or mapping.object != w.object_type:
@@ -127,19 +140,47 @@ def _items(ctx: Context, writes: list[ClaimedWrite]) -> tuple[list[UpsertItem], 
         if mapping is None or not mapping.writes:
             unmapped.append(w)
             continue
-        new = bool(w.email) and mapping.match is not None and mapping.match.value == "email"
-        new = new and (w.object_type, (w.email or "").strip().lower()) not in known
-        items.append(UpsertItem(str(w.id), mapping, w.attribution, w.contact, w.source, w.form_id, new))
+        by_email = mapping.match is not None and mapping.match.value == "email" and bool(w.email)
+        written = earlier.get((w.object_type, (w.email or "").strip().lower())) if by_email else None
+        known = written if written and decided_by(mapping, w, written) else None
+        new = by_email and written is None
+        items.append(
+            UpsertItem(str(w.id), mapping, w.attribution, w.contact, w.source, w.form_id, new, known)
+        )
     return items, unmapped
 
 
-def _known_people(ctx: Context, writes: list[ClaimedWrite]) -> set[tuple[str, str]]:
-    """(object, email) pairs an earlier write of ours reached: one query per object in the batch."""
-    known: set[tuple[str, str]] = set()
+def _earlier(ctx: Context, writes: list[ClaimedWrite]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(object, email) -> fields our earlier writes put there: one query per object in the batch."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     for crm, obj in {(w.crm, w.object_type) for w in writes}:
-        emails = {w.email.strip().lower() for w in writes if w.email and w.object_type == obj}
-        known |= {(obj, e) for e in emails_written_before(ctx, crm, obj, emails)}
-    return known
+        emails = {w.email for w in writes if w.email and w.object_type == obj}
+        found |= {(obj, e): f for e, f in earlier_writes(ctx, crm, obj, emails).items()}
+    return found
+
+
+def decided_by(mapping: Mapping, w: ClaimedWrite, written: dict[str, Any]) -> bool:
+    """Do our earlier writes decide every once / if_empty field this submission has a value for?
+
+    A `once` group we wrote is taken; an `if_empty` field we wrote is filled. Anything else needs the
+    record's current value. (A value a CRM user cleared after our write stays cleared: first touch is the
+    first one we recorded.)
+    """
+    rules = mapping.resolve(w.source, w.form_id).fields
+    values = submission_values(w.attribution, w.contact, w.source, w.form_id)
+    ours = {name.lower() for name, value in written.items() if value not in (None, "")}
+    taken = {r.group for r in rules if r.policy == "once" and r.target.lower() in ours}
+    for rule in rules:
+        has_value = (
+            rule.constant is not None or rule.default is not None or any(values.get(s) for s in rule.sources)
+        )
+        if rule.policy == "always" or not has_value:
+            continue
+        if rule.policy == "once" and rule.group not in taken:
+            return False
+        if rule.policy == "if_empty" and rule.target.lower() not in ours:
+            return False
+    return True
 
 
 def _send(ctx: Context, writes: list[ClaimedWrite]) -> bool:

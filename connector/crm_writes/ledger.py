@@ -106,23 +106,31 @@ def count_by_status(ctx: Context) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-def emails_written_before(ctx: Context, crm: str, object_type: str, emails: set[str]) -> set[str]:
-    """The (lowercased) emails among `emails` that an earlier write of ours already reached."""
-    if not emails:
-        return set()
+def earlier_writes(ctx: Context, crm: str, object_type: str, emails: set[str]) -> dict[str, dict[str, Any]]:
+    """Lowercased email -> the fields our earlier successful writes put on that person, oldest first.
+
+    Compared as stored and lowercased (the indexed column, no function scan): an email typed with other
+    capitals counts as unseen, which costs a read (or a failed create), never a wrong write.
+    """
+    wanted = sorted(emails | {e.strip().lower() for e in emails})
+    if not wanted:
+        return {}
     with ctx.sessions() as session:
-        rows = session.scalars(
-            select(func.lower(Submission.email))
+        rows = session.execute(
+            select(Submission.email, CrmWrite.fields_written)
             .join(CrmWrite, CrmWrite.submission_id == Submission.id)
             .where(
                 CrmWrite.crm == crm,
                 CrmWrite.object_type == object_type,
-                CrmWrite.crm_object_id.is_not(None),
-                func.lower(Submission.email).in_(sorted(emails)),
+                CrmWrite.status == WriteStatus.WRITTEN,
+                Submission.email.in_(wanted),
             )
-            .distinct()
+            .order_by(CrmWrite.id)
         ).all()
-    return set(rows)
+    found: dict[str, dict[str, Any]] = {}
+    for email, written in rows:
+        found.setdefault(email.strip().lower(), {}).update(written or {})
+    return found
 
 
 def claim(ctx: Context, ids: list[int]) -> list[ClaimedWrite]:

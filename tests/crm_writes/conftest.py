@@ -49,9 +49,10 @@ def crm(request: pytest.FixtureRequest, env: dict[str, str]):  # type: ignore[no
 
 
 @pytest.fixture(autouse=True)
-def worker_logs_on_failure(request: pytest.FixtureRequest, processes):  # type: ignore[no-untyped-def]
+def worker_logs_on_failure(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Print the worker's log when a test fails: it says what the CRM answered."""
     yield
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
+    processes = request.node.funcargs.get("processes")
+    if report is not None and report.failed and processes is not None:
         print(processes.logs()[-6000:])

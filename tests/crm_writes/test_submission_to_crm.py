@@ -179,3 +179,41 @@ def test_expired_credentials_keep_writes_pending_until_fixed(hubspot_double, env
     (write,) = wait_for(lambda: settled(ctx, 1), timeout=30, message="written once credentials work")
     assert write.status == "written" and write.last_error is None
     assert "check the CRM credentials" in processes.logs()
+
+
+def test_hubspot_repeat_visitor_costs_one_call_and_keeps_first_touch(
+    hubspot_double, env, client, ctx, processes
+):
+    from tests.crm_writes.conftest import hubspot_env
+
+    env.update(hubspot_env(hubspot_double))
+    processes.start("worker", name="worker")
+    client.post(URL, json=submission(9), headers=AUTH)
+    wait_for(lambda: settled(ctx, 1), message="first visit written")
+    assert hubspot_double.calls["batch_create"] == 1 and hubspot_double.calls["total"] == 1
+    client.post(
+        URL,
+        json=submission(9, event_id="evt-9b", first_utm_source="bing", latest_utm_source="ad"),
+        headers=AUTH,
+    )
+    wait_for(lambda: settled(ctx, 2), message="second visit written")
+    assert hubspot_double.calls["batch_upsert"] == 1 and hubspot_double.calls["batch_read"] == 0
+    record = stored("hubspot", hubspot_double, "ana9@example.com")
+    assert record["first_utm_source"] == "chatgpt.com" and record["latest_utm_source"] == "ad"
+
+
+def test_contact_created_outside_the_connector_keeps_its_values(hubspot_double, env, client, ctx, processes):
+    from tests.crm_writes.conftest import hubspot_env
+
+    env.update(hubspot_env(hubspot_double))
+    existing = hubspot_double.add_contact(
+        email="ana10@example.com", first_utm_source="linkedin", lastname="Costa"
+    )
+    processes.start("worker", name="worker")
+    client.post(URL, json=submission(10), headers=AUTH)
+    (write,) = wait_for(lambda: settled(ctx, 1), message="write settled")
+    assert write.status == "written" and write.crm_object_id == existing and write.outcome == "updated"
+    record = hubspot_double.records["contacts"][existing]
+    assert record["first_utm_source"] == "linkedin" and record["lastname"] == "Costa"
+    assert record["openai_oppref"] == "opp-10"
+    assert [hubspot_double.calls[c] for c in ("batch_create", "batch_read", "batch_upsert")] == [1, 1, 1]
