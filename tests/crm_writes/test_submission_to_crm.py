@@ -217,3 +217,21 @@ def test_contact_created_outside_the_connector_keeps_its_values(hubspot_double, 
     assert record["first_utm_source"] == "linkedin" and record["lastname"] == "Costa"
     assert record["openai_oppref"] == "opp-10"
     assert [hubspot_double.calls[c] for c in ("batch_create", "batch_read", "batch_upsert")] == [1, 1, 1]
+
+
+def test_salesforce_multiple_match_is_recorded_on_the_write(salesforce_double, env, client, ctx, processes):
+    from tests.crm_writes.conftest import salesforce_env
+
+    env.update(salesforce_env(salesforce_double))
+    older = salesforce_double.add_record("Lead", Email="ana11@example.com", LastName="A", Company="X")
+    newer = salesforce_double.add_record("Lead", Email="ana11@example.com", LastName="B", Company="Y")
+    processes.start("worker", name="worker")
+    client.post(URL, json=submission(11), headers=AUTH)
+    (write,) = wait_for(lambda: settled(ctx, 1), message="write settled")
+    assert write.status == "written" and write.outcome == "updated (multiple match)"
+    assert write.crm_object_id == newer
+    assert salesforce_double.records["Lead"][newer]["OpenAI_Oppref__c"] == "opp-11"
+    assert "OpenAI_Oppref__c" not in salesforce_double.records["Lead"][older]
+    with ctx.sessions() as session:
+        text = render_text(event_story(session, "evt-11"))
+    assert f"not touched: {older}" in text
