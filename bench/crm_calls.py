@@ -180,7 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary directory")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: $REDIS_URL")
-    parser.add_argument("--singles", type=int, default=15, help="single submissions for the latency figure")
+    parser.add_argument("--log-dir", default="", help="keep the worker logs (INFO level) in this directory")
+    parser.add_argument("--singles", type=int, default=12, help="single submissions for the latency figure")
     parser.add_argument("--crm", choices=("hubspot", "salesforce"), action="append", help="default: both")
     args = parser.parse_args()
     if not args.redis_url:
@@ -191,7 +192,7 @@ def main() -> None:
         {
             "REDIS_URL": args.redis_url,
             "CONNECTOR_GENERIC_SECRET": TOKEN,
-            "CONNECTOR_LOG_LEVEL": "WARNING",
+            "CONNECTOR_LOG_LEVEL": "INFO" if args.log_dir else "WARNING",
             "CONNECTOR_LOG_FORMAT": "text",
             # API calls and latency are the subject here, not fsync: durability as for a process crash
             "CONNECTOR_SQLITE_SYNCHRONOUS": "NORMAL",
@@ -201,7 +202,7 @@ def main() -> None:
     base_env.pop("DATABASE_URL", None)
     with tempfile.TemporaryDirectory() as tmp:
         for crm in args.crm or ["hubspot", "salesforce"]:
-            results = bench_crm(crm, args, base_env, Path(tmp))
+            results = bench_crm(crm, args, base_env, Path(args.log_dir or tmp))
             print(f"\n{crm}")
             for key, value in results.items():
                 print(f"  {key:<20} {value}")
