@@ -3,31 +3,36 @@
 // carry the reasons); never throw into the host page; never build HTML from values (attacker-controlled
 // strings: only .value, .href, .src and JSON); nothing persisted and no pixel before consent where consent is
 // required; fill only hidden or invisible fields the visitor has not typed into, matched exactly.
+// build.mjs turns the data file into [param, channel, ai_source] click rules, [hostRegex, channel, ai_source,
+// utm_sources] sources and regex literals (the same data and regexes connector/classify.py builds).
 import {
   click_ids as CLICK_RULES,
   weak_click_ids as WEAK_RULES,
-  sources,
+  sources as SOURCES,
   openai_ads_utm_sources as ADS_SOURCES,
-  email_re,
-  paid_medium_re,
-  paid_social_medium_re,
+  email_re as EMAIL,
+  paid_medium_re as PAID,
+  paid_social_medium_re as PAID_SOCIAL,
   medium_channels,
 } from '../../connector/data/classification.json';
 
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
-  const UTM = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term', 'utm_id'];
-  const CLICK = [...Object.keys(CLICK_RULES), ...Object.keys(WEAK_RULES)]; // oppref gclid ... fbclid
+  const UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
+  const CLICK = [...CLICK_RULES, ...WEAK_RULES].map((r) => r[0]); // oppref gclid ... fbclid
   const TOUCH = [...UTM, 'landing_page', 'referrer', 'channel', 'ai_source', 'touch_at'];
   const KEY = '_attr'; // localStorage key and cookie name
   const NONE = 'none';
-  const META = 'metadata[event_id]';
+  const EVENT_ID = 'event_id';
+  const META = `metadata[${EVENT_ID}]`;
   const T = (f, ...a) => {
     try {
       return f(...a);
     } catch (e) {}
   };
   const on = (target, type, f) => target.addEventListener(type, (e) => T(f, e), 1); // capture phase
+  const list = (v) => (v || '').split(/[\s,]+/);
+  const noWww = (h) => h.replace(/^www\./, '');
 
   // ---- configuration: <script data-pixel-id=...> (dataset), overridden by window.attributionConfig ----
   const cfg = { ...d.currentScript?.dataset, ...w.attributionConfig };
@@ -36,16 +41,16 @@ import {
   const log = (...a) => debug && console.log('[attribution]', ...a);
   const days = cfg.days || 90; // first/latest touch and click ids (Google Ads' longest click window)
   const byName = { __proto__: null }; // the site's field name -> canonical name
-  [...TOUCH.map((k) => 'first_' + k), ...TOUCH.map((k) => 'latest_' + k), ...CLICK, 'conversion_page', 'consent', 'event_id', 'submitted_at'].forEach(
+  [...TOUCH.flatMap((k) => ['first_' + k, 'latest_' + k]), ...CLICK, 'conversion_page', 'consent', EVENT_ID, 'submitted_at'].map(
     (f) => (byName[f] = f),
   );
-  (cfg.fields || '').split(/[\s,]+/).forEach((p) => {
+  list(cfg.fields).map((p) => {
     const [canonical, name] = p.split(':');
     name && (byName[name] = canonical);
   });
 
   const now = () => new Date().toISOString();
-  const cut = (v) => String(v).slice(0, 2048); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
+  const cut = (v, n = 2048) => String(v).slice(0, n); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
   const lower = (v) => (v || '').trim().toLowerCase();
   const uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
   // JSON with strings cut shorter until the text fits `max` as measured by `size`; ids are never cut
@@ -59,26 +64,17 @@ import {
   };
 
   // ---- classification: connector/classify.py's algorithm on the same data file (see its _utm notes) ----
-  const SOURCES = sources.map((r) => [
-    RegExp('(^|\\.)(' + r.hosts.join('|').replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?') + ')$'),
-    r.channel,
-    r.ai_source,
-    r.utm_sources || [],
-  ]);
   const source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : r[3].includes(v))) || (byHost ? [] : source(v, 1));
-  const [EMAIL, PAID, PAID_SOCIAL] = [email_re, paid_medium_re, paid_social_medium_re].map((r) => RegExp(r));
   const classify = (p, ref) => {
-    const click = (rules) => {
-      for (const k in rules) if (p[k]) return [rules[k][0], rules[k][1] || NONE];
-    };
+    const click = (rules) => (rules = rules.find((r) => p[r[0]])) && [rules[1], rules[2] || NONE];
     const src = lower(p.utm_source);
     const med = lower(p.utm_medium);
     const paid = PAID.test(med);
     const [, ch, ai] = source(src);
     let h = '';
     T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
-    const a = h.replace(/^www\./, '');
-    const b = loc.hostname.replace(/^www\./, '');
+    const a = '.' + noWww(h);
+    const b = '.' + noWww(loc.hostname);
     const r = source(h, 1);
     return (
       click(CLICK_RULES) ||
@@ -98,12 +94,12 @@ import {
                       : ch
                     : paid
                       ? 'other'
-                      : (medium_channels.find((m) => RegExp(m[0]).test(med)) || [, 'other'])[1],
+                      : (medium_channels.find((m) => m[0].test(med)) || [, 'other'])[1],
               NONE,
             ]
         : click(WEAK_RULES)) ||
       // a referrer from this site (www. ignored, subdomains included) is an internal visit: direct
-      (!h || a == b || a.endsWith('.' + b) || b.endsWith('.' + a) ? ['direct', NONE, h] : [r[1] || 'referral', r[2] || NONE])
+      (!h || a.endsWith(b) || b.endsWith(a) ? ['direct', NONE] : [r[1] || 'referral', r[2] || NONE])
     );
   };
 
@@ -115,9 +111,9 @@ import {
     UTM.includes(k) && T(() => (v = decodeURIComponent(v.replace(/\+/g, ' '))));
     if (v) params[k] = cut(v);
   }
-  const [channel, aiSource, internal] = classify(params, d.referrer);
-  const touch = { landing_page: cut(loc.href), referrer: cut(d.referrer), channel, ai_source: aiSource, touch_at: now() };
-  UTM.forEach((k) => params[k] && (touch[k] = params[k]));
+  const [channel, ai_source] = classify(params, d.referrer);
+  const touch = { landing_page: cut(loc.href), referrer: cut(d.referrer), channel, ai_source, touch_at: now() };
+  UTM.map((k) => params[k] && (touch[k] = params[k]));
 
   // ---- persistence: localStorage + a root-domain cookie mirror (subdomains, storage cleared by Safari) ----
   const fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
@@ -139,12 +135,12 @@ import {
     for (const k in r.c) fresh(r.c[k][1], k == 'oppref' ? cfg.opprefDays || 30 : days) || delete r.c[k];
     return r;
   };
+  // the first touch is never overwritten while it lives; a direct visit (no referrer, or one from this site)
+  // never replaces a latest touch. (A stored latest touch implies a stored first touch: see read.)
   const withTouch = (r) => {
-    CLICK.forEach((k) => params[k] && (r.c[k] = [params[k], touch.touch_at])); // latest non-empty click ids
-    if (!internal || !r.l) {
-      r.f ||= touch; // first touch: never overwritten while it lives
-      if (channel != 'direct' || !r.l) r.l = touch; // a direct visit never replaces a latest touch
-    }
+    CLICK.map((k) => params[k] && (r.c[k] = [params[k], touch.touch_at])); // latest non-empty click ids
+    r.f ||= touch;
+    (channel != 'direct' || !r.l) && (r.l = touch);
     return r;
   };
   const cookie = (v, age) =>
@@ -178,14 +174,14 @@ import {
     s && setConsent(s == 'granted', quiet || a[1] != 'update'); // 'default' is an initial state
   };
   const dl = (w.dataLayer ||= []);
-  [].forEach.call(dl, (a) => gcm(a, 1));
+  [].map.call(dl, (a) => gcm(a, 1));
   const push = dl.push;
   dl.push = function (...a) {
-    a.forEach((x) => T(gcm, x));
+    a.map((x) => T(gcm, x));
     return push.apply(this, a);
   };
   w.wp_has_consent && setConsent(w.wp_has_consent('marketing'), 1);
-  on(d, 'wp_listen_for_consent_change', (e) => e.detail.marketing && setConsent(e.detail.marketing == 'allow'));
+  on(d, 'wp_listen_for_consent_change', (e) => (e = e.detail.marketing) && setConsent(e == 'allow'));
 
   // ---- OpenAI pixel: queue stub, loader only after consent, init exactly once ----
   let pixelOn;
@@ -197,26 +193,26 @@ import {
       d.head.append(Object.assign(d.createElement('script'), { async: 1, src: 'https://bzrcdn.openai.com/sdk/oaiq.min.js' }));
     }
   };
-  const measure = (event, eventId) => {
+  const measure = (event, event_id) => {
     if (cfg.pixelId && allowed() && event != NONE) {
       loadPixel();
       // the event's data type; any other name goes out as a custom event
       const type = /^(lead_created|registration_completed|appointment_scheduled)$/.test(event)
         ? 'customer_action'
         : /^(subscription_created|trial_started)$/.test(event) && 'plan_enrollment';
-      w.oaiq('measure', type ? event : 'custom', { type: type || 'custom' }, type ? { event_id: eventId } : { event_id: eventId, custom_event_name: event.replace(/^custom:/, '') });
-      log(event, eventId);
+      w.oaiq('measure', type ? event : 'custom', { type: type || 'custom' }, type ? { event_id } : { event_id, custom_event_name: event.replace(/^custom:/, '') });
+      log(event, event_id);
     }
   };
 
   // ---- hidden fields ----
   const values = () => {
     const o = { conversion_page: cut(loc.href), consent };
-    TOUCH.forEach((k) => {
+    TOUCH.map((k) => {
       o['first_' + k] = (rec.f || touch)[k] || '';
       o['latest_' + k] = (rec.l || touch)[k] || '';
     });
-    CLICK.forEach((k) => (o[k] = rec.c[k]?.[0] || ''));
+    CLICK.map((k) => (o[k] = rec.c[k]?.[0] || ''));
     return o;
   };
   const typed = new WeakSet(); // fields the visitor typed into: never ours to write
@@ -224,6 +220,7 @@ import {
   const ids = new WeakMap(); // form -> event_id of its current submission attempt
   const owner = (el) => el.form || el.closest('form,.nf-form-cont') || d.body; // Ninja Forms renders no <form>
   const eventId = (form, renew) => ((renew || !ids.has(form)) && ids.set(form, uuid()), ids.get(form));
+  const FIELDS = 'input,textarea';
   const fieldKey = (el) => {
     const n = el.name;
     let k =
@@ -234,7 +231,7 @@ import {
       byName[el.dataset.attribution];
     // a CSS class on the field or on its one-field wrapper (Gravity Forms, WPForms, Ninja Forms)
     for (let e = el, i = 0; !k && i++ < 5 && e && e.tagName != 'FORM'; e = e.parentElement) {
-      for (const c of e.classList) byName[c] && e.querySelectorAll('input,textarea').length < 2 && (k = byName[c]);
+      for (const c of e.classList) byName[c] && e.querySelectorAll(FIELDS).length < 2 && (k = byName[c]);
     }
     return k;
   };
@@ -242,7 +239,7 @@ import {
   const scan = (node, submitting) => {
     let v;
     const latest = rec.l || touch;
-    for (const el of node.querySelectorAll ? [node, ...node.querySelectorAll('input,textarea,a,iframe')] : []) {
+    for (const el of node.querySelectorAll ? [node, ...node.querySelectorAll(FIELDS + ',a,iframe')] : []) {
       T(() => {
         if (/^(A|IFRAME)$/.test(el.tagName)) {
           // booking widgets: the latest UTMs, and for Cal.com our event_id, which it returns in metadata
@@ -250,8 +247,8 @@ import {
           const u = new URL(el[a]);
           const cal = isCal(u.origin);
           const q = u.searchParams;
-          if (cal || CALENDLY.test(u.origin)) {
-            UTM.forEach((k) => latest[k] && !q.has(k) && q.set(k, latest[k]));
+          if (cal || isVendor(u.origin, 'calendly')) {
+            UTM.map((k) => latest[k] && !q.has(k) && q.set(k, latest[k]));
             cal && !q.has(META) && q.set(META, bookingId);
             u.href != el[a] && (el[a] = u.href);
           }
@@ -261,7 +258,7 @@ import {
         if (!k || typed.has(el) || !(el.type == 'hidden' || (/^text/.test(el.type) && !el.checkVisibility({ visibilityProperty: 1 })))) return;
         const form = owner(el);
         ours.add(form);
-        const x = k == 'event_id' ? eventId(form) : k == 'submitted_at' ? submitting == form && now() : (v ||= values())[k];
+        const x = k == EVENT_ID ? eventId(form) : k == 'submitted_at' ? submitting == form && now() : (v ||= values())[k];
         if (x && el.value != x) {
           el.value = x;
           // model-driven plugins (Ninja Forms' Backbone views) update their models from these events
@@ -280,23 +277,20 @@ import {
   on(d, 'input', (e) => e.isTrusted && typed.add(e.target));
   on(d, 'submit', (e) => submitAttempt(e.target)); // capture: before the plugins' own handlers read fields
   // Ninja Forms submits from a plain button with its own click handler: no submit event
-  on(d, 'click', (e) => {
-    const b = e.target.closest('.submit-container [type=button]');
-    b && submitAttempt(owner(b));
-  });
+  on(d, 'click', (e) => (e = e.target.closest('.submit-container [type=button]')) && submitAttempt(owner(e)));
 
   // ---- booking widgets: bookings back out, linked to a fresh event_id by a beacon ----
-  const CALENDLY = /^https:\/\/([\w-]+\.)*calendly\.com$/;
-  const isCal = (origin) => /^https:\/\/([\w-]+\.)*cal\.com$/.test(origin) || (cfg.calOrigins || '').split(/[\s,]+/).includes(origin);
+  const isVendor = (origin, name) => RegExp(`^https://([\\w-]+\\.)*${name}\\.com$`).test(origin);
+  const isCal = (origin) => isVendor(origin, 'cal') || list(cfg.calOrigins).includes(origin);
   const bookingId = uuid(); // put into Cal.com embeds as metadata[event_id]; used by the first Cal.com booking
   let bookingIdUsed = 0;
   const booked = (provider, booking) => {
-    const id = provider == 'cal_com' && !bookingIdUsed++ ? bookingId : uuid();
+    const event_id = provider == 'cal_com' && !bookingIdUsed++ ? bookingId : uuid();
     const attribution = values();
-    measure('appointment_scheduled', id);
-    attribution.event_id = id;
+    measure('appointment_scheduled', event_id);
+    attribution.event_id = event_id;
     for (const k in attribution) attribution[k] || delete attribution[k];
-    const body = { v: 1, type: 'booking', event_id: id, provider, booking, attribution, page: loc.href, ts: now() };
+    const body = { v: 1, type: 'booking', event_id, provider, booking, attribution, page: loc.href, ts: now() };
     log(body);
     // text/plain + keepalive: no CORS preflight, survives navigation; errors never reach the page
     cfg.endpoint &&
@@ -309,11 +303,11 @@ import {
   };
   on(w, 'message', (e) => {
     const m = e.data;
-    const s = (v) => String(v).slice(0, 300);
-    CALENDLY.test(e.origin) &&
+    const o = e.origin;
+    isVendor(o, 'calendly') &&
       m.event == 'calendly.event_scheduled' &&
-      booked('calendly', { invitee_uri: s(m.payload.invitee.uri), event_uri: s(m.payload.event.uri) });
-    isCal(e.origin) && m.originator == 'CAL' && m.type == 'bookingSuccessfulV2' && booked('cal_com', { uid: s(m.data.uid) });
+      booked('calendly', { invitee_uri: cut(m.payload.invitee.uri, 300), event_uri: cut(m.payload.event.uri, 300) });
+    isCal(o) && m.originator == 'CAL' && m.type == 'bookingSuccessfulV2' && booked('cal_com', { uid: cut(m.data.uid, 300) });
   });
 
   // ---- public API; replays what the pre-load stub queued ----
@@ -334,6 +328,6 @@ import {
   api.loaded = 1;
   w.attribution = api;
   T(sync);
-  T(() => new MutationObserver((list) => list.forEach((m) => m.addedNodes.forEach((n) => scan(n)))).observe(d.documentElement, { childList: 1, subtree: 1 }));
-  queued.forEach((a) => api(...a));
+  T(() => new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach((n) => scan(n)))).observe(d.documentElement, { childList: 1, subtree: 1 }));
+  queued.map((a) => api(...a));
 })(window, document, location);
