@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BUDGET = 3072; // bytes, gzipped
+const TARGET = ['chrome111', 'edge111', 'firefox111', 'safari16.4'];
 const here = dirname(fileURLToPath(import.meta.url));
 const outfile = join(process.argv[2] || join(here, 'dist'), 'attribution.js');
 
@@ -25,13 +26,11 @@ const compactData = {
   setup(b) {
     b.onLoad({ filter: /classification\.json$/ }, ({ path }) => {
       const d = JSON.parse(readFileSync(path, 'utf8'));
-      const clicks = (o) => str(Object.entries(o).map(([k, [ch, ai]]) => [k, ch, ai]));
+      const clicks = (o) => str(Object.entries(o).map(([k, rule]) => [k, ...rule]));
       const contents = `
 export const click_ids = ${clicks(d.click_ids)};
 export const weak_click_ids = ${clicks(d.weak_click_ids)};
-export const sources = [${d.sources
-        .map((s) => `[${regex(hostPattern(s.hosts))},${str(s.channel)},${str(s.ai_source)},${str(s.utm_sources || [])}]`)
-        .join(',')}];
+export const sources = ${str(d.sources.map((s) => [s.channel, s.ai_source || '', s.hosts.join('|'), (s.utm_sources || []).join('|')].join(' ')).join(';'))};
 export const openai_ads_utm_sources = ${str(d.openai_ads_utm_sources)};
 export const email_re = ${regex(d.email_re)};
 export const paid_medium_re = ${regex(d.paid_medium_re)};
@@ -48,17 +47,17 @@ const bundled = await build({
   write: false,
   bundle: true,
   format: 'iife',
-  target: ['chrome111', 'edge111', 'firefox111', 'safari16.4'],
-  legalComments: 'inline',
+  target: TARGET,
   charset: 'utf8',
   logLevel: 'warning',
   plugins: [compactData],
 });
+if (process.env.DUMP) writeFileSync(process.env.DUMP, bundled.outputFiles[0].text);
 const { code: min } = await minify(bundled.outputFiles[0].text, {
   ecma: 2020,
   toplevel: true,
   compress: { passes: 3, unsafe: true, unsafe_arrows: true, unsafe_methods: true, pure_getters: true },
-  format: { comments: /^!/ },
+  format: { comments: false, preamble: '/*! connector attribution | MIT */' },
 });
 writeFileSync(outfile, min);
 

@@ -8,7 +8,7 @@
 import {
   click_ids as CLICK_RULES,
   weak_click_ids as WEAK_RULES,
-  sources as SOURCES,
+  sources,
   openai_ads_utm_sources as ADS_SOURCES,
   email_re as EMAIL,
   paid_medium_re as PAID,
@@ -64,7 +64,11 @@ import {
   };
 
   // ---- classification: connector/classify.py's algorithm on the same data file (see its _utm notes) ----
-  const source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : r[3].includes(v))) || (byHost ? [] : source(v, 1));
+  const SOURCES = sources.split(';').map((s) => (
+    (s = s.split(' ')),
+    [RegExp('(^|\\.)(' + s[2].replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?') + ')$'), s[0], s[1], s[3].split('|')]
+  ));
+  const source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : v && r[3].includes(v))) || (byHost ? [] : source(v, 1));
   const classify = (p, ref) => {
     const click = (rules) => (rules = rules.find((r) => p[r[0]])) && [rules[1], rules[2] || NONE];
     const src = lower(p.utm_source);
