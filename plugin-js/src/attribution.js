@@ -20,7 +20,6 @@ import {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
   const UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
   const CLICK = [...CLICK_RULES, ...WEAK_RULES].map((r) => r[0]); // oppref gclid ... fbclid
-  const TOUCH = [...UTM, 'landing_page', 'referrer', 'channel', 'ai_source', 'touch_at'];
   const KEY = '_attr'; // localStorage key and cookie name
   const NONE = 'none';
   const EVENT_ID = 'event_id';
@@ -40,14 +39,6 @@ import {
   let debug = flag(cfg.debug);
   const log = (...a) => debug && console.log('[attribution]', ...a);
   const days = cfg.days || 90; // first/latest touch and click ids (Google Ads' longest click window)
-  const byName = { __proto__: null }; // the site's field name -> canonical name
-  [...TOUCH.flatMap((k) => ['first_' + k, 'latest_' + k]), ...CLICK, 'conversion_page', 'consent', EVENT_ID, 'submitted_at'].map(
-    (f) => (byName[f] = f),
-  );
-  list(cfg.fields).map((p) => {
-    const [canonical, name] = p.split(':');
-    name && (byName[name] = canonical);
-  });
 
   const now = () => new Date().toISOString();
   const cut = (v, n = 2048) => String(v).slice(0, n); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
@@ -57,7 +48,7 @@ import {
   const fit = (o, max, size) => {
     let s;
     for (const n of [2048, 300, 99, 40]) {
-      s = JSON.stringify(o, (k, v) => (v.slice && !/^(event_id|uid|\w+_uri)$/.test(k) ? v.slice(0, n) : v));
+      s = JSON.stringify(o, (k, v) => (v?.slice && !/^(event_id|uid|\w+_uri)$/.test(k) ? v.slice(0, n) : v));
       if (size(s) < max) break;
     }
     return s;
@@ -117,7 +108,8 @@ import {
   }
   const [channel, ai_source] = classify(params, d.referrer);
   const touch = { landing_page: cut(loc.href), referrer: cut(d.referrer), channel, ai_source, touch_at: now() };
-  UTM.map((k) => params[k] && (touch[k] = params[k]));
+  UTM.map((k) => (touch[k] = params[k])); // absent ones stay undefined: JSON leaves them out
+  const TOUCH = Object.keys(touch);
 
   // ---- persistence: localStorage + a root-domain cookie mirror (subdomains, storage cleared by Safari) ----
   const fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
@@ -201,10 +193,12 @@ import {
     if (cfg.pixelId && allowed() && event != NONE) {
       loadPixel();
       // the event's data type; any other name goes out as a custom event
-      const type = /^(lead_created|registration_completed|appointment_scheduled)$/.test(event)
+      const data = { event_id };
+      let type = /^(lead_created|registration_completed|appointment_scheduled)$/.test(event)
         ? 'customer_action'
         : /^(subscription_created|trial_started)$/.test(event) && 'plan_enrollment';
-      w.oaiq('measure', type ? event : 'custom', { type: type || 'custom' }, type ? { event_id } : { event_id, custom_event_name: event.replace(/^custom:/, '') });
+      type || ((data.custom_event_name = event.replace(/^custom:/, '')), (event = type = 'custom'));
+      w.oaiq('measure', event, { type }, data);
       log(event, event_id);
     }
   };
@@ -219,6 +213,12 @@ import {
     CLICK.map((k) => (o[k] = rec.c[k]?.[0] || ''));
     return o;
   };
+  const byName = { __proto__: null }; // the site's field name -> canonical name
+  [...Object.keys(values()), EVENT_ID, 'submitted_at'].map((f) => (byName[f] = f));
+  list(cfg.fields).map((p) => {
+    const [canonical, name] = p.split(':');
+    name && (byName[name] = canonical);
+  });
   const typed = new WeakSet(); // fields the visitor typed into: never ours to write
   const ours = new WeakSet(); // forms holding at least one of our fields
   const ids = new WeakMap(); // form -> event_id of its current submission attempt
@@ -266,7 +266,7 @@ import {
         if (x && el.value != x) {
           el.value = x;
           // model-driven plugins (Ninja Forms' Backbone views) update their models from these events
-          for (const t of ['input', 'change']) el.dispatchEvent(new Event(t, { bubbles: 1 }));
+          ['input', 'change'].map((t) => el.dispatchEvent(new Event(t, { bubbles: 1 })));
         }
       });
     }
