@@ -2,7 +2,8 @@
 // Design goals, checked by build.mjs and the tests: at most 3,072 bytes gzipped (so: terse code, comments
 // carry the reasons); never throw into the host page; never build HTML from values (attacker-controlled
 // strings: only .value, .href, .src and JSON); nothing persisted and no pixel before consent where consent is
-// required; fill only hidden or invisible fields the visitor has not typed into, matched exactly.
+// required; fill only hidden or invisible fields the visitor has not typed into, matched exactly. (`let` even
+// where nothing is reassigned: terser keeps declarations as written, and `const` costs two bytes more.)
 // build.mjs turns the data file into [param, channel, ai_source] click rules, [hostRegex, channel, ai_source,
 // utm_sources] sources and regex literals (the same data and regexes connector/classify.py builds).
 import {
@@ -18,36 +19,36 @@ import {
 
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
-  const UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
-  const CLICK = [...CLICK_RULES, ...WEAK_RULES].map((r) => r[0]); // oppref gclid ... fbclid
-  const KEY = '_attr'; // localStorage key and cookie name
-  const NONE = 'none';
-  const EVENT_ID = 'event_id';
-  const META = `metadata[${EVENT_ID}]`;
-  const T = (f, ...a) => {
+  let UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
+  let CLICK = [...CLICK_RULES, ...WEAK_RULES].map((r) => r[0]); // oppref gclid ... fbclid
+  let KEY = '_attr'; // localStorage key and cookie name
+  let NONE = 'none';
+  let EVENT_ID = 'event_id';
+  let META = `metadata[${EVENT_ID}]`;
+  let T = (f, ...a) => {
     try {
       return f(...a);
     } catch (e) {}
   };
-  const on = (target, type, f) => target.addEventListener(type, (e) => T(f, e), 1); // capture phase
-  const list = (v) => (v || '').split(/[\s,]+/);
-  const noWww = (h) => h.replace(/^www\./, '');
+  let on = (target, type, f) => target.addEventListener(type, (e) => T(f, e), 1); // capture phase
+  let list = (v) => (v || '').split(/[\s,]+/);
+  let noWww = (h) => h.replace(/^www\./, '');
 
   // ---- configuration: <script data-pixel-id=...> (dataset), overridden by window.attributionConfig ----
-  const cfg = { ...d.currentScript?.dataset, ...w.attributionConfig };
-  const flag = (v) => /^(1|true)$/.test(v);
+  let cfg = { ...d.currentScript?.dataset, ...w.attributionConfig };
+  let flag = (v) => /^(1|true)$/.test(v);
   let debug = flag(cfg.debug);
-  const log = (...a) => debug && console.log('[attribution]', ...a);
-  const days = cfg.days || 90; // first/latest touch and click ids (Google Ads' longest click window)
+  let log = (...a) => debug && console.log('[attribution]', ...a);
+  let days = cfg.days || 90; // first/latest touch and click ids (Google Ads' longest click window)
 
-  const now = () => new Date().toISOString();
-  const cut = (v, n = 2048) => String(v).slice(0, n); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
-  const lower = (v) => (v || '').trim().toLowerCase();
-  const uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
+  let now = () => new Date().toISOString();
+  let cut = (v, n = 2048) => String(v).slice(0, n); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
+  let lower = (v) => (v || '').trim().toLowerCase();
+  let uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
   // JSON with strings cut shorter until the text fits `max` as measured by `size`; ids are never cut
-  const fit = (o, max, size) => {
+  let fit = (o, max, size) => {
     let s;
-    for (const n of [2048, 300, 99, 40]) {
+    for (let n of [2048, 300, 99, 40]) {
       s = JSON.stringify(o, (k, v) => (v?.slice && !/^(event_id|uid|\w+_uri)$/.test(k) ? v.slice(0, n) : v));
       if (size(s) < max) break;
     }
@@ -55,22 +56,22 @@ import {
   };
 
   // ---- classification: connector/classify.py's algorithm on the same data file (see its _utm notes) ----
-  const SOURCES = sources.split(';').map((s) => (
+  let SOURCES = sources.split(';').map((s) => (
     (s = s.split(' ')),
     [RegExp('(^|\\.)(' + s[2].replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?') + ')$'), s[0], s[1], s[3].split('|')]
   ));
-  const source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : v && r[3].includes(v))) || (byHost ? [] : source(v, 1));
-  const classify = (p, ref) => {
-    const click = (rules) => (rules = rules.find((r) => p[r[0]])) && [rules[1], rules[2] || NONE];
-    const src = lower(p.utm_source);
-    const med = lower(p.utm_medium);
-    const paid = PAID.test(med);
-    const [, ch, ai] = source(src);
+  let source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : v && r[3].includes(v))) || (byHost ? [] : source(v, 1));
+  let classify = (p, ref) => {
+    let click = (rules) => (rules = rules.find((r) => p[r[0]])) && [rules[1], rules[2] || NONE];
+    let src = lower(p.utm_source);
+    let med = lower(p.utm_medium);
+    let paid = PAID.test(med);
+    let [, ch, ai] = source(src);
     let h = '';
     T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
-    const a = '.' + noWww(h);
-    const b = '.' + noWww(loc.hostname);
-    const r = source(h, 1);
+    let a = '.' + noWww(h);
+    let b = '.' + noWww(loc.hostname);
+    let r = source(h, 1);
     return (
       click(CLICK_RULES) ||
       (src || med
@@ -100,23 +101,23 @@ import {
 
   // ---- this page's touch, kept in memory until consent allows storing it ----
   // the first non-empty value of each parameter (one RegExp for all: every RegExp costs start-up time)
-  const params = {};
+  let params = {};
   for (let [, k, v] of loc.search.matchAll(/[?&]([^&=]+)=([^&]+)/g)) {
     // click ids are opaque: kept exactly as in the URL (oppref byte for byte); UTMs are decoded
     UTM.includes(k) && T(() => (v = decodeURIComponent(v.replace(/\+/g, ' '))));
     params[k] ||= cut(v);
   }
-  const [channel, ai_source] = classify(params, d.referrer);
-  const touch = { landing_page: cut(loc.href), referrer: cut(d.referrer), channel, ai_source, touch_at: now() };
+  let [channel, ai_source] = classify(params, d.referrer);
+  let touch = { landing_page: cut(loc.href), referrer: cut(d.referrer), channel, ai_source, touch_at: now() };
   UTM.map((k) => (touch[k] = params[k])); // absent ones stay undefined: JSON leaves them out
-  const TOUCH = Object.keys(touch);
+  let TOUCH = Object.keys(touch);
 
   // ---- persistence: localStorage + a root-domain cookie mirror (subdomains, storage cleared by Safari) ----
-  const fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
-  const pick = (x, y, later) => (!x || (y && y.touch_at > x.touch_at == later) ? y : x);
-  const read = () => {
-    const r = { c: {} };
-    for (const g of [
+  let fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
+  let pick = (x, y, later) => (!x || (y && y.touch_at > x.touch_at == later) ? y : x);
+  let read = () => {
+    let r = { c: {} };
+    for (let g of [
       T(() => JSON.parse(decodeURIComponent(d.cookie.match('(^|; )' + KEY + '=([^;]*)')[2]))),
       T(() => JSON.parse(localStorage[KEY])),
     ]) {
@@ -128,26 +129,26 @@ import {
     }
     fresh(r.l?.touch_at) || (r.l = 0);
     fresh(r.f?.touch_at) || (r.f = r.l);
-    for (const k in r.c) fresh(r.c[k][1], k == 'oppref' ? cfg.opprefDays || 30 : days) || delete r.c[k];
+    for (let k in r.c) fresh(r.c[k][1], k == 'oppref' ? cfg.opprefDays || 30 : days) || delete r.c[k];
     return r;
   };
   // the first touch is never overwritten while it lives; a direct visit (no referrer, or one from this site)
   // never replaces a latest touch. (A stored latest touch implies a stored first touch: see read.)
-  const withTouch = (r) => {
+  let withTouch = (r) => {
     CLICK.map((k) => params[k] && (r.c[k] = [params[k], touch.touch_at])); // latest non-empty click ids
     r.f ||= touch;
     (channel != 'direct' || !r.l) && (r.l = touch);
     return r;
   };
-  const cookie = (v, age) =>
+  let cookie = (v, age) =>
     (d.cookie = KEY + '=' + v + ';path=/;samesite=lax;max-age=' + age + (cfg.rootDomain ? ';domain=' + cfg.rootDomain : '') + (loc.protocol == 'https:' ? ';secure' : ''));
 
   // ---- consent: WP Consent API, Google Consent Mode (ad_storage), attribution('consent', bool) ----
   let consent = 'unknown';
   let withdrawn; // a "no" after load clears what we stored; initial states never clear
   let rec = { c: {} };
-  const allowed = () => consent == 'granted' || (consent == 'unknown' && cfg.consent == 'optional');
-  const sync = () => {
+  let allowed = () => consent == 'granted' || (consent == 'unknown' && cfg.consent == 'optional');
+  let sync = () => {
     rec = withTouch((allowed() && T(read)) || { c: {} });
     if (allowed()) {
       T(() => (localStorage[KEY] = JSON.stringify(rec)));
@@ -160,18 +161,18 @@ import {
     scan(d);
     log(consent, rec);
   };
-  const setConsent = (yes, quiet) => {
+  let setConsent = (yes, quiet) => {
     consent = yes ? 'granted' : 'denied';
     withdrawn = !yes && !quiet;
     quiet || sync();
   };
-  const gcm = (a, quiet) => {
-    const s = a?.[0] == 'consent' && a[2]?.ad_storage;
+  let gcm = (a, quiet) => {
+    let s = a?.[0] == 'consent' && a[2]?.ad_storage;
     s && setConsent(s == 'granted', quiet || a[1] != 'update'); // 'default' is an initial state
   };
-  const dl = (w.dataLayer ||= []);
+  let dl = (w.dataLayer ||= []);
   [].map.call(dl, (a) => gcm(a, 1));
-  const push = dl.push;
+  let push = dl.push;
   dl.push = function (...a) {
     a.map((x) => T(gcm, x));
     return push.apply(this, a);
@@ -181,19 +182,19 @@ import {
 
   // ---- OpenAI pixel: queue stub, loader only after consent, init exactly once ----
   let pixelOn;
-  const loadPixel = () => {
+  let loadPixel = () => {
     if (cfg.pixelId && !pixelOn && allowed()) {
       pixelOn = 1;
-      const q = (w.oaiq ||= (...a) => (q.q ||= []).push(a));
+      let q = (w.oaiq ||= (...a) => (q.q ||= []).push(a));
       q('init', { pixelId: cfg.pixelId, debug: flag(cfg.pixelDebug) });
       d.head.append(Object.assign(d.createElement('script'), { async: 1, src: 'https://bzrcdn.openai.com/sdk/oaiq.min.js' }));
     }
   };
-  const measure = (event, event_id) => {
+  let measure = (event, event_id) => {
     if (cfg.pixelId && allowed() && event != NONE) {
       loadPixel();
       // the event's data type; any other name goes out as a custom event
-      const data = { event_id };
+      let data = { event_id };
       let type = /^(lead_created|registration_completed|appointment_scheduled)$/.test(event)
         ? 'customer_action'
         : /^(subscription_created|trial_started)$/.test(event) && 'plan_enrollment';
@@ -204,8 +205,8 @@ import {
   };
 
   // ---- hidden fields ----
-  const values = () => {
-    const o = { conversion_page: cut(loc.href), consent };
+  let values = () => {
+    let o = { conversion_page: cut(loc.href), consent };
     TOUCH.map((k) => {
       o['first_' + k] = (rec.f || touch)[k] || '';
       o['latest_' + k] = (rec.l || touch)[k] || '';
@@ -213,20 +214,20 @@ import {
     CLICK.map((k) => (o[k] = rec.c[k]?.[0] || ''));
     return o;
   };
-  const byName = { __proto__: null }; // the site's field name -> canonical name
+  let byName = { __proto__: null }; // the site's field name -> canonical name
   [...Object.keys(values()), EVENT_ID, 'submitted_at'].map((f) => (byName[f] = f));
   list(cfg.fields).map((p) => {
-    const [canonical, name] = p.split(':');
+    let [canonical, name] = p.split(':');
     name && (byName[name] = canonical);
   });
-  const typed = new WeakSet(); // fields the visitor typed into: never ours to write
-  const ours = new WeakSet(); // forms holding at least one of our fields
-  const ids = new WeakMap(); // form -> event_id of its current submission attempt
-  const owner = (el) => el.form || el.closest('form,.nf-form-cont') || d.body; // Ninja Forms renders no <form>
-  const eventId = (form, renew) => ((renew || !ids.has(form)) && ids.set(form, uuid()), ids.get(form));
-  const FIELDS = 'input,textarea';
-  const fieldKey = (el) => {
-    const n = el.name;
+  let typed = new WeakSet(); // fields the visitor typed into: never ours to write
+  let ours = new WeakSet(); // forms holding at least one of our fields
+  let ids = new WeakMap(); // form -> event_id of its current submission attempt
+  let owner = (el) => el.form || el.closest('form,.nf-form-cont') || d.body; // Ninja Forms renders no <form>
+  let eventId = (form, renew) => ((renew || !ids.has(form)) && ids.set(form, uuid()), ids.get(form));
+  let FIELDS = 'input,textarea';
+  let fieldKey = (el) => {
+    let n = el.name;
     let k =
       byName[n] ||
       byName[n.match(/\[(\w+)\]$/)?.[1]] || // Elementor form_fields[x], or a site mapping to item_meta[12]
@@ -235,22 +236,22 @@ import {
       byName[el.dataset.attribution];
     // a CSS class on the field or on its one-field wrapper (Gravity Forms, WPForms, Ninja Forms)
     for (let e = el, i = 0; !k && i++ < 5 && e && e.tagName != 'FORM'; e = e.parentElement) {
-      for (const c of e.classList) byName[c] && e.querySelectorAll(FIELDS).length < 2 && (k = byName[c]);
+      for (let c of e.classList) byName[c] && e.querySelectorAll(FIELDS).length < 2 && (k = byName[c]);
     }
     return k;
   };
   // fill our fields under `node`; decorate booking links and iframes there too
-  const scan = (node, submitting) => {
+  let scan = (node, submitting) => {
     let v;
-    const latest = rec.l || touch;
-    for (const el of node.querySelectorAll ? [node, ...node.querySelectorAll(FIELDS + ',a,iframe')] : []) {
+    let latest = rec.l || touch;
+    for (let el of node.querySelectorAll ? [node, ...node.querySelectorAll(FIELDS + ',a,iframe')] : []) {
       T(() => {
         if (/^(A|IFRAME)$/.test(el.tagName)) {
           // booking widgets: the latest UTMs, and for Cal.com our event_id, which it returns in metadata
-          const a = el.src ? 'src' : 'href';
-          const u = new URL(el[a]);
-          const cal = isCal(u.origin);
-          const q = u.searchParams;
+          let a = el.src ? 'src' : 'href';
+          let u = new URL(el[a]);
+          let cal = isCal(u.origin);
+          let q = u.searchParams;
           if (cal || isVendor(u.origin, 'calendly')) {
             UTM.map((k) => latest[k] && !q.has(k) && q.set(k, latest[k]));
             cal && !q.has(META) && q.set(META, bookingId);
@@ -258,11 +259,11 @@ import {
           }
           return;
         }
-        const k = fieldKey(el);
+        let k = fieldKey(el);
         if (!k || typed.has(el) || !(el.type == 'hidden' || (/^text/.test(el.type) && !el.checkVisibility({ visibilityProperty: 1 })))) return;
-        const form = owner(el);
+        let form = owner(el);
         ours.add(form);
-        const x = k == EVENT_ID ? eventId(form) : k == 'submitted_at' ? submitting == form && now() : (v ||= values())[k];
+        let x = k == EVENT_ID ? eventId(form) : k == 'submitted_at' ? submitting == form && now() : (v ||= values())[k];
         if (x && el.value != x) {
           el.value = x;
           // model-driven plugins (Ninja Forms' Backbone views) update their models from these events
@@ -272,8 +273,8 @@ import {
     }
   };
   // one submission attempt: a fresh event_id into the form, and the pixel with that same id
-  const submitAttempt = (form) => {
-    const ev = form.dataset.attributionEvent;
+  let submitAttempt = (form) => {
+    let ev = form.dataset.attributionEvent;
     eventId(form, 1);
     scan(form, form);
     (ours.has(form) || ev) && measure(ev || cfg.pixelEvent || 'lead_created', eventId(form));
@@ -284,17 +285,17 @@ import {
   on(d, 'click', (e) => (e = e.target.closest('.submit-container [type=button]')) && submitAttempt(owner(e)));
 
   // ---- booking widgets: bookings back out, linked to a fresh event_id by a beacon ----
-  const isVendor = (origin, name) => RegExp(`^https://([\\w-]+\\.)*${name}\\.com$`).test(origin);
-  const isCal = (origin) => isVendor(origin, 'cal') || list(cfg.calOrigins).includes(origin);
-  const bookingId = uuid(); // put into Cal.com embeds as metadata[event_id]; used by the first Cal.com booking
+  let isVendor = (origin, name) => RegExp(`^https://([\\w-]+\\.)*${name}\\.com$`).test(origin);
+  let isCal = (origin) => isVendor(origin, 'cal') || list(cfg.calOrigins).includes(origin);
+  let bookingId = uuid(); // put into Cal.com embeds as metadata[event_id]; used by the first Cal.com booking
   let bookingIdUsed = 0;
-  const booked = (provider, booking) => {
-    const event_id = provider == 'cal_com' && !bookingIdUsed++ ? bookingId : uuid();
-    const attribution = values();
+  let booked = (provider, booking) => {
+    let event_id = provider == 'cal_com' && !bookingIdUsed++ ? bookingId : uuid();
+    let attribution = values();
     measure('appointment_scheduled', event_id);
     attribution.event_id = event_id;
-    for (const k in attribution) attribution[k] || delete attribution[k];
-    const body = { v: 1, type: 'booking', event_id, provider, booking, attribution, page: loc.href, ts: now() };
+    for (let k in attribution) attribution[k] || delete attribution[k];
+    let body = { v: 1, type: 'booking', event_id, provider, booking, attribution, page: loc.href, ts: now() };
     log(body);
     // text/plain + keepalive: no CORS preflight, survives navigation; errors never reach the page
     cfg.endpoint &&
@@ -306,8 +307,8 @@ import {
       }).catch(log);
   };
   on(w, 'message', (e) => {
-    const m = e.data;
-    const o = e.origin;
+    let m = e.data;
+    let o = e.origin;
     isVendor(o, 'calendly') &&
       m.event == 'calendly.event_scheduled' &&
       booked('calendly', { invitee_uri: cut(m.payload.invitee.uri, 300), event_uri: cut(m.payload.event.uri, 300) });
@@ -315,7 +316,7 @@ import {
   });
 
   // ---- public API; replays what the pre-load stub queued ----
-  const api = (cmd, a) =>
+  let api = (cmd, a) =>
     T(() => {
       let v = values();
       return cmd == 'get'
@@ -328,7 +329,7 @@ import {
               ? (debug = a)
               : cmd == 'measure' && (measure(a, (v = uuid())), v);
     });
-  const queued = w.attribution?.q || [];
+  let queued = w.attribution?.q || [];
   api.loaded = 1;
   w.attribution = api;
   T(sync);
