@@ -71,7 +71,6 @@ import {
     T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
     let a = '.' + noWww(h);
     let b = '.' + noWww(loc.hostname);
-    let r = source(h, 1);
     return (
       click(CLICK_RULES) ||
       (src || med
@@ -95,7 +94,8 @@ import {
             ]
         : click(WEAK_RULES)) ||
       // a referrer from this site (www. ignored, subdomains included) is an internal visit: direct
-      (!h || a.endsWith(b) || b.endsWith(a) ? ['direct', NONE] : [r[1] || 'referral', r[2] || NONE])
+      // (host rules are tried only for a referrer that needs them: every RegExp costs time on its first use)
+      (!h || a.endsWith(b) || b.endsWith(a) ? ['direct', NONE] : [(h = source(h, 1))[1] || 'referral', h[2] || NONE])
     );
   };
 
