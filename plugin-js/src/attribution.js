@@ -68,7 +68,7 @@ import {
     let paid = PAID.test(med);
     let [, ch, ai] = source(src);
     let h = '';
-    T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
+    ref && T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
     let a = '.' + noWww(h);
     let b = '.' + noWww(loc.hostname);
     return (
@@ -100,6 +100,7 @@ import {
   };
 
   // ---- this page's touch, kept in memory until consent allows storing it ----
+  // (The usual first visit throws nothing: a page's first exception costs about 1 ms in Chromium.)
   // the first non-empty value of each parameter (one RegExp for all: every RegExp costs start-up time)
   let params = {};
   for (let [, k, v] of loc.search.matchAll(/[?&]([^&=]+)=([^&]+)/g)) {
@@ -118,8 +119,8 @@ import {
   let read = () => {
     let r = { c: {} };
     for (let g of [
-      T(() => JSON.parse(decodeURIComponent(d.cookie.match('(^|; )' + KEY + '=([^;]*)')[2]))),
-      T(() => JSON.parse(localStorage[KEY])),
+      T(() => JSON.parse(decodeURIComponent(d.cookie.match('(^|; )' + KEY + '=([^;]*)')?.[2] || 0))),
+      T(() => JSON.parse(localStorage[KEY] || 0)),
     ]) {
       if (g?.c) {
         r.f = pick(r.f, g.f, 0); // the older first touch
@@ -244,12 +245,13 @@ import {
   let scan = (node, submitting) => {
     let v;
     let latest = rec.l || touch;
-    for (let el of node.querySelectorAll ? [node, ...node.querySelectorAll(FIELDS + ',a,iframe')] : []) {
+    let sel = FIELDS + ',a,iframe';
+    for (let el of node.querySelectorAll ? [node, ...node.querySelectorAll(sel)].filter((e) => e.matches?.(sel)) : []) {
       T(() => {
         if (/^(A|IFRAME)$/.test(el.tagName)) {
           // booking widgets: the latest UTMs, and for Cal.com our event_id, which it returns in metadata
           let a = el.src ? 'src' : 'href';
-          let u = new URL(el[a]);
+          let u = new URL(el[a] || 'a:'); // <a> without href, iframe without src: no exception
           let cal = isCal(u.origin);
           let q = u.searchParams;
           if (cal || isVendor(u.origin, 'calendly')) {
