@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import statistics
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "plugin-js" / "dist" / "attribution.js"
@@ -60,12 +62,10 @@ def page_html(first_use_paid: bool, nonce: str) -> str:
         + DIST.read_text()
         + f"\n;window.__s1 = performance.now(); //{nonce}</script>"
     )
-    return PAGE.read_text().replace(
-        "<!--SCRIPT-->", CONFIG + (FIRST_USE if first_use_paid else "") + script
-    )
+    return PAGE.read_text().replace("<!--SCRIPT-->", CONFIG + (FIRST_USE if first_use_paid else "") + script)
 
 
-def serve(html: str):  # type: ignore[no-untyped-def]
+def serve(html: str) -> Callable[[Any], None]:
     """A route handler answering with `html` (a closure: Playwright passes handlers the request as well)."""
     return lambda route: route.fulfill(body=html, content_type="text/html")
 
@@ -95,7 +95,9 @@ def run_times(
                 return run_times(runs, launched)
             finally:
                 launched.close()
-    times: dict[str, list[float]] = {k: [] for k in ("own_ms", "access_ms", "start_ms", "submit_ms", "refill_ms")}
+    times: dict[str, list[float]] = {
+        k: [] for k in ("own_ms", "access_ms", "start_ms", "submit_ms", "refill_ms")
+    }
     for run in range(runs):
         for warm in (run % 2 == 0, run % 2 == 1):  # interleaved, alternating which goes first
             html = page_html(first_use_paid=warm, nonce=f"{run}-{warm}")
@@ -105,7 +107,9 @@ def run_times(
             )
             context.route("https://bench.test/**", serve(html))
             page = context.new_page()
-            page.goto("https://bench.test/five-forms.html?utm_source=chatgpt.com&utm_medium=referral&oppref=B1")
+            page.goto(
+                "https://bench.test/five-forms.html?utm_source=chatgpt.com&utm_medium=referral&oppref=B1"
+            )
             filled = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][12]\"]').value")
             assert len(filled) == 36, "the five-form page was not filled"
             script_ms = page.evaluate("window.__s1 - window.__s0")
