@@ -156,7 +156,7 @@ import {
       T(cookie, encodeURIComponent(fit(rec, 3800, (s) => encodeURIComponent(s).length)), days * 86400);
       loadPixel();
     } else if (withdrawn) {
-      T(() => localStorage.removeItem(KEY));
+      T(() => delete localStorage[KEY]);
       T(cookie, '', 0);
     }
     scan(d);
