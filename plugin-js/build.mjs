@@ -15,10 +15,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outfile = join(process.argv[2] || join(here, 'dist'), 'attribution.js');
 
 // connector/data/classification.json stays the single source of truth (connector/classify.py reads it as is);
-// the script gets the same data in a compact form. Host rules become the regular expressions both sides
-// build (classify.host_pattern), written as regex literals at build time.
-const hostPattern = (hosts) =>
-  '(^|\\.)(' + hosts.join('|').replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?') + ')$';
+// the script gets the same data in a compact form: click rules as [param, channel, ai_source?] lists, the
+// sources as one "channel ai_source host|host utm|utm;..." string that the script expands at start-up into
+// classify.host_pattern's regexes, and the *_re values as regex literals.
+const plain = (v) => {
+  if (/[ |;]/.test(v)) throw new Error(`classification.json: ${JSON.stringify(v)} holds a separator ( |;)`);
+  return v;
+};
 const regex = (source) => '/' + source.replace(/\//g, '\\/') + '/';
 const str = JSON.stringify;
 const compactData = {
@@ -30,7 +33,11 @@ const compactData = {
       const contents = `
 export const click_ids = ${clicks(d.click_ids)};
 export const weak_click_ids = ${clicks(d.weak_click_ids)};
-export const sources = ${str(d.sources.map((s) => [s.channel, s.ai_source || '', s.hosts.join('|'), (s.utm_sources || []).join('|')].join(' ')).join(';'))};
+export const sources = ${str(
+        d.sources
+          .map((s) => [plain(s.channel), plain(s.ai_source || ''), s.hosts.map(plain).join('|'), (s.utm_sources || []).map(plain).join('|')].join(' '))
+          .join(';'),
+      )};
 export const openai_ads_utm_sources = ${str(d.openai_ads_utm_sources)};
 export const email_re = ${regex(d.email_re)};
 export const paid_medium_re = ${regex(d.paid_medium_re)};
@@ -52,7 +59,6 @@ const bundled = await build({
   logLevel: 'warning',
   plugins: [compactData],
 });
-if (process.env.DUMP) writeFileSync(process.env.DUMP, bundled.outputFiles[0].text);
 const { code: min } = await minify(bundled.outputFiles[0].text, {
   ecma: 2020,
   toplevel: true,

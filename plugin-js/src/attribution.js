@@ -4,8 +4,8 @@
 // strings: only .value, .href, .src and JSON); nothing persisted and no pixel before consent where consent is
 // required; fill only hidden or invisible fields the visitor has not typed into, matched exactly. (`let` even
 // where nothing is reassigned: terser keeps declarations as written, and `const` costs two bytes more.)
-// build.mjs turns the data file into [param, channel, ai_source] click rules, [hostRegex, channel, ai_source,
-// utm_sources] sources and regex literals (the same data and regexes connector/classify.py builds).
+// build.mjs hands the data file over compactly: [param, channel, ai_source?] click rules, the sources as one
+// "channel ai_source host|host utm|utm;..." string expanded below, the *_re values as regex literals.
 import {
   click_ids as CLICK_RULES,
   weak_click_ids as WEAK_RULES,
