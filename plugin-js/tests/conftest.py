@@ -150,7 +150,7 @@ class Harness:
     def booking_frame(self, page: Any, frame_id: str) -> Any:
         """The stand-in booking iframe `#frame_id`, once it has loaded its final (decorated) URL."""
         page.wait_for_selector(f"#{frame_id}", state="attached")
-        for _ in range(300):
+        for i in range(300):
             handle = page.query_selector(f"#{frame_id}")
             frame = handle.content_frame() if handle else None
             decorated = frame_id == "evil-frame" or (frame is not None and "utm_source=" in frame.url)
@@ -159,8 +159,28 @@ class Harness:
                     return frame
             except Exception:  # navigating: the decorated URL replaced the first one
                 pass
+            if i == 100 and handle and "utm_source=" in (handle.get_attribute("src") or ""):
+                # Seen on a loaded machine only: the script set the decorated src while the routed first
+                # navigation was pending, and Chromium dropped the second navigation (the frame stayed on the
+                # first URL or an error page). The element holds the decorated URL: load it once more.
+                handle.evaluate("f => { f.src = f.src; }")
             page.wait_for_timeout(50)
-        raise AssertionError(f"booking frame #{frame_id} never loaded")
+        handle = page.query_selector(f"#{frame_id}")
+        frame = handle.content_frame() if handle else None
+        raise AssertionError(
+            f"booking frame #{frame_id} never loaded: frame at {frame and frame.url[:200]}, element src "
+            f"{handle and (handle.get_attribute('src') or '')[:200]}, frames served "
+            f"{[u[:200] for u in self.frames_loaded]}"
+        )
+
+    def wait_for_beacons(self, page: Any, count: int = 1, timeout_ms: int = 15_000) -> list[dict[str, Any]]:
+        """The beacons once the stand-in /collect has received `count` of them (its route handler runs while
+        Playwright waits here), instead of sleeping a fixed time that a loaded machine may not honour."""
+        for _ in range(timeout_ms // 25):
+            if len(self.beacons) >= count:
+                return self.beacons
+            page.wait_for_timeout(25)
+        raise AssertionError(f"{len(self.beacons)} of {count} beacons reached /collect in {timeout_ms} ms")
 
     def pixel_calls(self, page: Any) -> list[list[Any]]:
         return page.evaluate("window.__oaiq || []")

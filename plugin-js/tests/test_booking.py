@@ -54,7 +54,8 @@ def test_calendly_booking_fires_pixel_and_beacon_with_one_fresh_event_id(harness
     page = open_booking(harness)
     harness.booking_frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 2")
-    page.wait_for_timeout(200)
+    harness.wait_for_beacons(page)
+    page.wait_for_timeout(200)  # room for a duplicate to show up
     assert len(harness.beacons) == 1
     beacon, request = harness.beacons[0], harness.beacon_requests[0]
     measure = harness.pixel_calls(page)[1]
@@ -81,7 +82,8 @@ def test_cal_com_booking_uses_the_event_id_it_carried_in_metadata(harness):
     f.evaluate("msg => book(msg)", CAL_MSG)
     f.evaluate("msg => book(msg)", {**CAL_MSG, "data": {"uid": "bk_456"}})
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 3")
-    page.wait_for_timeout(200)
+    harness.wait_for_beacons(page, 2)
+    page.wait_for_timeout(200)  # room for a duplicate to show up
     assert [b["booking"] for b in harness.beacons] == [{"uid": "bk_123"}, {"uid": "bk_456"}]
     assert harness.beacons[0]["event_id"] == sent_id and harness.beacons[0]["provider"] == "cal_com"
     assert harness.beacons[1]["event_id"] != sent_id  # a second booking gets its own id
@@ -103,6 +105,6 @@ def test_messages_from_other_origins_are_ignored(harness):
 def test_beacon_without_consent_carries_consent_state_and_no_pixel(harness):
     page = harness.open("booking.html", QUERY, {**CFG, "consent": "required"})
     harness.booking_frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
-    page.wait_for_timeout(300)
+    harness.wait_for_beacons(page)
     assert harness.loader_requests == 0
     assert harness.beacons[0]["attribution"]["consent"] == "unknown"

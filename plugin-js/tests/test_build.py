@@ -35,5 +35,6 @@ def test_size_budget():
 
 
 def test_size_is_measured_and_bounded():
-    """Until the budget holds, at least keep the script from growing (bytes gzipped)."""
-    assert len(gzip.compress(DIST.read_bytes(), 9)) <= 4800
+    """Until the budget holds, at least keep the script from growing: 4,549 bytes gzipped now, plus a margin
+    of about 1% for small fixes (bytes gzipped)."""
+    assert len(gzip.compress(DIST.read_bytes(), 9)) <= 4600

@@ -79,7 +79,7 @@ def test_beacon_stays_under_4_kb_with_hostile_values(harness):
     f = harness.booking_frame(page, "calendly-frame")
     f.evaluate("""book({event: 'calendly.event_scheduled', payload: {event: {uri: 'https://api.calendly.com/scheduled_events/E'},
                  invitee: {uri: 'https://api.calendly.com/scheduled_events/E/invitees/I'}}})""")
-    page.wait_for_timeout(300)
+    harness.wait_for_beacons(page)
     body = harness.beacon_requests[0].post_data
     assert len(body.encode()) < 4096
     beacon = json.loads(body)

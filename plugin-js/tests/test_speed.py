@@ -12,7 +12,11 @@ def test_five_form_page_run_time_is_measured(browser):  # `browser` fixture: fai
     spec = importlib.util.spec_from_file_location("plugin_size", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    times = bench.run_times(runs=5, browser=browser)
-    print(f"five-form page: start-up {times['start_ms']:.2f} ms, submit {times['submit_ms']:.2f} ms")
-    # generous bounds (shared CI machines); the target is < 2 ms of script work, see README
-    assert 0 < times["start_ms"] < 150 and 0 <= times["submit_ms"] < 30
+    t = bench.run_times(runs=5, browser=browser)
+    print(
+        f"five-form page: own start-up {t['own_ms']:.2f} ms (cold {t['start_ms']:.2f} ms, first storage/cookie"
+        f" access {t['access_ms']:.2f} ms), submit {t['submit_ms']:.2f} ms, refill {t['refill_ms']:.2f} ms"
+    )
+    # generous bounds (shared CI machines); the target is < 2 ms of the script's own work, see README
+    assert 0 < t["own_ms"] < 50 and 0 < t["start_ms"] < 150 and 0 <= t["access_ms"] < 150
+    assert 0 <= t["submit_ms"] < 30 and 0 <= t["refill_ms"] < 30
