@@ -18,7 +18,6 @@ from connector.intake import registry
 from connector.intake.errors import IntakeError
 from connector.intake.ledger import request_from_receipt
 from connector.journal import record
-from connector.pipeline import save_submission
 from connector.store.models import Receipt, ReceiptStatus
 from connector.timeutil import utcnow
 
@@ -129,7 +128,7 @@ def process_receipt(receipt_id: int) -> str:
     attempt = receipt.attempts
     try:
         source = registry.by_name(receipt.source)
-        submission = source.parse(request_from_receipt(receipt))
+        submission = source.parse(request_from_receipt(receipt), ctx.settings.source(receipt.source))
         with ctx.sessions.begin() as session:
             fenced = session.execute(
                 update(Receipt)
@@ -148,7 +147,7 @@ def process_receipt(receipt_id: int) -> str:
                     "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
                 )
                 return "lease lost"
-            save_submission(session, receipt, submission)
+            source.process(session, receipt, submission)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)

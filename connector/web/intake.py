@@ -43,10 +43,11 @@ def receive(kind: str, name: str) -> Response | tuple[Response, int]:
 
 def _receive(kind: str, name: str) -> tuple[Response, int]:
     ctx: Context = current_app.extensions["connector"]
-    source = registry.find(kind, name)
+    source = registry.find(kind, name) if kind in KINDS else None
     if source is None:
         raise NotFound(f"no webhook source {kind}/{name}")
-    if not ctx.settings.source(name).enabled:
+    conf = ctx.settings.source(name)
+    if not conf.enabled:
         raise (Gone if source.gone_when_disabled else NotFound)(f"source {kind}/{name} is disabled")
     secrets = current_app.extensions["connector_secrets"].get(name)
     if secrets is None:
@@ -63,8 +64,8 @@ def _receive(kind: str, name: str) -> tuple[Response, int]:
     )
     source.authenticate_headers(incoming, secrets)
     incoming = _with_body(incoming, ctx.settings.intake.max_body_bytes)
-    source.authenticate_body(incoming, secrets)
-    submission = source.parse(incoming)
+    source.authenticate_body(incoming, secrets, conf)
+    submission = source.parse(incoming, conf)
     stored = store_receipt(ctx, source, incoming, submission)
     if stored.duplicate:
         return jsonify(status="duplicate", receipt_id=stored.id), 200
