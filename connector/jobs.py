@@ -65,29 +65,56 @@ def enqueue_receipt(
     return True
 
 
-def enqueue_receipts(ctx: Context, receipt_ids: list[int]) -> bool:
-    """Queue many receipts in one Redis round trip (the intake path); False when Redis is unreachable."""
+def new_batch_job_id() -> str:
+    """Job id for one intake batch; stored on each of its receipts so the sweeper can check the job."""
+    return f"intake-{secrets.token_hex(8)}"
+
+
+def enqueue_receipts(ctx: Context, receipt_ids: list[int], job_id: str) -> bool:
+    """Queue one job for a batch of receipts (the intake path); False when Redis is unreachable."""
     jobs = ctx.settings.jobs
-    retry = Retry(max=jobs.max_attempts - 1, interval=jobs.backoff_seconds) if jobs.max_attempts > 1 else None
     try:
-        with ctx.redis.pipeline() as pipe:
-            for receipt_id in receipt_ids:
-                ctx.queue.enqueue(
-                    process_receipt,
-                    receipt_id,
-                    job_id=receipt_job_id(receipt_id),
-                    job_timeout=jobs.job_timeout_seconds,
-                    result_ttl=3600,
-                    failure_ttl=30 * 86400,
-                    description=f"process receipt {receipt_id}",
-                    retry=retry,
-                    pipeline=pipe,
-                )
-            pipe.execute()
+        ctx.queue.enqueue(
+            process_receipts,
+            receipt_ids,
+            job_id=job_id,
+            job_timeout=jobs.job_timeout_seconds,
+            result_ttl=3600,
+            failure_ttl=30 * 86400,
+            description=f"process {len(receipt_ids)} receipt(s) from {receipt_ids[0]}",
+        )
     except RedisError as exc:
         log.warning("queue unavailable, receipt_ids=%s left for the sweeper: %s", receipt_ids, exc)
         return False
     return True
+
+
+def process_receipts(receipt_ids: list[int]) -> dict[str, int]:
+    """Intake's batch job: each receipt is claimed and processed on its own; one failure never holds up
+    the others, and a receipt that raised is retried alone on the backoff schedule."""
+    ctx = context.current()
+    outcomes: dict[str, int] = {}
+    for receipt_id in receipt_ids:
+        try:
+            outcome = process_receipt(receipt_id)
+        except Exception:  # recorded on the receipt by process_receipt
+            outcome = _retry_alone(ctx, receipt_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def _retry_alone(ctx: Context, receipt_id: int) -> str:
+    with ctx.sessions() as session:
+        receipt = session.get(Receipt, receipt_id)
+    if receipt is None or receipt.status != ReceiptStatus.RETRYING:
+        return "failed"
+    enqueue_receipt(ctx, receipt_id, delay=backoff_delay(ctx, receipt.attempts))
+    return "retry scheduled"
+
+
+def _ids(receipt: Receipt) -> dict[str, object]:
+    """Structured-log fields: the JSON formatter adds these (and the RQ job id) to the line."""
+    return {"event_id": receipt.event_id, "receipt_id": receipt.id}
 
 
 def backoff_delay(ctx: Context, attempts: int) -> int:
@@ -158,7 +185,13 @@ def process_receipt(receipt_id: int) -> str:
         final = attempt >= ctx.settings.jobs.max_attempts
         _record_error(ctx, receipt, attempt, exc, final)
         raise
-    log.info("receipt_id=%s processed event_id=%s attempt=%s", receipt_id, receipt.event_id, attempt)
+    log.info(
+        "receipt_id=%s processed event_id=%s attempt=%s",
+        receipt_id,
+        receipt.event_id,
+        attempt,
+        extra=_ids(receipt),
+    )
     return "processed"
 
 
@@ -182,7 +215,14 @@ def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: Retryable
         )
         record(session, "retry", f"attempt {attempt} deferred {delay:g}s: {exc}", receipt=receipt)
     enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id)
-    log.info("receipt_id=%s retry in %ss event_id=%s: %s", receipt.id, delay, receipt.event_id, exc)
+    log.info(
+        "receipt_id=%s retry in %ss event_id=%s: %s",
+        receipt.id,
+        delay,
+        receipt.event_id,
+        exc,
+        extra=_ids(receipt),
+    )
     return "retry scheduled"
 
 
@@ -194,7 +234,9 @@ def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> No
             .values(status=ReceiptStatus.FAILED, lease_until=None, last_error=error[:4000])
         )
         record(session, "failed", f"gave up after attempt {attempt}: {error[:500]}", receipt=receipt)
-    log.error("receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500])
+    log.error(
+        "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
+    )
 
 
 def _record_error(ctx: Context, receipt: Receipt, attempt: int, exc: Exception, final: bool) -> None:
@@ -216,7 +258,13 @@ def _record_error(ctx: Context, receipt: Receipt, attempt: int, exc: Exception, 
             f"gave up after attempt {attempt}" if final else f"attempt {attempt} failed, retry in {delay}s"
         )
         record(session, "failed" if final else "retry", f"{outcome}: {error[:500]}", receipt=receipt)
-    log.exception("receipt_id=%s attempt %s raised event_id=%s", receipt.id, attempt, receipt.event_id)
+    log.exception(
+        "receipt_id=%s attempt %s raised event_id=%s",
+        receipt.id,
+        attempt,
+        receipt.event_id,
+        extra=_ids(receipt),
+    )
 
 
 def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool]]:

@@ -7,6 +7,7 @@ and wakes each request. Every request still gets its answer only after its recei
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from connector.context import Context
 from connector.intake.base import Source
@@ -118,13 +118,14 @@ class ReceiptWriter(threading.Thread):
                 future.set_result(result)
 
     def _write(self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]) -> list[StoredReceipt]:
-        from connector.jobs import enqueue_receipts
+        from connector.jobs import enqueue_receipts, new_batch_job_id
 
-        rows = [values for values, _future in batch]
-        with self.ctx.sessions.begin() as session:
-            inserted = session.execute(_insert_new(session), rows).all()
+        job_id = new_batch_job_id()
+        rows = [{**values, "job_id": job_id} for values, _future in batch]
+        with self.ctx.engine.begin() as connection:
+            inserted = connection.execute(_insert_new(connection.dialect.name), rows).all()
         new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
-        queued = enqueue_receipts(self.ctx, list(new_ids.values())) if new_ids else False
+        queued = enqueue_receipts(self.ctx, sorted(new_ids.values()), job_id) if new_ids else False
         duplicates = [values for values in rows if (values["source"], values["delivery_key"]) not in new_ids]
         duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates) if duplicates else {}
         results = []
@@ -137,16 +138,17 @@ class ReceiptWriter(threading.Thread):
         return results
 
 
-def _insert_new(session: Session):  # type: ignore[no-untyped-def]
+@functools.cache
+def _insert_new(dialect: str):  # type: ignore[no-untyped-def]
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: known delivery keys come back as no row."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return (
-        insert(Receipt)
+        insert(Receipt.__table__)
         .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
-        .returning(Receipt.id, Receipt.source, Receipt.delivery_key)
+        .returning(Receipt.__table__.c.id, Receipt.__table__.c.source, Receipt.__table__.c.delivery_key)
     )
 
 

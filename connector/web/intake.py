@@ -12,6 +12,7 @@ from connector import metrics
 from connector.config import resolve_secrets
 from connector.context import Context
 from connector.intake import registry
+from connector.intake.base import Source
 from connector.intake.errors import Gone, IntakeError, NotFound, PayloadTooLarge
 from connector.intake.ledger import StoreTimeout, store_receipt
 from connector.intake.request import IncomingRequest
@@ -26,9 +27,10 @@ KINDS = {"forms": "forms", "booking": "booking", "crm": "crm"}
 @bp.post("/webhooks/<kind>/<name>")
 def receive(kind: str, name: str) -> Response | tuple[Response, int]:
     started = time.perf_counter()
-    label = f"{kind}/{name}" if registry.find(kind, name) else "unknown"
+    source = registry.find(kind, name) if kind in KINDS else None
+    label = f"{kind}/{name}" if source else "unknown"
     try:
-        response, status = _receive(kind, name)
+        response, status = _receive(kind, name, source)
     except IntakeError as exc:
         log.warning("webhook %s/%s rejected %s: %s", kind, name, exc.status, exc)
         response, status = jsonify(error=str(exc), status=exc.status), exc.status
@@ -41,9 +43,8 @@ def receive(kind: str, name: str) -> Response | tuple[Response, int]:
     return response, status
 
 
-def _receive(kind: str, name: str) -> tuple[Response, int]:
+def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int]:
     ctx: Context = current_app.extensions["connector"]
-    source = registry.find(kind, name) if kind in KINDS else None
     if source is None:
         raise NotFound(f"no webhook source {kind}/{name}")
     conf = ctx.settings.source(name)
@@ -77,6 +78,7 @@ def _receive(kind: str, name: str) -> tuple[Response, int]:
         stored.id,
         submission.event_id,
         queued,
+        extra={"event_id": submission.event_id, "receipt_id": stored.id},
     )
     return jsonify(status="accepted", receipt_id=stored.id, event_id=submission.event_id, queued=queued), 200
 

@@ -8,7 +8,6 @@ import json
 from rq.job import Job
 from sqlalchemy import select
 
-from connector.jobs import receipt_job_id
 from connector.store.models import JournalEntry, Receipt
 from tests.conftest import TOKEN
 
@@ -32,8 +31,8 @@ def test_accepted_webhook_is_stored_and_queued(client, ctx):
     assert receipt.status == "received" and receipt.delivery_key == "event:evt-1"
     assert json.loads(receipt.body) == LEAD
     assert "x-connector-token" not in receipt.headers, "the secret must never be stored"
-    job = Job.fetch(receipt_job_id(receipt.id), connection=ctx.redis)
-    assert job.args == (receipt.id,)
+    job = Job.fetch(receipt.job_id, connection=ctx.redis)
+    assert job.args == ([receipt.id],)
     assert ctx.queue.count == 1
 
 

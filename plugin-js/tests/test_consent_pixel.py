@@ -1,0 +1,133 @@
+"""Consent (JS call, WP Consent API, Google Consent Mode) and the OpenAI pixel bridge."""
+
+from __future__ import annotations
+
+PIXEL = {"pixelId": "px_test_123"}
+
+
+def stored(harness, page):
+    cookies = [c for c in harness.context.cookies() if c["name"] == "_attr"]
+    return page.evaluate("localStorage._attr || null"), cookies
+
+
+def test_consent_denied_then_granted_then_withdrawn(harness):
+    page = harness.open("landing.html", "utm_source=chatgpt.com&oppref=OPX", {**PIXEL})  # consent required
+    assert stored(harness, page) == (None, [])
+    assert harness.loader_requests == 0 and page.evaluate("typeof window.oaiq") == "undefined"
+    # before consent the touch lives in memory: the form still gets this page's values
+    assert page.input_value("[type=hidden][name=oppref]") == "OPX"
+    assert page.input_value("[name=consent]") == "unknown"
+
+    page.evaluate("attribution('consent', false)")
+    assert stored(harness, page) == (None, []) and harness.loader_requests == 0
+    assert page.input_value("[name=consent]") == "denied"
+    page.click("#send")
+    assert page.evaluate("window.__oaiq") is None  # no measure without consent
+
+    page.evaluate("attribution('consent', true)")
+    page.wait_for_function("window.__oaiq && window.__oaiq.length")
+    local, cookies = stored(harness, page)
+    assert '"oppref":["OPX"' in local and len(cookies) == 1
+    assert page.input_value("[name=consent]") == "granted"
+    assert harness.loader_requests == 1
+
+    page.evaluate("attribution('consent', false)")  # withdrawal clears what we stored
+    assert stored(harness, page) == (None, [])
+    assert page.input_value("[name=consent]") == "denied"
+    # a new page in the same visit finds nothing stored
+    got = harness.open("second.html", "", {**PIXEL}).evaluate("attribution('get')")
+    assert got["oppref"] == "" and got["first_channel"] == "direct"
+
+
+def test_pixel_init_once_and_measure_with_the_form_event_id(harness):
+    page = harness.open(
+        "landing.html", "utm_source=chatgpt&oppref=O1", {**PIXEL, "consent": "optional", "pixelDebug": "true"}
+    )
+    page.wait_for_function("window.__oaiq && window.__oaiq.length === 1")
+    page.evaluate("attribution('consent', true)")  # re-granting never re-inits
+    page.click("#send")
+    page.wait_for_function("window.__oaiq.length === 2")
+    calls = harness.pixel_calls(page)
+    sent = page.evaluate("window.__submitted[0]")
+    assert calls[0] == ["init", {"pixelId": "px_test_123", "debug": True}]
+    assert calls[1] == [
+        "measure",
+        "lead_created",
+        {"type": "customer_action"},
+        {"event_id": sent["event_id"]},
+    ]
+    assert [c[0] for c in calls].count("init") == 1 and harness.loader_requests == 1
+    assert page.eval_on_selector_all("script[src*='oaiq.min.js']", "s => s.length") == 1
+
+
+def test_per_form_event_names_and_custom_events(harness):
+    page = harness.open(
+        "events.html", "", {**PIXEL, "consent": "optional", "pixelEvent": "registration_completed"}
+    )
+    for form in ("#default", "#trial", "#custom", "#off"):
+        page.click(f"{form} button")
+    page.wait_for_function("window.__oaiq && window.__oaiq.length === 4")
+    calls = harness.pixel_calls(page)[1:]
+    ids = page.evaluate("window.__submitted.map(s => s.event_id)")
+    assert calls == [
+        ["measure", "registration_completed", {"type": "customer_action"}, {"event_id": ids[0]}],
+        ["measure", "trial_started", {"type": "plan_enrollment"}, {"event_id": ids[1]}],
+        [
+            "measure",
+            "custom",
+            {"type": "custom"},
+            {"event_id": ids[2], "custom_event_name": "webinar_signup"},
+        ],
+    ]
+
+
+def test_forms_without_our_fields_do_not_fire_the_pixel(harness):
+    page = harness.open("events.html", "", {**PIXEL, "consent": "optional"})
+    page.click("#search button")
+    page.wait_for_function("window.__oaiq && window.__oaiq.length >= 1")
+    page.wait_for_timeout(100)
+    assert [c[0] for c in harness.pixel_calls(page)] == ["init"]
+
+
+def test_wp_consent_api(harness):
+    init = """window.__wpConsent = 'deny';
+    window.wp_has_consent = function (c) { return c === 'marketing' && window.__wpConsent === 'allow'; };"""
+    page = harness.open("landing.html", "utm_source=claude", {**PIXEL}, init=init)
+    assert stored(harness, page)[0] is None and page.input_value("[name=consent]") == "denied"
+    page.evaluate(
+        """window.__wpConsent = 'allow';
+        document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change',
+            {detail: {marketing: 'allow'}}));"""
+    )
+    assert "claude" in stored(harness, page)[0] and page.input_value("[name=consent]") == "granted"
+    page.wait_for_function("window.__oaiq && window.__oaiq.length === 1")
+    page.evaluate(
+        "document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change',"
+        " {detail: {marketing: 'deny'}}))"
+    )
+    assert stored(harness, page) == (None, [])
+    # an initial "yes" from the WP Consent API persists straight away
+    page2 = harness.open("second.html", "utm_source=gemini", {}, init=init.replace("'deny'", "'allow'"))
+    assert "gemini" in stored(harness, page2)[0]
+
+
+def test_google_consent_mode(harness):
+    init = """window.dataLayer = window.dataLayer || []; window.gtag = function(){dataLayer.push(arguments);};
+    gtag('consent', 'default', {ad_storage: 'denied', analytics_storage: 'denied'});"""
+    page = harness.open("landing.html", "utm_source=perplexity", {"consent": "optional"}, init=init)
+    assert stored(harness, page)[0] is None and page.input_value("[name=consent]") == "denied"
+    page.evaluate("gtag('consent', 'update', {ad_storage: 'granted'})")
+    assert "perplexity" in stored(harness, page)[0]
+    assert page.input_value("[name=consent]") == "granted"
+    page.evaluate("gtag('consent', 'update', {ad_storage: 'denied'})")
+    assert stored(harness, page) == (None, [])
+
+
+def test_consent_mode_default_denied_on_a_later_page_never_erases_stored_data(harness):
+    harness.open("landing.html", "utm_source=perplexity", {"consent": "optional"})
+    # next page: the CMP pushes its default (denied) after our script, then restores "granted"
+    page = harness.open("second.html", "", {"consent": "optional"})
+    page.evaluate("window.dataLayer.push(['consent', 'default', {ad_storage: 'denied'}])")
+    assert "perplexity" in stored(harness, page)[0]
+    page.evaluate("window.dataLayer.push(['consent', 'update', {ad_storage: 'granted'}])")
+    assert page.evaluate("attribution('get').first_utm_source") == "perplexity"

@@ -1,0 +1,134 @@
+"""Hostile values, storage disabled, the public API and its pre-load queue, data-* configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+OPT = {"consent": "optional", "endpoint": "https://connector.example.test", "pixelId": "px_h"}
+HOSTILE = '<script>window.__pwned=1</script>"\'><img src=x onerror="window.__pwned=2">' + "A" * 10_000
+DISABLE_STORAGE = """
+Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});
+Object.defineProperty(Document.prototype, 'cookie', {
+  get() { throw new DOMException('denied', 'SecurityError'); },
+  set(v) { throw new DOMException('denied', 'SecurityError'); }});
+"""
+
+
+def serve_long_urls(harness, name):
+    """http.server refuses request lines over 64 KB: serve this page's long URLs from the file directly."""
+    path = Path(__file__).parent / "pages" / name
+    harness.context.route(
+        lambda url: f"/tests/pages/{name}?" in url, lambda route: route.fulfill(path=str(path))
+    )
+
+
+def test_hostile_values_in_every_parameter_are_inert_and_bounded(harness):
+    names = [
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "utm_id",
+        "oppref",
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "fbclid",
+        "msclkid",
+        "ttclid",
+        "li_fat_id",
+    ]
+    query = "&".join(f"{n}={quote(HOSTILE)}" for n in names)
+    serve_long_urls(harness, "landing.html")
+    page = harness.open("landing.html", query, OPT, referrer="https://evil.test/" + quote(HOSTILE))
+    page.wait_for_timeout(100)
+    assert page.evaluate("window.__pwned") is None
+    assert page.eval_on_selector_all("img, script:not([src])", "e => e.length") == 1  # only the page's own
+    got = page.evaluate("attribution('get')")
+    assert got["first_utm_campaign"] == HOSTILE[:2048]  # decoded, kept as text, cut to the server's limit
+    assert got["gclid"] == quote(HOSTILE)[:2048]  # click ids kept as they appear in the URL
+    assert page.input_value("[type=hidden][name=latest_utm_term]") == HOSTILE[:2048]
+    stored = page.evaluate("localStorage._attr")
+    assert json.loads(stored)["l"]["utm_source"] == HOSTILE[:2048]
+    cookie = next(c for c in harness.context.cookies() if c["name"] == "_attr")
+    assert len(cookie["value"]) < 4000
+    page.click("#send")
+    assert page.evaluate("window.__submitted[0].utm_medium === undefined")
+    # a booking beacon with the same values stays under 4 KB
+    page.evaluate(
+        """window.postMessage({event: 'calendly.event_scheduled',
+            payload: {event: {uri: 'u'}, invitee: {uri: 'i'}}}, '*')"""
+    )
+    page.wait_for_timeout(200)
+    assert harness.beacons == []  # a same-origin forgery is ignored...
+    page.evaluate("attribution('fill')")
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_beacon_stays_under_4_kb_with_hostile_values(harness):
+    # click ids stay out of the booking iframe's URL, so the stand-in frame loads quickly
+    query = "utm_source=%3Cscript%3E&" + "&".join(
+        f"{n}={quote(HOSTILE)}" for n in ["oppref", "gclid", "msclkid", "ttclid", "li_fat_id"]
+    )
+    serve_long_urls(harness, "booking.html")
+    page = harness.open("booking.html", query, OPT)
+    page.wait_for_function("document.querySelector('#calendly-frame') !== null")
+    f = harness.booking_frame(page, "calendly-frame")
+    f.evaluate("""book({event: 'calendly.event_scheduled', payload: {event: {uri: 'https://api.calendly.com/scheduled_events/E'},
+                 invitee: {uri: 'https://api.calendly.com/scheduled_events/E/invitees/I'}}})""")
+    page.wait_for_timeout(300)
+    body = harness.beacon_requests[0].post_data
+    assert len(body.encode()) < 4096
+    beacon = json.loads(body)
+    assert beacon["booking"]["invitee_uri"].endswith("/invitees/I") and len(beacon["event_id"]) == 36
+    assert beacon["attribution"]["latest_utm_source"].startswith("<script>")
+
+
+def test_storage_disabled_degrades_to_the_current_page(harness):
+    page = harness.open("landing.html", "utm_source=perplexity&oppref=NOSTORE", OPT, init=DISABLE_STORAGE)
+    got = page.evaluate("attribution('get')")
+    assert got["first_utm_source"] == "perplexity" and got["oppref"] == "NOSTORE"
+    assert page.input_value("[type=hidden][name=oppref]") == "NOSTORE"
+    page.click("#send")
+    assert page.evaluate("window.__submitted[0].oppref") == "NOSTORE"
+    page.evaluate("attribution('consent', false)")  # clearing with no storage must not throw either
+
+
+def test_crypto_random_uuid_missing_falls_back(harness):
+    page = harness.open("landing.html", "", OPT, init="delete Crypto.prototype.randomUUID;")
+    ids = {page.input_value("[name=event_id]")}
+    page.click("#send")
+    page.click("#send")
+    ids |= set(page.evaluate("window.__submitted.map(s => s.event_id)"))
+    assert len(ids) == 3 and all(len(i) == 36 and i.count("-") == 4 for i in ids)
+
+
+def test_pre_load_queue_and_data_attributes(harness):
+    page = harness.context.new_page()
+    logs = []
+    page.on("console", lambda m: logs.append(m.text))
+    page = harness.open("queue.html", "utm_source=chatgpt.com", page=page)
+    early = page.evaluate("window.__early")
+    assert early["consent"] == "granted" and early["latest_utm_source"] == "chatgpt.com"
+    assert page.input_value("[name=src]") == "chatgpt.com"  # data-fields mapping
+    page.wait_for_function("window.__oaiq && window.__oaiq.length === 1")
+    assert harness.pixel_calls(page)[0] == ["init", {"pixelId": "px_attr", "debug": False}]
+    page.click("#f button")
+    page.wait_for_function("window.__oaiq.length === 2")
+    assert harness.pixel_calls(page)[1][1] == "registration_completed"
+    assert any(line.startswith("[attribution]") for line in logs)  # data-debug
+    assert page.evaluate("typeof attribution('get')") == "object"
+    assert not page.evaluate("attribution('nonsense', 1)")
+
+
+def test_loading_the_script_twice_runs_it_once(harness):
+    page = harness.open("landing.html", "", {**OPT})
+    page.evaluate("""() => new Promise(r => { const s = document.createElement('script');
+        s.src = '/dist/attribution.js'; s.onload = r; document.body.appendChild(s); })""")
+    page.click("#send")
+    page.wait_for_function("window.__oaiq && window.__oaiq.length === 2")
+    page.wait_for_timeout(100)
+    assert [c[0] for c in harness.pixel_calls(page)] == ["init", "measure"]
