@@ -199,3 +199,42 @@ def test_calendly_bad_payloads_get_400(booking_client, ctx, body, message):
     headers = {"Content-Type": JSON, "Calendly-Webhook-Signature": stripe_style(SECRET, raw, "v1")}
     response = booking_client.post("/webhooks/booking/calendly", data=raw, headers=headers)
     assert response.status_code == 400 and message in response.get_json()["error"]
+
+
+def test_beacon_and_webhook_processed_at_the_same_time_still_join(booking_client, ctx):
+    """Two workers take the beacon and the webhook at once: the row lock makes the second complete the join."""
+    import threading
+
+    from connector import context
+    from connector.jobs import process_receipt
+
+    created = json.loads(fixture("calendly_invitee_created.json"))
+    rounds = 6
+    for i in range(rounds):
+        uri = f"{INVITEE}-{i}"
+        body = json.dumps({**created, "payload": {**created["payload"], "uri": uri}}).encode()
+        headers = {"Content-Type": JSON, "Calendly-Webhook-Signature": stripe_style(SECRET, body, "v1")}
+        assert (
+            booking_client.post("/webhooks/booking/calendly", data=body, headers=headers).status_code == 200
+        )
+        assert beacon(booking_client, "calendly", {"invitee_uri": uri}, f"evt-race-{i}").status_code == 200
+    context.install(ctx)
+    pending = [r.id for r in receipts(ctx) if r.status == "received"]
+    for webhook_id, beacon_id in zip(pending[0::2], pending[1::2], strict=True):
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def work(receipt_id: int, barrier=barrier, outcomes=outcomes) -> None:  # type: ignore[no-untyped-def]
+            barrier.wait()
+            outcomes.append(process_receipt(receipt_id))
+
+        threads = [threading.Thread(target=work, args=(rid,)) for rid in (webhook_id, beacon_id)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcomes == ["processed", "processed"]
+    leads = submissions(ctx)
+    assert len(leads) == rounds
+    assert sorted(lead.event_id for lead in leads) == sorted(f"evt-race-{i}" for i in range(rounds))
+    assert all(lead.attribution["oppref"] == "op/+ref==" for lead in leads)
