@@ -26,7 +26,7 @@ class GenericSource(Source):
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_body(request.body, request.content_type)
         data = {key: _scalar(value) for key, value in data.items()}
-        if conf is not None:
+        if conf is not None and (conf.fields or conf.forms):  # canonical names need no recognition pass
             data = {**data, **recognise(flatten(data), conf, _text(data.get("form_id")))}
         known = [k for k in (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS) if data.get(k) not in (None, "")]
         if not known:
