@@ -14,7 +14,7 @@ from connector.config import SourceSettings
 from connector.intake.base import Source
 from connector.intake.body import decode_json
 from connector.intake.booking import CANCELED, CREATED, booking_meta, utm_fields
-from connector.intake.errors import BadPayload, Unauthorized
+from connector.intake.errors import BadPayload, Ignored, Unauthorized
 from connector.intake.fields import as_text, recognise
 from connector.intake.forms import text
 from connector.intake.registry import register
@@ -69,11 +69,11 @@ class CalComSource(Source):
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_json(request.body)
         trigger = data.get("triggerEvent")
-        action = TRIGGERS.get(trigger) if isinstance(trigger, str) else None
-        if action is None:
-            raise BadPayload(
-                f"triggerEvent: expected one of {', '.join(TRIGGERS)}, got {str(trigger)[:64]!r}"
-            )
+        if not isinstance(trigger, str) or not trigger:
+            raise BadPayload(f"triggerEvent: expected one of {', '.join(TRIGGERS)}")
+        action = TRIGGERS.get(trigger)
+        if action is None:  # PING from "test webhook", MEETING_ENDED...: acknowledged, not kept
+            raise Ignored(f"trigger {trigger[:64]!r} is not a booking change")
         payload = data.get("payload")
         if not isinstance(payload, dict):
             raise BadPayload("payload: expected an object with the booking")

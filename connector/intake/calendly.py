@@ -15,7 +15,7 @@ from connector.config import SourceSettings
 from connector.intake.base import Source
 from connector.intake.body import decode_json
 from connector.intake.booking import CANCELED, CREATED, booking_meta, utm_fields
-from connector.intake.errors import BadPayload
+from connector.intake.errors import BadPayload, Ignored
 from connector.intake.fields import CANONICAL, as_text, normalize_key, recognise
 from connector.intake.forms import dig, text
 from connector.intake.registry import register
@@ -58,9 +58,11 @@ class CalendlySource(Source):
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_json(request.body)
         event = data.get("event")
-        action = EVENTS.get(event) if isinstance(event, str) else None
-        if action is None:
-            raise BadPayload(f"event: expected one of {', '.join(EVENTS)}, got {str(event)[:64]!r}")
+        if not isinstance(event, str) or not event:
+            raise BadPayload(f"event: expected one of {', '.join(EVENTS)}")
+        action = EVENTS.get(event)
+        if action is None:  # another subscribed event (no-shows, routing forms): acknowledged, not kept
+            raise Ignored(f"event {event[:64]!r} is not a booking")
         payload = data.get("payload")
         if not isinstance(payload, dict):
             raise BadPayload("payload: expected an object with the invitee")

@@ -13,7 +13,7 @@ from connector.config import resolve_secrets
 from connector.context import Context
 from connector.intake import registry
 from connector.intake.base import Source
-from connector.intake.errors import Gone, IntakeError, NotFound, PayloadTooLarge
+from connector.intake.errors import Gone, Ignored, IntakeError, NotFound, PayloadTooLarge
 from connector.intake.ledger import StoreTimeout, store_receipt
 from connector.intake.request import IncomingRequest
 
@@ -31,6 +31,9 @@ def receive(kind: str, name: str) -> Response | tuple[Response, int]:
     label = f"{kind}/{name}" if source else "unknown"
     try:
         response, status = _receive(kind, name, source)
+    except Ignored as exc:
+        log.info("webhook %s/%s ignored: %s", kind, name, exc)
+        response, status = jsonify(status="ignored", reason=str(exc)), 200
     except IntakeError as exc:
         log.warning("webhook %s/%s rejected %s: %s", kind, name, exc.status, exc)
         response, status = jsonify(error=str(exc), status=exc.status), exc.status

@@ -189,7 +189,7 @@ def test_cal_com_requested_then_created_is_one_lead(booking_client, ctx):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"event": "routing_form_submission.created", "payload": {}}, "event: expected one of"),
+        ({"payload": {}}, "event: expected one of"),
         ({"event": "invitee.created", "payload": "x"}, "payload: expected an object"),
         ({"event": "invitee.created", "payload": {"email": "a@b.c"}}, "payload.uri"),
     ],
@@ -238,3 +238,22 @@ def test_beacon_and_webhook_processed_at_the_same_time_still_join(booking_client
     assert len(leads) == rounds
     assert sorted(lead.event_id for lead in leads) == sorted(f"evt-race-{i}" for i in range(rounds))
     assert all(lead.attribution["oppref"] == "op/+ref==" for lead in leads)
+
+
+def test_events_we_do_not_act_on_are_acknowledged_not_stored(booking_client, ctx):
+    """A 4xx would make Calendly retry for a day and disable the subscription; Cal.com's test button sends PING."""
+    raw = json.dumps({"event": "invitee_no_show.created", "payload": {"uri": "x"}}).encode()
+    headers = {"Content-Type": JSON, "Calendly-Webhook-Signature": stripe_style(SECRET, raw, "v1")}
+    response = booking_client.post("/webhooks/booking/calendly", data=raw, headers=headers)
+    assert response.status_code == 200 and response.get_json()["status"] == "ignored"
+    ping = json.dumps({"triggerEvent": "PING", "createdAt": "2026-11-20T10:00:00Z", "payload": {}}).encode()
+    headers = {"Content-Type": JSON, "X-Cal-Signature-256": cal_signature(SECRET, ping)}
+    response = booking_client.post("/webhooks/booking/cal_com", data=ping, headers=headers)
+    assert response.status_code == 200 and response.get_json()["status"] == "ignored"
+    assert receipts(ctx) == []
+
+
+def test_ignored_events_still_need_credentials(booking_client, ctx):
+    ping = json.dumps({"triggerEvent": "PING", "payload": {}}).encode()
+    headers = {"Content-Type": JSON, "X-Cal-Signature-256": "00"}
+    assert booking_client.post("/webhooks/booking/cal_com", data=ping, headers=headers).status_code == 401
