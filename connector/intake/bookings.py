@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connector.attribution import Attribution
-from connector.intake.booking import CANCELED
+from connector.intake.booking_facts import CANCELED
 from connector.intake.classification import classify_missing, with_channels
 from connector.intake.submission import Submission
 from connector.journal import record
@@ -89,7 +89,7 @@ def save_booking(session: Session, receipt: Receipt, submission: Submission) -> 
         _cancel(session, receipt, row, submission, facts)
         return
     old_key = facts.get("rescheduled_from")
-    old = lock_booking(session, provider, old_key) if old_key else None
+    old = lock_booking(session, provider, old_key) if old_key and old_key != facts["key"] else None
     if old is not None and old.submission_id is not None:
         _reschedule(session, receipt, row, old, submission)
         return
@@ -108,6 +108,8 @@ def save_booking(session: Session, receipt: Receipt, submission: Submission) -> 
     row.submission_id = lead.id
     row.receipt_id = receipt.id
     row.status = "scheduled" if row.status == "pending" else row.status
+    if row.status == "canceled":  # the cancellation was processed first
+        lead.meta = {**lead.meta, "booking_status": "canceled", "cancel_reason": row.cancel_reason}
     log.info(
         "booking %s/%s recorded receipt_id=%s event_id=%s", provider, facts["key"], receipt.id, row.event_id
     )

@@ -13,7 +13,7 @@ from connector.attribution import Attribution, Contact
 from connector.config import SourceSettings
 from connector.intake.base import Source
 from connector.intake.body import decode_json
-from connector.intake.booking import CANCELED, CREATED, booking_meta, utm_fields
+from connector.intake.booking_facts import CANCELED, CREATED, booking_meta, utm_fields
 from connector.intake.errors import BadPayload, Ignored, Unauthorized
 from connector.intake.fields import as_text, recognise
 from connector.intake.forms import text

@@ -8,21 +8,30 @@ from connector.intake.forms import Extracted, FormSource, text
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
 
-ENTRY_KEYS = (
-    "id",
-    "form_id",
-    "date_created",
-    "date_updated",
-    "source_url",
-    "ip",
-    "user_agent",
-    "post_id",
-    "created_by",
-    "status",
-    "currency",
-    "is_starred",
-    "is_read",
-    "transaction_id",
+ENTRY_KEYS = frozenset(
+    {
+        "id",
+        "form_id",
+        "date_created",
+        "date_updated",
+        "source_url",
+        "ip",
+        "user_agent",
+        "post_id",
+        "created_by",
+        "status",
+        "currency",
+        "is_starred",
+        "is_read",
+        "is_fulfilled",
+        "transaction_id",
+        "transaction_type",
+        "payment_status",
+        "payment_date",
+        "payment_amount",
+        "payment_method",
+        "source_id",
+    }
 )
 """Entry properties "all fields" sends beside the field values; not form fields themselves."""
 

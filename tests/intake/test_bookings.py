@@ -257,3 +257,13 @@ def test_ignored_events_still_need_credentials(booking_client, ctx):
     ping = json.dumps({"triggerEvent": "PING", "payload": {}}).encode()
     headers = {"Content-Type": JSON, "X-Cal-Signature-256": "00"}
     assert booking_client.post("/webhooks/booking/cal_com", data=ping, headers=headers).status_code == 401
+
+
+def test_cancellation_processed_before_its_booking_marks_the_lead(booking_client, ctx):
+    calendly(booking_client, "calendly_invitee_canceled.json")
+    run_jobs(ctx)
+    calendly(booking_client, "calendly_invitee_created.json")
+    run_jobs(ctx)
+    [lead] = submissions(ctx)
+    [row] = bookings(ctx)
+    assert row.status == "canceled" and lead.meta["booking_status"] == "canceled"
