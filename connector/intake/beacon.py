@@ -8,6 +8,7 @@ beacon with its webhook (connector.intake.bookings), whichever arrived first.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from connector.attribution import Attribution, Contact
@@ -71,8 +72,13 @@ class BeaconSource(Source):
 
     def process(self, session, receipt, submission) -> None:  # type: ignore[no-untyped-def]
         from connector.intake.bookings import apply_beacon
+        from connector.intake.visitors import apply_first_touch
         from connector.journal import record
 
+        visitor_id = submission.meta.get("visitor_id")
+        if visitor_id:
+            values = apply_first_touch(session, visitor_id, submission.attribution.to_dict())
+            submission = replace(submission, attribution=Attribution(values))
         if submission.meta.get("beacon") == "booking":
             apply_beacon(session, receipt, submission)
         else:

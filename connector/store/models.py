@@ -166,3 +166,14 @@ class Booking(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Visitor(Base):
+    """A browser known by the connector's first-party cookie: its first touch, kept past script-cookie caps."""
+
+    __tablename__ = "visitors"
+
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

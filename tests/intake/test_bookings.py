@@ -267,3 +267,33 @@ def test_cancellation_processed_before_its_booking_marks_the_lead(booking_client
     [lead] = submissions(ctx)
     [row] = bookings(ctx)
     assert row.status == "canceled" and lead.meta["booking_status"] == "canceled"
+
+
+def test_first_party_cookie_keeps_the_first_touch_a_later_beacon_forgot(booking_client, ctx):
+    """Safari dropped the script's cookie: the booking beacon claims a new first touch; the server knows better."""
+    ctx.settings = replace(ctx.settings, collect=CollectSettings(allowed_origins=[ORIGIN], cookie=True))
+    first_visit = {
+        "v": 1,
+        "type": "touch",
+        "event_id": "evt-visit-1",
+        "attribution": {
+            "first_utm_source": "perplexity",
+            "first_channel": "ai_assistant",
+            "first_ai_source": "perplexity",
+        },
+    }
+    answer = booking_client.post(
+        "/collect", data=json.dumps(first_visit), headers={"Content-Type": "text/plain", "Origin": ORIGIN}
+    )
+    visitor = answer.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+    booking_client.set_cookie("_attr_id", visitor, domain="localhost")
+    run_jobs(ctx)
+    assert beacon(booking_client, "calendly", {"invitee_uri": INVITEE}, "evt-book-9").status_code == 200
+    calendly(booking_client, "calendly_invitee_created.json")
+    run_jobs(ctx)
+    [lead] = submissions(ctx)
+    assert lead.event_id == "evt-book-9"
+    assert lead.attribution["first_utm_source"] == "perplexity", "the remembered first touch wins"
+    assert lead.attribution["first_ai_source"] == "perplexity"
+    assert "first_landing_page" not in lead.attribution, "first-touch fields come from one touch only"
+    assert lead.attribution["oppref"] == "op/+ref==", "the rest of the page's capture is kept"

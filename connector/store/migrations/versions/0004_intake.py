@@ -1,4 +1,4 @@
-"""bookings: the join of booking webhooks and browser beacons, with cancellation state
+"""bookings (the join of booking webhooks and browser beacons, with cancellation state) and visitors
 
 Revision ID: 0004
 Revises: 0001
@@ -42,8 +42,18 @@ def upgrade() -> None:
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bookings_event_id"), ["event_id"], unique=False)
 
+    op.create_table(
+        "visitors",
+        sa.Column("visitor_id", sa.String(length=64), nullable=False),
+        sa.Column("first_touch", sa.JSON(), nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("visitor_id"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("visitors")
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bookings_event_id"))
     op.drop_table("bookings")
