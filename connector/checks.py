@@ -50,4 +50,21 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         problems += 0 if count else 1
         say(f"source {source.kind}/{source.name}: enabled, {state}")
     ctx.close()
-    return problems
+    return problems + _check_conversions(settings, say)
+
+
+def _check_conversions(settings: Settings, say: Callable[[str], None]) -> int:
+    """Which pixels conversions go to and whether a key is set (its value is never shown)."""
+    from connector.conversions.setup import api_key
+
+    conf = settings.conversions
+    if not conf.enabled:
+        say("conversions: disabled")
+        return 0
+    mode = "validate_only" if conf.validate_only else "live"
+    say(f"conversions: enabled ({mode}), endpoint {conf.endpoint}")
+    for name, pixel in conf.pixels.items():
+        takes = ", ".join(pixel.sources) or "every other source"
+        key = "key set" if api_key(conf, pixel) else "NO KEY: dry run, recorded as would_send"
+        say(f"conversions pixel {name} ({pixel.pixel_id}): {takes}; {key}")
+    return 0

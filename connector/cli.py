@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from connector.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from connector.context import Context
 
 log = logging.getLogger("connector")
 
@@ -151,14 +155,71 @@ def events_show(obj: Obj, event_id: str, as_json: bool) -> None:
 @cli.command()
 @click.option("--receipt", "receipt_ids", type=int, multiple=True, help="Replay only these receipt ids.")
 @click.option("--source", default=None, help="Replay only failed receipts from this source.")
+@click.option(
+    "--conversions",
+    "replay_conversions",
+    is_flag=True,
+    help="Send failed conversions again instead (same ids, so OpenAI counts each once).",
+)
+@click.option(
+    "--conversion-status",
+    type=click.Choice(["failed", "would_send", "validated"]),
+    default="failed",
+    show_default=True,
+    help="With --conversions: which conversions to send again.",
+)
+@click.option("--pixel", default=None, help="With --conversions: only this pixel id.")
 @click.pass_obj
-def replay(obj: Obj, receipt_ids: tuple[int, ...], source: str | None) -> None:
-    """Re-run failed receipts (dead letters) with a fresh attempt budget."""
+def replay(
+    obj: Obj,
+    receipt_ids: tuple[int, ...],
+    source: str | None,
+    replay_conversions: bool,
+    conversion_status: str,
+    pixel: str | None,
+) -> None:
+    """Re-run failed receipts (dead letters) with a fresh attempt budget, or failed conversions."""
     from connector.context import Context
+
+    if replay_conversions:
+        _replay_conversions(Context(obj.settings), conversion_status, pixel)
+        return
     from connector.replay import replay_failed
 
     count = replay_failed(Context(obj.settings), list(receipt_ids), source)
     click.echo(f"{count} receipt(s) queued again")
+
+
+def _replay_conversions(ctx: Context, status: str, pixel: str | None) -> None:
+    from connector.conversions.replay import replay_conversions
+
+    count = replay_conversions(ctx, (status,), pixel)
+    click.echo(f"{count} conversion(s) queued again")
+
+
+@cli.group()
+def conversions() -> None:
+    """OpenAI Conversions API."""
+
+
+@conversions.command("test")
+@click.option("--pixel", "pixel_name", default=None, help="Pixel name from [conversions.pixels.<name>].")
+@click.pass_obj
+def conversions_test(obj: Obj, pixel_name: str | None) -> None:
+    """Send one sample event with validate_only=true and print OpenAI's answer."""
+    from connector.conversions.probe import probe
+
+    try:
+        record = probe(obj.settings, pixel_name)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if record.status_code is None:
+        click.echo(f"no answer after {record.elapsed_ms:.0f} ms: {record.error}")
+        sys.exit(1)
+    click.echo(f"HTTP {record.status_code} in {record.elapsed_ms:.0f} ms (validate_only; nothing stored)")
+    click.echo(record.body)
+    if not 200 <= record.status_code < 300:
+        sys.exit(1)
 
 
 @cli.command()

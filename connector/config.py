@@ -7,6 +7,7 @@ Secrets never live in the file: it names the environment variables (or files) th
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -122,6 +123,56 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class PixelSettings:
+    pixel_id: str = ""
+    """The OpenAI pixel id (the `pid` of every request for this site)."""
+    sources: list[str] = field(default_factory=list)
+    """Webhook sources routed to this pixel, as `<kind>/<name>` (`forms/generic`); empty: every other source."""
+    api_key_env: str = ""
+    """Environment variable with this pixel's Conversions API key; empty: `conversions.api_key_env`."""
+
+
+@dataclass(frozen=True)
+class ConversionsSettings:
+    enabled: bool = False
+    """Build and send server conversions to OpenAI's Conversions API."""
+    api_key_env: str = "OPENAI_CONVERSIONS_API_KEY"
+    """Environment variable holding the Conversions API key; unset or empty: dry run (`would_send`)."""
+    endpoint: str = "https://bzr.openai.com/v1/events"
+    """The Conversions API URL (a test double or a future API version may stand in)."""
+    validate_only: bool = False
+    """Ask OpenAI to check events without storing them (recorded as `validated`)."""
+    integration_source: str = ""
+    """Optional top-level `integration_source` naming the sender; empty: not sent."""
+    user_field_format: str = "list"
+    """`list` (emails_sha256, ...) or `scalar` (email_sha256, ...) user fields."""
+    send_user_data: bool = True
+    """Send hashed email, phone, names when consent allows."""
+    send_ip_and_user_agent: bool = False
+    """Send the raw IP address and user agent when consent allows."""
+    require_consent: bool = True
+    """No marketing consent: send nothing (the ledger records why)."""
+    unknown_consent: str = "denied"
+    """What an absent or `unknown` consent counts as: `denied` or `granted`."""
+    batch_max_events: int = 1000
+    """Most events in one request (1-1000)."""
+    batch_window_seconds: int = 2
+    """How long the first waiting event waits for others to share its request (seconds)."""
+    timeout_seconds: int = 15
+    """Longest one HTTP request to OpenAI may take (seconds)."""
+    lease_seconds: int = 60
+    """A batch marked `sending` longer than this is treated as abandoned and re-sent with the same ids."""
+    retry_base_seconds: int = 2
+    """First retry delay after a network error, 429 or 5xx (seconds; doubles, jittered, Retry-After wins)."""
+    retry_max_seconds: int = 900
+    """Longest retry delay (seconds); events keep retrying until they leave the 7-day window."""
+    pixels: dict[str, PixelSettings] = field(default_factory=dict)
+    """Named pixels (one per site); see config.example.toml."""
+    rules: dict[str, Any] = field(default_factory=dict)
+    """Which event a submission produces, per source and form (ConversionRules.from_mapping shape)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./data"
     """Where the embedded SQLite database, embedded Redis and generated dev tokens live."""
@@ -142,6 +193,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     collect: CollectSettings = field(default_factory=CollectSettings)
     sources: dict[str, SourceSettings] = field(default_factory=dict)
+    conversions: ConversionsSettings = field(default_factory=ConversionsSettings)
     source_path: str = ""
     """The file these settings came from (empty for defaults); set by the loader."""
 
@@ -168,8 +220,10 @@ _CHOICES = {
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
     "log_format": ("json", "text"),
     "sqlite_synchronous": ("FULL", "NORMAL"),
+    "user_field_format": ("list", "scalar"),
+    "unknown_consent": ("denied", "granted"),
 }
-_NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days"}
+_NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days", "batch_window_seconds"}
 
 
 def load_settings(
@@ -191,6 +245,7 @@ def load_settings(
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _apply_env(raw, environ)
     settings = _build(Settings, raw, origin, "")
+    _check_conversions(settings.conversions, origin)
     return replace(settings, source_path=str(path or ""))
 
 
@@ -242,6 +297,8 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
     if get_origin(hint) is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{origin}: {key}: expected a table of named entries")
+        if get_args(hint)[1] is Any:  # free-form data, validated by its own parser
+            return dict(value)
         item_type = get_args(hint)[1]
         if item_type is str:
             return _string_table(value, origin, key)
@@ -295,6 +352,55 @@ def _string_table(value: dict[str, Any], origin: str, key: str) -> dict[str, str
                 f"{origin}: {key}.{name}: not a canonical field name (e.g. email, first_utm_source, event_id)"
             )
     return dict(value)
+
+
+_PIXEL_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
+
+
+def _check_conversions(conf: ConversionsSettings, origin: str) -> None:
+    """Cross-key rules of [conversions]: batch size, pixels and their sources, the rules table."""
+    from connector.conversions.rules import ConversionRules, RuleError
+
+    where = f"{origin}: conversions"
+    if not 1 <= conf.batch_max_events <= 1000:
+        raise ConfigError(f"{where}.batch_max_events: expected 1 to 1000, got {conf.batch_max_events}")
+    if conf.lease_seconds <= conf.timeout_seconds:
+        raise ConfigError(
+            f"{where}.lease_seconds: must exceed timeout_seconds ({conf.timeout_seconds}), "
+            f"got {conf.lease_seconds}"
+        )
+    if conf.retry_max_seconds < conf.retry_base_seconds:
+        raise ConfigError(f"{where}.retry_max_seconds: must be at least retry_base_seconds")
+    if not conf.endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.endpoint: expected an http(s) URL, got {conf.endpoint!r}")
+    claimed: dict[str, str] = {}
+    catch_all: list[str] = []
+    ids: dict[str, str] = {}
+    for name, pixel in conf.pixels.items():
+        if not _PIXEL_ID.match(pixel.pixel_id):
+            raise ConfigError(f"{where}.pixels.{name}.pixel_id: expected a pixel id, got {pixel.pixel_id!r}")
+        if pixel.pixel_id in ids:
+            raise ConfigError(f"{where}.pixels.{name}.pixel_id: also used by pixel '{ids[pixel.pixel_id]}'")
+        ids[pixel.pixel_id] = name
+        if not pixel.sources:
+            catch_all.append(name)
+        for source in pixel.sources:
+            if source in claimed:
+                raise ConfigError(
+                    f"{where}.pixels.{name}.sources: {source!r} is already routed to pixel '{claimed[source]}'"
+                )
+            claimed[source] = name
+    if len(catch_all) > 1:
+        raise ConfigError(
+            f"{where}.pixels: only one pixel may leave `sources` empty (the default), "
+            f"got {', '.join(catch_all)}"
+        )
+    if conf.enabled and not conf.pixels:
+        raise ConfigError(f"{where}.pixels: enabled = true needs at least one [conversions.pixels.<name>]")
+    try:
+        ConversionRules.from_mapping(conf.rules)
+    except RuleError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
 
 
 def resolve_secrets(settings: Settings, source: str, environ: dict[str, str] | None = None) -> list[str]:

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 
 from connector import context
 from connector.context import Context
+from connector.conversions.ledger import record_submission_conversion
 from connector.errors import PermanentError, RetryableError
 from connector.intake import registry
 from connector.intake.errors import IntakeError
@@ -174,7 +175,14 @@ def process_receipt(receipt_id: int) -> str:
                     "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
                 )
                 return "lease lost"
-            source.process(session, receipt, submission)
+            kept = source.process(session, receipt, submission)  # None: nothing new to convert
+            pixel_id = (
+                record_submission_conversion(
+                    session, ctx.settings, receipt, kept[0], kept[1], route=f"{source.kind}/{source.name}"
+                )
+                if kept is not None
+                else None
+            )
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)
@@ -185,6 +193,8 @@ def process_receipt(receipt_id: int) -> str:
         final = attempt >= ctx.settings.jobs.max_attempts
         _record_error(ctx, receipt, attempt, exc, final)
         raise
+    if pixel_id:
+        enqueue_conversions_send(ctx, pixel_id)
     log.info(
         "receipt_id=%s processed event_id=%s attempt=%s",
         receipt_id,
@@ -285,3 +295,69 @@ def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | No
             .limit(limit)
         ).all()
     return [(r.id, r.job_id, r.status == ReceiptStatus.PROCESSING) for r in rows]
+
+
+# --- Conversions: one sender job per pixel at a time, coalescing events that arrive close together ---
+
+CONVERSIONS_NEXT_KEY = "connector:conversions:next:{queue}:{pixel_id}"
+"""Redis key holding the id of the sender job scheduled for a pixel; while it exists, arrivals join it."""
+
+
+def conversions_next_key(ctx: Context, pixel_id: str) -> str:
+    return CONVERSIONS_NEXT_KEY.format(queue=ctx.settings.jobs.queue, pixel_id=pixel_id)
+
+
+def enqueue_conversions_send(
+    ctx: Context, pixel_id: str, delay: float | None = None, force: bool = False
+) -> bool:
+    """Schedule `send_conversions(pixel_id)` in `delay` (default: the batch window) unless one is already
+    scheduled; True when a job was queued. `force` replaces a scheduled job the sweeper found dead."""
+    conf = ctx.settings.conversions
+    delay = conf.batch_window_seconds if delay is None else max(delay, 0.0)
+    job_id = f"conversions-{pixel_id}-{secrets.token_hex(4)}"
+    ttl = int(delay + lease_seconds(ctx) + conf.lease_seconds) + 1
+    try:
+        if not ctx.redis.set(conversions_next_key(ctx, pixel_id), job_id, nx=not force, ex=ttl):
+            return False
+        options = {
+            "job_id": job_id,
+            "job_timeout": ctx.settings.jobs.job_timeout_seconds,
+            "result_ttl": 3600,
+            "failure_ttl": 7 * 86400,
+            "description": f"send conversions for pixel {pixel_id}",
+        }
+        if delay > 0:
+            ctx.queue.enqueue_in(timedelta(seconds=delay), send_conversions, pixel_id, **options)
+        else:
+            ctx.queue.enqueue(send_conversions, pixel_id, **options)
+    except RedisError as exc:
+        log.warning("queue unavailable, pixel=%s conversions left for the sweeper: %s", pixel_id, exc)
+        return False
+    log.debug("pixel=%s sender job_id=%s in %.1fs", pixel_id, job_id, delay)
+    return True
+
+
+def send_conversions(pixel_id: str) -> dict[str, int]:
+    """Drain the pixel's ready conversions (batched, fenced), then schedule the next run if any waits."""
+    from rq import get_current_job
+
+    from connector.conversions.dispatch import drain
+
+    ctx = context.current()
+    job = get_current_job()
+    key = conversions_next_key(ctx, pixel_id)
+    # Let arrivals from now on schedule a new run: this one may already have claimed past them.
+    if job is not None and ctx.redis.get(key) == job.id.encode():
+        ctx.redis.delete(key)
+    result = drain(ctx, pixel_id)
+    if result.follow_up_s is not None:
+        enqueue_conversions_send(ctx, pixel_id, delay=result.follow_up_s)
+    log.info(
+        "pixel=%s sender job_id=%s requests=%d outcomes=%s next_in=%s",
+        pixel_id,
+        job.id if job else None,
+        result.requests,
+        dict(result.counts),
+        result.follow_up_s,
+    )
+    return {"requests": result.requests, **result.counts}

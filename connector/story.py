@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from connector.conversions.story import conversion_stories, render_conversion
 from connector.store.models import Conversion, CrmWrite, JournalEntry, Receipt, Submission
 from connector.timeutil import as_utc
 
@@ -71,19 +72,7 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
             _row(w, "crm", "object_type", "crm_object_id", "status", "outcome", "attempts", "last_error")
             for w in crm_writes
         ],
-        "conversions": [
-            _row(
-                c,
-                "pixel_id",
-                "event_type",
-                "custom_event_name",
-                "status",
-                "attempts",
-                "last_error",
-                "sent_at",
-            )
-            for c in conversions
-        ],
+        "conversions": conversion_stories(session, conversions),
         "timeline": timeline,
     }
 
@@ -140,7 +129,7 @@ def render_text(story: dict[str, Any]) -> str:
     for w in story["crm_writes"]:
         lines.append(f"CRM write {w['crm']} {w['object_type']} {w['crm_object_id'] or '-'}: {w['status']}")
     for c in story["conversions"]:
-        lines.append(f"Conversion {c['event_type']} to pixel {c['pixel_id']}: {c['status']}")
+        lines += render_conversion(c)
     lines += ["", "Timeline:"]
     lines += [f"  {t['at']}  {t['kind']:<11} {t['message']}" for t in story["timeline"]]
     return "\n".join(lines)

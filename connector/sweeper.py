@@ -13,7 +13,14 @@ from rq.job import Job, JobStatus
 from sqlalchemy import update
 
 from connector.context import Context
-from connector.jobs import enqueue_receipt, lease_seconds, pending_receipts, receipt_job_id
+from connector.jobs import (
+    conversions_next_key,
+    enqueue_conversions_send,
+    enqueue_receipt,
+    lease_seconds,
+    pending_receipts,
+    receipt_job_id,
+)
 from connector.store.models import Receipt
 from connector.timeutil import as_utc, utcnow
 
@@ -42,7 +49,23 @@ def sweep(ctx: Context) -> int:
             log.info(
                 "sweeper enqueued receipt_id=%s job_id=%s abandoned=%s", receipt_id, new_job_id, abandoned
             )
-    return enqueued
+    return enqueued + sweep_conversions(ctx)
+
+
+def sweep_conversions(ctx: Context) -> int:
+    """Kick the sender of every pixel whose conversions are overdue or held by a dead attempt."""
+    from connector.conversions.dispatch import due_pixels
+
+    kicked = 0
+    grace = ctx.settings.jobs.sweep_grace_seconds + ctx.settings.conversions.batch_window_seconds
+    for pixel_id in due_pixels(ctx, grace):
+        scheduled = ctx.redis.get(conversions_next_key(ctx, pixel_id))
+        if scheduled and _job_is_live(ctx, scheduled.decode()):
+            continue
+        if enqueue_conversions_send(ctx, pixel_id, delay=0, force=True):
+            kicked += 1
+            log.info("sweeper kicked the conversions sender of pixel=%s", pixel_id)
+    return kicked
 
 
 def _job_is_live(ctx: Context, job_id: str) -> bool:

@@ -143,7 +143,7 @@ def test_example_config_documents_every_key_with_its_default():
             if f.name in ("source_path", "sources"):
                 continue
             assert f.name in table, f"config.example.toml lacks {prefix}{f.name}"
-            if is_dataclass(f.type) or isinstance(table[f.name], dict):
+            if is_dataclass(getattr(cls(), f.name)):
                 walk(type(getattr(cls(), f.name)), table[f.name], f"{prefix}{f.name}.")
 
     walk(Settings, example, "")
@@ -154,5 +154,15 @@ def test_example_config_documents_every_key_with_its_default():
         assert f.name in example["sources"]["generic"], f"config.example.toml lacks sources.generic.{f.name}"
     loaded = asdict(load_settings(example_path, environ={}))
     assert loaded["sources"]["generic"] == asdict(SourceSettings(secret_env=["CONNECTOR_GENERIC_SECRET"]))
-    for key in ("intake", "jobs", "web", "run", "retention", "collect", "log_level", "data_dir"):
+    for key in (
+        "intake",
+        "jobs",
+        "web",
+        "run",
+        "retention",
+        "collect",
+        "conversions",
+        "log_level",
+        "data_dir",
+    ):
         assert loaded[key] == defaults[key], f"config.example.toml shows a non-default value for {key}"

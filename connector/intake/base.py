@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from connector.config import SourceSettings
     from connector.store.models import Receipt
+    from connector.store.models import Submission as SubmissionRow
 
 TOKEN_HEADER = "X-Connector-Token"
 """Header carrying a source's shared secret."""
@@ -54,12 +55,18 @@ class Source:
         """Turn the request into a Submission (using `conf`'s field maps); raise BadPayload saying what is wrong."""
         raise NotImplementedError
 
-    def process(self, session: Session, receipt: Receipt, submission: Submission) -> None:
-        """In the job, inside the transaction that marks the receipt processed: keep the submission."""
+    def process(
+        self, session: Session, receipt: Receipt, submission: Submission
+    ) -> tuple[SubmissionRow, Submission] | None:
+        """In the job, inside the transaction that marks the receipt processed: keep the submission.
+
+        Returns the saved row and the submission as saved (for the conversion), or None when nothing new
+        was saved (a beacon, a cancellation, a reschedule of a known lead)."""
         from connector.intake.classification import with_channels
         from connector.pipeline import save_submission
 
-        save_submission(session, receipt, with_channels(submission))
+        submission = with_channels(submission)
+        return save_submission(session, receipt, submission), submission
 
 
 def constant_time_equal(a: str, b: str) -> bool:

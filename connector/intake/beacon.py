@@ -71,6 +71,7 @@ class BeaconSource(Source):
         )
 
     def process(self, session, receipt, submission) -> None:  # type: ignore[no-untyped-def]
+        """A beacon is never a lead of its own: it completes a booking (or a visitor's first touch)."""
         from connector.intake.bookings import apply_beacon
         from connector.intake.visitors import apply_first_touch
         from connector.journal import record

@@ -80,31 +80,36 @@ def apply_beacon(session: Session, receipt: Receipt, beacon: Submission) -> None
     record(session, "beacon", f"booking joined with submission {row.submission_id}", receipt=receipt)
 
 
-def save_booking(session: Session, receipt: Receipt, submission: Submission) -> None:
-    """Booking webhook job: a new booking becomes a lead (joined with its beacon); others update state."""
+def save_booking(
+    session: Session, receipt: Receipt, submission: Submission
+) -> tuple[SubmissionRow, Submission] | None:
+    """Booking webhook job: a new booking becomes a lead (joined with its beacon); others update state.
+
+    Returns the new lead and the submission as saved, or None when no new lead was made."""
     facts: dict[str, Any] = submission.meta["booking"]
     provider = facts["provider"]
     row = lock_booking(session, provider, facts["key"])
     if facts["action"] == CANCELED:
         _cancel(session, receipt, row, submission, facts)
-        return
+        return None
     old_key = facts.get("rescheduled_from")
     old = lock_booking(session, provider, old_key) if old_key and old_key != facts["key"] else None
     if old is not None and old.submission_id is not None:
         _reschedule(session, receipt, row, old, submission)
-        return
+        return None
     if row.submission_id is not None:  # BOOKING_REQUESTED then BOOKING_CREATED: one lead
         record(
             session, "booking", f"booking already recorded as submission {row.submission_id}", receipt=receipt
         )
-        return
+        return None
     if row.event_id:
         values = merge_attribution(
             submission.attribution.to_dict(), {**row.attribution, "event_id": row.event_id}
         )
         submission = replace(submission, attribution=Attribution(values))
         _set_receipt_event(session, receipt, row.event_id)
-    lead = save_submission(session, receipt, with_channels(submission))
+    submission = with_channels(submission)
+    lead = save_submission(session, receipt, submission)
     row.submission_id = lead.id
     row.receipt_id = receipt.id
     row.status = "scheduled" if row.status == "pending" else row.status
@@ -113,6 +118,7 @@ def save_booking(session: Session, receipt: Receipt, submission: Submission) -> 
     log.info(
         "booking %s/%s recorded receipt_id=%s event_id=%s", provider, facts["key"], receipt.id, row.event_id
     )
+    return lead, submission
 
 
 def _join_into(session: Session, lead: SubmissionRow, row: Booking) -> None:

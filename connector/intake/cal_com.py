@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from connector.store.models import Receipt
+    from connector.store.models import Submission as SubmissionRow
 
 SIGNATURE_HEADER = "x-cal-signature-256"
 NO_SECRET = "no-secret-provided"
@@ -61,10 +62,12 @@ class CalComSource(Source):
         if signature:
             verify_plain(signature, request.body, secrets)
 
-    def process(self, session: Session, receipt: Receipt, submission: Submission) -> None:
+    def process(
+        self, session: Session, receipt: Receipt, submission: Submission
+    ) -> tuple[SubmissionRow, Submission] | None:
         from connector.intake.bookings import save_booking
 
-        save_booking(session, receipt, submission)
+        return save_booking(session, receipt, submission)
 
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_json(request.body)

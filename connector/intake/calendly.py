@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from connector.store.models import Receipt
+    from connector.store.models import Submission as SubmissionRow
 
 SIGNATURE_HEADER = "calendly-webhook-signature"
 EVENTS = {"invitee.created": CREATED, "invitee.canceled": CANCELED}
@@ -50,10 +51,12 @@ class CalendlySource(Source):
         if header:
             verify_timestamped(header, request.body, secrets, "v1", tolerance(conf))
 
-    def process(self, session: Session, receipt: Receipt, submission: Submission) -> None:
+    def process(
+        self, session: Session, receipt: Receipt, submission: Submission
+    ) -> tuple[SubmissionRow, Submission] | None:
         from connector.intake.bookings import save_booking
 
-        save_booking(session, receipt, submission)
+        return save_booking(session, receipt, submission)
 
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_json(request.body)

@@ -105,6 +105,20 @@ class CrmWrite(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ConversionStatus:
+    """Life of a conversion: pending -> sending -> sent / validated / failed / expired; or final at once."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    VALIDATED = "validated"
+    WOULD_SEND = "would_send"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+    FINAL = (SENT, VALIDATED, WOULD_SEND, FAILED, EXPIRED, SKIPPED)
+
+
 class Conversion(Base):
     """One server event for OpenAI's Conversions API; the unique key makes it sendable once."""
 
@@ -114,6 +128,7 @@ class Conversion(Base):
             "pixel_id", "event_type", "custom_event_name", "event_id", name="uq_conversions_dedup"
         ),
         Index("ix_conversions_status", "status"),
+        Index("ix_conversions_pixel_status", "pixel_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -122,14 +137,49 @@ class Conversion(Base):
     custom_event_name: Mapped[str] = mapped_column(String(64), default="")
     event_id: Mapped[str] = mapped_column(String(255), index=True)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
     trigger: Mapped[str] = mapped_column(String(64), default="submission")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    timestamp_ms: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=ConversionStatus.PENDING)
+    reason: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(default=0)
+    attempt_token: Mapped[str | None] = mapped_column(String(32), index=True)
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class ConversionRequest(Base):
+    """One HTTP exchange with the Conversions API (or a send in flight whose answer was never recorded)."""
+
+    __tablename__ = "conversion_requests"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    pixel_id: Mapped[str] = mapped_column(String(128), index=True)
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    attempt_token: Mapped[str | None] = mapped_column(String(32), index=True)
+    event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    event_count: Mapped[int] = mapped_column(default=0)
+    validate_only: Mapped[bool] = mapped_column(default=False)
+    status_code: Mapped[int | None]
+    body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    elapsed_ms: Mapped[int | None]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversionRequestEvent(Base):
+    """Which conversions one request carried (so `events show` lists each conversion's exchanges)."""
+
+    __tablename__ = "conversion_request_events"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("conversion_requests.id"), primary_key=True)
+    conversion_id: Mapped[int] = mapped_column(ForeignKey("conversions.id"), primary_key=True, index=True)
 
 
 class JournalEntry(Base):
