@@ -50,6 +50,7 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         problems += 0 if count else 1
         say(f"source {source.kind}/{source.name}: enabled, {state}")
     ctx.close()
+    problems += _check_crm(settings, say)
     return problems + _check_conversions(settings, say)
 
 
@@ -68,3 +69,9 @@ def _check_conversions(settings: Settings, say: Callable[[str], None]) -> int:
         key = "key set" if api_key(conf, pixel) else "NO KEY: dry run, recorded as would_send"
         say(f"conversions pixel {name} ({pixel.pixel_id}): {takes}; {key}")
     return 0
+
+
+def _check_crm(settings: Settings, say: Callable[[str], None]) -> int:
+    from connector.crm_admin import check_crm
+
+    return check_crm(settings, say)

@@ -1,4 +1,4 @@
-"""The `connector` command: run, serve, worker, check, db upgrade, events show, replay, purge."""
+"""The `connector` command: run, serve, worker, check, crm setup, db upgrade, events show, replay, purge."""
 
 from __future__ import annotations
 
@@ -120,12 +120,39 @@ def db_upgrade(obj: Obj) -> None:
 
 
 @cli.command()
+@click.option(
+    "--sample",
+    "sample",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A sample submission (JSON): print exactly which CRM fields it would write; nothing is sent.",
+)
 @click.pass_obj
-def check(obj: Obj) -> None:
-    """Validate the configuration and show what the connector will use (never secrets)."""
+def check(obj: Obj, sample: str | None) -> None:
+    """Validate the configuration and mappings, against the live CRM schema when reachable (no secrets)."""
     from connector.checks import run_checks
 
     problems = run_checks(obj.settings, click.echo)
+    if sample:
+        from connector.crm_admin import explain_sample
+
+        problems += explain_sample(obj.settings, sample, click.echo)
+    if problems:
+        raise click.ClickException(f"{problems} problem(s) found")
+
+
+@cli.group()
+def crm() -> None:
+    """The CRM the mappings write to."""
+
+
+@crm.command("setup")
+@click.pass_obj
+def crm_setup(obj: Obj) -> None:
+    """Create the custom fields/properties the mappings need (safe to run twice)."""
+    from connector.crm_admin import setup_crm
+
+    problems = setup_crm(obj.settings, click.echo)
     if problems:
         raise click.ClickException(f"{problems} problem(s) found")
 

@@ -173,6 +173,65 @@ class ConversionsSettings:
 
 
 @dataclass(frozen=True)
+class SalesforceSettings:
+    auth_method: str = "client_credentials"
+    """jwt, client_credentials, token (access token + instance URL), or password (development only)."""
+    login_url: str = "https://login.salesforce.com"
+    """Where OAuth tokens come from: https://test.salesforce.com for sandboxes, your My Domain for
+    client credentials; a test double's URL in tests."""
+    instance_url: str = ""
+    """Instance URL for auth_method = "token" (the other methods learn it at sign-in)."""
+    api_version: str = "59.0"
+    """Salesforce REST API version."""
+    username: str = ""
+    """Integration user for jwt (and password) sign-in; not a secret."""
+    client_id_env: str = "SALESFORCE_CLIENT_ID"
+    """Environment variable holding the connected app's consumer key."""
+    client_secret_env: str = "SALESFORCE_CLIENT_SECRET"
+    """Environment variable holding the connected app's consumer secret (client credentials)."""
+    private_key_file: str = ""
+    """PEM file with the JWT signing key (jwt); the key itself never goes in the configuration."""
+    access_token_env: str = "SALESFORCE_ACCESS_TOKEN"
+    """Environment variable holding an access token (auth_method = "token")."""
+    password_env: str = "SALESFORCE_PASSWORD"
+    """Environment variable holding the password + security token (auth_method = "password")."""
+    ca_file: str = ""
+    """CA bundle that verifies Salesforce's TLS certificate; empty: the system's (a test double's CA in
+    tests)."""
+    timeout_seconds: int = 30
+    """Longest one Salesforce API call may take (seconds)."""
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    host: str = "https://api.hubapi.com"
+    """HubSpot API base URL (a test double's URL in tests)."""
+    token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    """Environment variable holding the private app access token."""
+    token_file: str = ""
+    """File holding the token instead (container secret mounts); used when token_env is unset."""
+    property_group: str = "attribution"
+    """Property group `connector crm setup` creates the attribution properties in."""
+    timeout_seconds: int = 30
+    """Longest one HubSpot API call may take (seconds)."""
+
+
+@dataclass(frozen=True)
+class CrmSettings:
+    provider: str = "none"
+    """none (submissions stay the local record), salesforce or hubspot."""
+    mappings_path: str = "mappings"
+    """Directory of mapping files (relative paths start at the working directory)."""
+    batch_max: int = 200
+    """Most records per CRM batch call (capped by the API: Salesforce 200, HubSpot 100)."""
+    batch_window_seconds: float = 0.5
+    """How long a pending write may wait for others to share its batch call (seconds); a quiet site's
+    submission reaches the CRM within about this plus the API call."""
+    salesforce: SalesforceSettings = field(default_factory=SalesforceSettings)
+    hubspot: HubSpotSettings = field(default_factory=HubSpotSettings)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./data"
     """Where the embedded SQLite database, embedded Redis and generated dev tokens live."""
@@ -194,6 +253,7 @@ class Settings:
     collect: CollectSettings = field(default_factory=CollectSettings)
     sources: dict[str, SourceSettings] = field(default_factory=dict)
     conversions: ConversionsSettings = field(default_factory=ConversionsSettings)
+    crm: CrmSettings = field(default_factory=CrmSettings)
     source_path: str = ""
     """The file these settings came from (empty for defaults); set by the loader."""
 
@@ -222,6 +282,8 @@ _CHOICES = {
     "sqlite_synchronous": ("FULL", "NORMAL"),
     "user_field_format": ("list", "scalar"),
     "unknown_consent": ("denied", "granted"),
+    "provider": ("none", "salesforce", "hubspot"),
+    "auth_method": ("jwt", "client_credentials", "token", "password"),
 }
 _NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days", "batch_window_seconds"}
 
@@ -326,6 +388,10 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
         if value < floor:
             raise ConfigError(f"{origin}: {key}: expected an integer >= {floor}, got {value}")
         return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{origin}: {key}: expected a number >= 0, got {value!r}")
+        return float(value)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{origin}: {key}: expected a string, got {value!r}")

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from connector import context
 from connector.context import Context
 from connector.conversions.ledger import record_submission_conversion
+from connector.crm_writes.ledger import queue_crm_write
 from connector.errors import PermanentError, RetryableError
 from connector.intake import registry
 from connector.intake.errors import IntakeError
@@ -64,6 +65,13 @@ def enqueue_receipt(
         log.warning("queue unavailable, receipt_id=%s left for the sweeper: %s", receipt_id, exc)
         return False
     return True
+
+
+def enqueue_crm_flush(ctx: Context, reason: str, delay: float | None = None) -> bool:
+    """Queue the CRM write job unless one is already queued (connector.crm_writes.flush)."""
+    from connector.crm_writes.flush import enqueue_crm_flush as enqueue
+
+    return enqueue(ctx, reason, delay)
 
 
 def new_batch_job_id() -> str:
@@ -183,6 +191,7 @@ def process_receipt(receipt_id: int) -> str:
                 if kept is not None
                 else None
             )
+            crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)
@@ -193,6 +202,8 @@ def process_receipt(receipt_id: int) -> str:
         final = attempt >= ctx.settings.jobs.max_attempts
         _record_error(ctx, receipt, attempt, exc, final)
         raise
+    if crm_write is not None:
+        enqueue_crm_flush(ctx, f"w{crm_write.id}")
     if pixel_id:
         enqueue_conversions_send(ctx, pixel_id)
     log.info(

@@ -31,7 +31,7 @@ def save_submission(session: Session, receipt: Receipt, submission: Submission) 
     record(
         session,
         "submission",
-        f"{submission.kind} from {submission.source} kept as the local record (no CRM configured)",
+        f"{submission.kind} from {submission.source} kept as the local record",
         receipt=receipt,
         details={"submission_id": row.id, "email": bool(submission.contact.email)},
     )

@@ -69,7 +69,18 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
         "receipts": [_receipt(r) for r in receipts],
         "submissions": [_submission(s) for s in submissions],
         "crm_writes": [
-            _row(w, "crm", "object_type", "crm_object_id", "status", "outcome", "attempts", "last_error")
+            _row(
+                w,
+                "crm",
+                "object_type",
+                "crm_object_id",
+                "status",
+                "outcome",
+                "fields_written",
+                "attempts",
+                "last_error",
+                "updated_at",
+            )
             for w in crm_writes
         ],
         "conversions": conversion_stories(session, conversions),
@@ -111,6 +122,19 @@ def _iso(value: Any) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
+def _crm_write_lines(w: dict[str, Any]) -> list[str]:
+    outcome = f" ({w['outcome']})" if w["outcome"] else ""
+    lines = [
+        f"CRM write {w['crm']} {w['object_type']} record {w['crm_object_id'] or '-'}: {w['status']}{outcome} "
+        f"after {w['attempts']} attempt(s)"
+    ]
+    for name, value in (w["fields_written"] or {}).items():
+        lines.append(f"  {name:<22} {value}")
+    if w["last_error"]:
+        lines.append(f"  {'last error' if w['status'] != 'failed' else 'error'}: {w['last_error']}")
+    return lines
+
+
 def render_text(story: dict[str, Any]) -> str:
     """A readable account of the story for the terminal."""
     lines = [f"Event {story['event_id']}", ""]
@@ -127,7 +151,7 @@ def render_text(story: dict[str, Any]) -> str:
         for name, value in s["attribution"].items():
             lines.append(f"  {name:<22} {value}")
     for w in story["crm_writes"]:
-        lines.append(f"CRM write {w['crm']} {w['object_type']} {w['crm_object_id'] or '-'}: {w['status']}")
+        lines += _crm_write_lines(w)
     for c in story["conversions"]:
         lines += render_conversion(c)
     lines += ["", "Timeline:"]

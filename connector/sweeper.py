@@ -13,6 +13,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import update
 
 from connector.context import Context
+from connector.crm_writes.flush import sweep_crm_writes
 from connector.jobs import (
     conversions_next_key,
     enqueue_conversions_send,
@@ -49,6 +50,7 @@ def sweep(ctx: Context) -> int:
             log.info(
                 "sweeper enqueued receipt_id=%s job_id=%s abandoned=%s", receipt_id, new_job_id, abandoned
             )
+    enqueued += sweep_crm_writes(ctx)
     return enqueued + sweep_conversions(ctx)
 
 

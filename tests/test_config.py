@@ -166,3 +166,51 @@ def test_example_config_documents_every_key_with_its_default():
         "data_dir",
     ):
         assert loaded[key] == defaults[key], f"config.example.toml shows a non-default value for {key}"
+
+
+def test_crm_settings_defaults_env_and_errors(tmp_path: Path):
+    import tomllib
+    from dataclasses import asdict
+
+    defaults = load_settings(environ={}).crm
+    assert defaults.provider == "none" and defaults.mappings_path == "mappings"
+    assert defaults.salesforce.api_version == "59.0" and defaults.hubspot.host == "https://api.hubapi.com"
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    assert tomllib.loads(example.read_text())["crm"] == asdict(defaults)
+    settings = load_settings(
+        environ={
+            "CONNECTOR_CRM__PROVIDER": "HubSpot",
+            "CONNECTOR_CRM__BATCH_WINDOW_SECONDS": "1.5",
+            "CONNECTOR_CRM__HUBSPOT__HOST": "http://127.0.0.1:9",
+        }
+    )
+    assert settings.crm.provider == "hubspot" and settings.crm.batch_window_seconds == 1.5
+    assert settings.crm.hubspot.host == "http://127.0.0.1:9"
+    for text, expected in [
+        ('[crm]\nprovider = "pipedrive"\n', "crm.provider: expected one of none, salesforce, hubspot"),
+        ("[crm]\nbatch_window_seconds = -1\n", "crm.batch_window_seconds: expected a number >= 0"),
+        ('[crm.salesforce]\nauth_method = "magic"\n', "crm.salesforce.auth_method: expected one of jwt"),
+        ('[crm.hubspot]\ntoken = "pat-123"\n', "unknown key 'crm.hubspot.token'"),
+    ]:
+        with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
+            load_settings(write(tmp_path, text), environ={})
+
+
+def test_crm_secrets_come_only_from_the_named_environment(tmp_path: Path):
+    from connector.crm.configured import build_adapter
+
+    settings = load_settings(environ={"CONNECTOR_CRM__PROVIDER": "hubspot"})
+    with pytest.raises(ConfigError, match="environment variable HUBSPOT_ACCESS_TOKEN is not set"):
+        build_adapter(settings, environ={})
+    token_file = tmp_path / "token"
+    token_file.write_text("pat-from-file\n")
+    settings = load_settings(
+        environ={
+            "CONNECTOR_CRM__PROVIDER": "hubspot",
+            "CONNECTOR_CRM__HUBSPOT__TOKEN_FILE": f'"{token_file}"',
+        }
+    )
+    assert build_adapter(settings, environ={}).name == "hubspot"
+    sf = load_settings(environ={"CONNECTOR_CRM__PROVIDER": "salesforce"})
+    with pytest.raises(ConfigError, match="environment variable SALESFORCE_CLIENT_ID is not set"):
+        build_adapter(sf, environ={})

@@ -32,6 +32,11 @@ class UpsertItem:
     contact: Contact | dict[str, Any]
     source: str | None = None
     form_id: str | None = None
+    new_to_ledger: bool = False
+    """True when no earlier write of ours reached this person: an adapter may create without reading."""
+    known_values: dict[str, Any] | None = None
+    """The record's values as our earlier writes left them, given only when they decide every once /
+    if_empty field this submission would write: an adapter may skip reading the record."""
 
 
 @dataclass
@@ -68,6 +73,8 @@ class CrmAdapter(ABC):
     """One CRM behind four calls; vendor errors leave only as the shared error types."""
 
     name: str = ""
+    batch_size: int = 100
+    """Most records one batch API call takes."""
 
     @abstractmethod
     def upsert_people(self, items: Sequence[UpsertItem]) -> list[UpsertResult]:

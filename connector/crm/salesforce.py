@@ -116,6 +116,7 @@ class SalesforceAdapter(CrmAdapter):
     """Salesforce through simple-salesforce; refreshes the token once on INVALID_SESSION_ID."""
 
     name = "salesforce"
+    batch_size = BATCH_SIZE
 
     def __init__(
         self,

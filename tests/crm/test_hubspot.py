@@ -152,3 +152,29 @@ def test_ensure_fields_creates_group_and_properties_and_is_safe_twice(hs_mapping
         assert again.created == [] and "group attribution" in again.existing and again.complete
     finally:
         double.stop()
+
+
+def new_person(n: int, mapping, **attribution: str) -> UpsertItem:
+    item = person(n, mapping, **attribution)
+    return UpsertItem(item.key, mapping, item.attribution, item.contact, new_to_ledger=True)
+
+
+def test_people_new_to_the_ledger_cost_one_create_per_100(hubspot, hubspot_double, hs_mapping):
+    results = hubspot.upsert_people([new_person(n, hs_mapping) for n in range(250)])
+    assert all(r.ok and r.created for r in results)
+    assert hubspot_double.calls["batch_create"] == 3
+    assert hubspot_double.calls["batch_read"] == hubspot_double.calls["batch_upsert"] == 0
+    stored = hubspot_double.find("contacts", "email", "p7@example.com")[1]
+    assert stored["first_utm_source"] == "chatgpt" and stored["openai_oppref"] == "opp-7"
+
+
+def test_create_conflict_falls_back_to_read_and_upsert(hubspot, hubspot_double, hs_mapping):
+    existing = hubspot_double.add_contact(email="p2@example.com", first_utm_source="google", lastname="Old")
+    items = [new_person(n, hs_mapping, first_utm_source="chatgpt") for n in range(1, 4)]
+    results = hubspot.upsert_people(items)
+    assert all(r.ok for r in results)
+    assert results[1].record_id == existing and results[1].created is False
+    stored = hubspot_double.records["contacts"][existing]
+    assert stored["first_utm_source"] == "google" and stored["lastname"] == "Old"  # once / if_empty held
+    assert [hubspot_double.calls[c] for c in ("batch_create", "batch_read", "batch_upsert")] == [1, 1, 1]
+    assert len(hubspot_double.records["contacts"]) == 3

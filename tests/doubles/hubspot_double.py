@@ -81,6 +81,7 @@ class HubSpotDouble:
         s = self.server
         s.route("POST", r"/crm/v3/objects/(\w+)/batch/upsert", "batch_upsert", self._batch_upsert)
         s.route("POST", r"/crm/v3/objects/(\w+)/batch/read", "batch_read", self._batch_read)
+        s.route("POST", r"/crm/v3/objects/(\w+)/batch/create", "batch_create", self._batch_create)
         s.route("POST", r"/crm/v3/objects/(\w+)/batch/update", "batch_update", self._batch_update)
         s.route("GET", r"/crm/v3/properties/(\w+)", "properties_get_all", self._properties_get_all)
         s.route("POST", r"/crm/v3/properties/(\w+)", "properties_create", self._properties_create)
@@ -256,6 +257,54 @@ class HubSpotDouble:
         if errors:
             return 207, {**payload, "errors": errors, "numErrors": len(errors)}, {}
         return 200, payload, {}
+
+    def _batch_create(self, request: Request, object_type: str) -> Reply:
+        """All or nothing, as HubSpot does: one existing email (409) or invalid value (400) fails the batch."""
+        body = request.json()
+        self.requests.append(("batch_create", body))
+        if gated := self._gate(request):
+            return gated
+        inputs = body.get("inputs", [])
+        if not 1 <= len(inputs) <= 100:
+            return 400, _error(400, "VALIDATION_ERROR", "inputs must hold 1 to 100 entries"), {}
+        if bad := self._unknown_properties(object_type, inputs):
+            return bad
+        for item in inputs:
+            email = str(item.get("properties", {}).get("email", ""))
+            if object_type == "contacts" and "@" not in email:
+                message = f"Email address {email} is invalid"
+                return (
+                    400,
+                    _error(400, "VALIDATION_ERROR", message, [{"message": message, "code": "INVALID_EMAIL"}]),
+                    {},
+                )
+            found = self.find(object_type, "email", email) if email else None
+            existing = found[0] if found else self.secondary_emails.get(email.lower())
+            if existing:
+                return 409, _error(409, "CONFLICT", f"Contact already exists. Existing ID: {existing}"), {}
+        results = []
+        for item in inputs:
+            record_id = str(next(self.ids))
+            stored = self.records[object_type][record_id] = {
+                **{k: str(v) for k, v in item.get("properties", {}).items()},
+                "hs_object_id": record_id,
+                "createdate": _now(),
+            }
+            results.append(
+                {
+                    "id": record_id,
+                    "properties": dict(stored),
+                    "createdAt": _now(),
+                    "updatedAt": _now(),
+                    "archived": False,
+                    **(
+                        {"objectWriteTraceId": item["objectWriteTraceId"]}
+                        if item.get("objectWriteTraceId")
+                        else {}
+                    ),
+                }
+            )
+        return 201, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}, {}
 
     def _batch_update(self, request: Request, object_type: str) -> Reply:
         body = request.json()
