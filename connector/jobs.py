@@ -183,15 +183,14 @@ def process_receipt(receipt_id: int) -> str:
                     "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
                 )
                 return "lease lost"
-            kept = source.process(session, receipt, submission)  # None: nothing new to convert
-            pixel_id = (
-                record_submission_conversion(
-                    session, ctx.settings, receipt, kept[0], kept[1], route=f"{source.kind}/{source.name}"
+            kept = source.process(session, receipt, submission)  # None: no new lead (beacon, cancellation)
+            pixel_id, crm_write = None, None
+            if kept is not None:
+                saved, submission = kept
+                pixel_id = record_submission_conversion(
+                    session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
                 )
-                if kept is not None
-                else None
-            )
-            crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
+                crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)
