@@ -21,9 +21,10 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
 
 
 def _register_blueprints(app: Flask) -> None:
-    from connector.web import intake, ops
+    from connector.web import collect, intake, ops
 
     app.register_blueprint(intake.bp)
+    app.register_blueprint(collect.bp)
     app.register_blueprint(ops.bp)
 
 

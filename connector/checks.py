@@ -32,6 +32,10 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         problems += 1
         say(f"redis: {redis_label}: UNREACHABLE ({type(exc).__name__})")
     for source in registry.all_sources():
+        if source.kind == "beacon":  # public: guarded by the origin allowlist, not a secret
+            origins = len(settings.collect.allowed_origins) if settings.collect.enabled else 0
+            say(f"beacons /collect: {origins} allowed origin(s)" if origins else "beacons /collect: refused")
+            continue
         conf = settings.source(source.name)
         if not conf.enabled:
             say(f"source {source.kind}/{source.name}: disabled")

@@ -79,6 +79,12 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class FormFieldSettings:
+    fields: dict[str, str] = field(default_factory=dict)
+    """Canonical field name -> the key this one form sends it under (overrides the source's map)."""
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     enabled: bool = True
     """A disabled source answers 404 (or 410 where the sender documents it) and stores nothing."""
@@ -86,6 +92,34 @@ class SourceSettings:
     """Environment variables holding accepted secrets (several allow rotation)."""
     secret_file: list[str] = field(default_factory=list)
     """Files holding accepted secrets, one per file (for container secret mounts)."""
+    fields: dict[str, str] = field(default_factory=dict)
+    """Canonical field name -> the key the sender uses for it (a Gravity Forms field id, a label...)."""
+    forms: dict[str, FormFieldSettings] = field(default_factory=dict)
+    """Per-form field maps, keyed by the sender's form id."""
+    signature_tolerance_seconds: int = 300
+    """Oldest signature timestamp accepted (WPForms, Calendly), against replays (seconds)."""
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    enabled: bool = True
+    """false: POST /collect answers 404."""
+    allowed_origins: list[str] = field(default_factory=list)
+    """Page origins allowed to send beacons, e.g. "https://www.example.com"; empty refuses every beacon."""
+    max_body_bytes: int = 4096
+    """Largest accepted beacon (bytes)."""
+    rate_limit_per_minute: int = 60
+    """Beacons accepted per client IP per minute, per web process; more get 429."""
+    trust_forwarded_for: bool = False
+    """Take the client IP from the last X-Forwarded-For entry (only behind a proxy that sets it)."""
+    cookie: bool = False
+    """Set a first-party HttpOnly cookie holding the visitor's attribution id."""
+    cookie_name: str = "_attr_id"
+    """Name of that cookie."""
+    cookie_domain: str = ""
+    """Domain attribute of the cookie (e.g. "example.com"); empty means the connector's host only."""
+    cookie_days: int = 400
+    """Lifetime of the cookie (days; browsers cap it at 400)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +250,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     run: RunSettings = field(default_factory=RunSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    collect: CollectSettings = field(default_factory=CollectSettings)
     sources: dict[str, SourceSettings] = field(default_factory=dict)
     conversions: ConversionsSettings = field(default_factory=ConversionsSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
@@ -327,6 +362,8 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
         if get_args(hint)[1] is Any:  # free-form data, validated by its own parser
             return dict(value)
         item_type = get_args(hint)[1]
+        if item_type is str:
+            return _string_table(value, origin, key)
         return {name: _build(item_type, item, origin, f"{key}.{name}.") for name, item in value.items()}
     if get_origin(hint) is list:
         if isinstance(value, str) and get_args(hint)[0] is str:
@@ -366,6 +403,21 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
             return normalised
         return value
     raise ConfigError(f"{origin}: {key}: unsupported setting type {hint!r}")  # pragma: no cover
+
+
+def _string_table(value: dict[str, Any], origin: str, key: str) -> dict[str, str]:
+    """A table of strings; a `fields` table's keys must be canonical field names."""
+    from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS
+
+    known = set(ATTRIBUTION_FIELDS) | set(CONTACT_FIELDS)
+    for name, item in value.items():
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{origin}: {key}.{name}: expected a non-empty string, got {item!r}")
+        if key.endswith("fields") and name not in known:
+            raise ConfigError(
+                f"{origin}: {key}.{name}: not a canonical field name (e.g. email, first_utm_source, event_id)"
+            )
+    return dict(value)
 
 
 _PIXEL_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")

@@ -20,7 +20,6 @@ from connector.intake import registry
 from connector.intake.errors import IntakeError
 from connector.intake.ledger import request_from_receipt
 from connector.journal import record
-from connector.pipeline import save_submission
 from connector.store.models import Receipt, ReceiptStatus
 from connector.timeutil import utcnow
 
@@ -165,7 +164,7 @@ def process_receipt(receipt_id: int) -> str:
     attempt = receipt.attempts
     try:
         source = registry.by_name(receipt.source)
-        submission = source.parse(request_from_receipt(receipt))
+        submission = source.parse(request_from_receipt(receipt), ctx.settings.source(receipt.source))
         with ctx.sessions.begin() as session:
             fenced = session.execute(
                 update(Receipt)
@@ -184,11 +183,14 @@ def process_receipt(receipt_id: int) -> str:
                     "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
                 )
                 return "lease lost"
-            saved = save_submission(session, receipt, submission)
-            pixel_id = record_submission_conversion(
-                session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
-            )
-            crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
+            kept = source.process(session, receipt, submission)  # None: no new lead (beacon, cancellation)
+            pixel_id, crm_write = None, None
+            if kept is not None:
+                saved, submission = kept
+                pixel_id = record_submission_conversion(
+                    session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
+                )
+                crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)

@@ -38,6 +38,7 @@ def test_check_reports_without_revealing_secrets(env):
     assert result.returncode == 0, output
     assert "database:" in output and "reachable" in output
     assert "source forms/generic: enabled, 1 secret(s) configured" in output
+    assert "source booking/calendly: enabled" in output and "beacons /collect: refused" in output
     assert "super-secret-value-123" not in output
 
 

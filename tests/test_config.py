@@ -148,8 +148,23 @@ def test_example_config_documents_every_key_with_its_default():
 
     walk(Settings, example, "")
     assert "generic" in example["sources"]
+    from connector.config import SourceSettings
+
+    for f in fields(SourceSettings):
+        assert f.name in example["sources"]["generic"], f"config.example.toml lacks sources.generic.{f.name}"
     loaded = asdict(load_settings(example_path, environ={}))
-    for key in ("intake", "jobs", "web", "run", "retention", "conversions", "log_level", "data_dir"):
+    assert loaded["sources"]["generic"] == asdict(SourceSettings(secret_env=["CONNECTOR_GENERIC_SECRET"]))
+    for key in (
+        "intake",
+        "jobs",
+        "web",
+        "run",
+        "retention",
+        "collect",
+        "conversions",
+        "log_level",
+        "data_dir",
+    ):
         assert loaded[key] == defaults[key], f"config.example.toml shows a non-default value for {key}"
 
 

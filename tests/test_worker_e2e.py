@@ -54,7 +54,13 @@ def test_webhook_is_processed_by_a_real_worker(client, ctx, processes):
         rows = list(session.scalars(select(Submission).order_by(Submission.id)))
     assert [r.event_id for r in rows] == [f"evt-{n}" for n in range(5)]
     assert rows[0].email == "lead0@example.com"
-    assert rows[0].attribution == {"latest_utm_source": "chatgpt.com", "oppref": "op0", "event_id": "evt-0"}
+    assert rows[0].attribution == {
+        "latest_utm_source": "chatgpt.com",
+        "oppref": "op0",
+        "event_id": "evt-0",
+        "latest_channel": "openai_ads",  # classified on the server: the form carried no channel
+        "latest_ai_source": "chatgpt",
+    }
     assert rows[0].submitted_at is not None
     assert all(processed_journal_lines(ctx, i) == 1 for i in ids)
 

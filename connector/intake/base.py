@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from connector.intake.errors import Unauthorized
 from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.config import SourceSettings
+    from connector.store.models import Receipt
+    from connector.store.models import Submission as SubmissionRow
 
 TOKEN_HEADER = "X-Connector-Token"
 """Header carrying a source's shared secret."""
@@ -39,12 +46,27 @@ class Source:
         if not any(constant_time_equal(presented, secret) for secret in secrets):
             raise Unauthorized("invalid token")
 
-    def authenticate_body(self, request: IncomingRequest, secrets: list[str]) -> None:
+    def authenticate_body(
+        self, request: IncomingRequest, secrets: list[str], conf: SourceSettings | None = None
+    ) -> None:
         """Check credentials computed over the body (signatures); the default has none."""
 
-    def parse(self, request: IncomingRequest) -> Submission:
-        """Turn the request into a Submission; raise BadPayload saying what is wrong."""
+    def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
+        """Turn the request into a Submission (using `conf`'s field maps); raise BadPayload saying what is wrong."""
         raise NotImplementedError
+
+    def process(
+        self, session: Session, receipt: Receipt, submission: Submission
+    ) -> tuple[SubmissionRow, Submission] | None:
+        """In the job, inside the transaction that marks the receipt processed: keep the submission.
+
+        Returns the saved row and the submission as saved (for the conversion), or None when nothing new
+        was saved (a beacon, a cancellation, a reschedule of a known lead)."""
+        from connector.intake.classification import with_channels
+        from connector.pipeline import save_submission
+
+        submission = with_channels(submission)
+        return save_submission(session, receipt, submission), submission
 
 
 def constant_time_equal(a: str, b: str) -> bool:

@@ -31,3 +31,10 @@ class BadPayload(IntakeError):
 
 class UnsupportedMediaType(IntakeError):
     status = 415
+
+
+class Ignored(IntakeError):
+    """A well-formed notification we do not act on (a ping, an unsubscribed event type): 200, not stored,
+    so the sender neither retries nor disables the subscription."""
+
+    status = 200

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS, Attribution, Contact
+from connector.config import SourceSettings
 from connector.intake.base import Source, body_digest
 from connector.intake.body import decode_body
 from connector.intake.errors import BadPayload
+from connector.intake.fields import flatten, recognise
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
@@ -21,9 +23,11 @@ class GenericSource(Source):
     kind = "forms"
     kept_headers = (*Source.kept_headers, *DELIVERY_HEADERS)
 
-    def parse(self, request: IncomingRequest) -> Submission:
+    def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_body(request.body, request.content_type)
         data = {key: _scalar(value) for key, value in data.items()}
+        if conf is not None and (conf.fields or conf.forms):  # canonical names need no recognition pass
+            data = {**data, **recognise(flatten(data), conf, _text(data.get("form_id")))}
         known = [k for k in (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS) if data.get(k) not in (None, "")]
         if not known:
             raise BadPayload(

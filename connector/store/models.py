@@ -194,3 +194,36 @@ class JournalEntry(Base):
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Booking(Base):
+    """One Calendly invitee or Cal.com booking: the browser beacon and the webhook meet here, in any order."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (UniqueConstraint("provider", "booking_key", name="uq_bookings_provider_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    booking_key: Mapped[str] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    attribution: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    beacon_receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    rescheduled_to: Mapped[str | None] = mapped_column(String(255))
+    canceled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Visitor(Base):
+    """A browser known by the connector's first-party cookie: its first touch, kept past script-cookie caps."""
+
+    __tablename__ = "visitors"
+
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from connector.config import resolve_secrets
 from connector.context import Context
 from connector.intake import registry
 from connector.intake.base import Source
-from connector.intake.errors import Gone, IntakeError, NotFound, PayloadTooLarge
+from connector.intake.errors import Gone, Ignored, IntakeError, NotFound, PayloadTooLarge
 from connector.intake.ledger import StoreTimeout, store_receipt
 from connector.intake.request import IncomingRequest
 
@@ -27,10 +27,13 @@ KINDS = {"forms": "forms", "booking": "booking", "crm": "crm"}
 @bp.post("/webhooks/<kind>/<name>")
 def receive(kind: str, name: str) -> Response | tuple[Response, int]:
     started = time.perf_counter()
-    source = registry.find(kind, name)
+    source = registry.find(kind, name) if kind in KINDS else None
     label = f"{kind}/{name}" if source else "unknown"
     try:
         response, status = _receive(kind, name, source)
+    except Ignored as exc:
+        log.info("webhook %s/%s ignored: %s", kind, name, exc)
+        response, status = jsonify(status="ignored", reason=str(exc)), 200
     except IntakeError as exc:
         log.warning("webhook %s/%s rejected %s: %s", kind, name, exc.status, exc)
         response, status = jsonify(error=str(exc), status=exc.status), exc.status
@@ -47,7 +50,8 @@ def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int
     ctx: Context = current_app.extensions["connector"]
     if source is None:
         raise NotFound(f"no webhook source {kind}/{name}")
-    if not ctx.settings.source(name).enabled:
+    conf = ctx.settings.source(name)
+    if not conf.enabled:
         raise (Gone if source.gone_when_disabled else NotFound)(f"source {kind}/{name} is disabled")
     secrets = current_app.extensions["connector_secrets"].get(name)
     if secrets is None:
@@ -64,8 +68,8 @@ def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int
     )
     source.authenticate_headers(incoming, secrets)
     incoming = _with_body(incoming, ctx.settings.intake.max_body_bytes)
-    source.authenticate_body(incoming, secrets)
-    submission = source.parse(incoming)
+    source.authenticate_body(incoming, secrets, conf)
+    submission = source.parse(incoming, conf)
     stored = store_receipt(ctx, source, incoming, submission)
     if stored.duplicate:
         return jsonify(status="duplicate", receipt_id=stored.id), 200

@@ -78,3 +78,13 @@ def test_hostile_and_huge_values_are_kept_as_text_and_bounded():
 def test_unknown_consent_values_become_unknown():
     assert parse({"email": "a@b.c", "consent": "Granted"}).attribution.get("consent") == "granted"
     assert parse({"email": "a@b.c", "consent": "maybe"}).attribution.get("consent") == "unknown"
+
+
+def test_configured_field_map_applies_to_the_generic_source():
+    from connector.config import SourceSettings
+
+    body = json.dumps({"mail_address": "m@example.com", "src": "chatgpt.com"}).encode()
+    conf = SourceSettings(fields={"email": "mail_address", "first_utm_source": "src"})
+    sub = GenericSource().parse(IncomingRequest(body=body, content_type="application/json"), conf)
+    assert sub.contact.email == "m@example.com"
+    assert sub.attribution.get("first_utm_source") == "chatgpt.com"

@@ -1,0 +1,87 @@
+"""Signature and credential checks for senders that can sign: HMAC over the body, timestamped or not."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+
+from connector.config import SourceSettings
+from connector.intake.errors import Unauthorized
+
+MAX_HEADER_LENGTH = 4096
+"""Longest signature header parsed (characters)."""
+
+
+def tolerance(conf: SourceSettings | None) -> int:
+    """The source's signature age tolerance (seconds)."""
+    return (conf or SourceSettings()).signature_tolerance_seconds
+
+
+def hmac_hex(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def parse_timestamped(header: str, version: str) -> tuple[int, list[str]]:
+    """Split `t=<unix>,<version>=<hex>[,<version>=<hex>]`; raise Unauthorized when malformed."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header[:MAX_HEADER_LENGTH].split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit() and len(value) < 12:
+            timestamp = int(value)
+        elif name == version and value:
+            signatures.append(value.strip().lower())
+    if timestamp is None or not signatures:
+        raise Unauthorized(f"malformed signature header: expected t=<unix time>,{version}=<hex>")
+    return timestamp, signatures
+
+
+def verify_timestamped(
+    header: str,
+    signed_body: bytes,
+    secrets: list[str],
+    version: str,
+    tolerance_seconds: int,
+    now: float | None = None,
+) -> None:
+    """Check a Stripe-style `t=...,v1=...` signature of `"<t>." + body` and its age; raise Unauthorized."""
+    if not secrets:
+        raise Unauthorized("no signing secret configured; requests are refused")
+    timestamp, signatures = parse_timestamped(header, version)
+    age = (time.time() if now is None else now) - timestamp
+    if abs(age) > tolerance_seconds:
+        raise Unauthorized(f"signature timestamp is {int(age)}s old; the tolerance is {tolerance_seconds}s")
+    message = str(timestamp).encode() + b"." + signed_body
+    expected = [hmac_hex(secret, message) for secret in secrets]
+    if not any(hmac.compare_digest(sig, exp) for sig in signatures for exp in expected):
+        raise Unauthorized("invalid signature")
+
+
+def verify_plain(signature: str, body: bytes, secrets: list[str]) -> None:
+    """Check a hex HMAC-SHA256 of the raw body (no timestamp); raise Unauthorized."""
+    if not secrets:
+        raise Unauthorized("no signing secret configured; requests are refused")
+    presented = signature.strip().lower()[:MAX_HEADER_LENGTH]
+    if not any(hmac.compare_digest(presented, hmac_hex(secret, body)) for secret in secrets):
+        raise Unauthorized("invalid signature")
+
+
+def basic_credentials(header: str) -> str | None:
+    """The decoded `user:password` of an `Authorization: Basic` header, or None when it is not one."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded.strip()[:MAX_HEADER_LENGTH], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def basic_matches(credentials: str, secrets: list[str]) -> bool:
+    """Basic auth carrying a secret: as the whole credential, the user name (API key) or the password."""
+    user, _, password = credentials.partition(":")
+    candidates = [credentials, user, password]
+    return any(hmac.compare_digest(c.encode(), s.encode()) for c in candidates if c for s in secrets)
