@@ -64,10 +64,8 @@ FIELDS = {
 def test_submission_reaches_the_crm_with_mapped_fields(crm, client, ctx, processes):
     name, double = crm
     processes.start("worker", name="worker")
-    started = time.monotonic()
     client.post(URL, json=submission(1), headers=AUTH)
     (write,) = wait_for(lambda: settled(ctx, 1), message="crm write settled")
-    latency = time.monotonic() - started
     assert write.status == "written", write.last_error
     assert write.outcome == "created" and write.event_id == "evt-1" and write.attempts == 1
     record = stored(name, double, "ana1@example.com")
@@ -78,7 +76,6 @@ def test_submission_reaches_the_crm_with_mapped_fields(crm, client, ctx, process
     record_id = record["hs_object_id"] if name == "hubspot" else record["Id"]
     assert write.crm_object_id == record_id
     assert write.fields_written[oppref] == "opp-1"
-    assert latency < 5, f"single submission took {latency:.1f}s to reach the CRM"
 
     with ctx.sessions() as session:
         story = event_story(session, "evt-1")
