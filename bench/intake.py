@@ -97,8 +97,8 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--processes", type=int, default=3, help="gunicorn processes (2 x cores - 1)")
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=2, help="gunicorn processes (one per core)")
+    parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="connector-bench-"))

@@ -60,10 +60,10 @@ class WebSettings:
     """Address `serve` and `run` listen on."""
     port: int = 8000
     """Port `serve` and `run` listen on."""
-    processes: int = 3
-    """gunicorn worker processes for `serve` (2 * cores - 1 suits a 2-core machine)."""
-    threads: int = 4
-    """Threads per gunicorn process."""
+    processes: int = 2
+    """gunicorn worker processes for `serve`: one per core."""
+    threads: int = 16
+    """Threads per gunicorn process; many in-flight requests let one commit and one enqueue serve many."""
 
 
 @dataclass(frozen=True)
