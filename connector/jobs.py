@@ -216,24 +216,14 @@ def process_receipt(receipt_id: int) -> str:
 
 
 def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: RetryableError) -> str:
+    """An adapter asked to try later: wait exactly the delay it named (else the backoff schedule)."""
+    error = f"{type(exc).__name__}: {exc}"
     if attempt >= ctx.settings.jobs.max_attempts:
-        _mark_failed(ctx, receipt, attempt, f"{type(exc).__name__}: {exc}")
+        _mark_failed(ctx, receipt, attempt, error)
         return "failed"
     delay = exc.delay if exc.delay is not None else backoff_delay(ctx, attempt)
     job_id = f"{receipt_job_id(receipt.id)}-{secrets.token_hex(4)}"
-    with ctx.sessions.begin() as session:
-        session.execute(
-            update(Receipt)
-            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
-            .values(
-                status=ReceiptStatus.RETRYING,
-                lease_until=None,
-                next_attempt_at=utcnow() + timedelta(seconds=delay),
-                last_error=f"{type(exc).__name__}: {exc}",
-                job_id=job_id,
-            )
-        )
-        record(session, "retry", f"attempt {attempt} deferred {delay:g}s: {exc}", receipt=receipt)
+    _defer(ctx, receipt, attempt, error, delay, job_id)
     enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id)
     log.info(
         "receipt_id=%s retry in %ss event_id=%s: %s",
@@ -246,44 +236,53 @@ def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: Retryable
     return "retry scheduled"
 
 
-def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> None:
-    with ctx.sessions.begin() as session:
-        session.execute(
-            update(Receipt)
-            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
-            .values(status=ReceiptStatus.FAILED, lease_until=None, last_error=error[:4000])
-        )
-        record(session, "failed", f"gave up after attempt {attempt}: {error[:500]}", receipt=receipt)
-    log.error(
-        "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
-    )
-
-
 def _record_error(ctx: Context, receipt: Receipt, attempt: int, exc: Exception, final: bool) -> None:
     """Unexpected errors: RQ's Retry reschedules the job; the ledger says what happened and when."""
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    delay = backoff_delay(ctx, attempt)
-    with ctx.sessions.begin() as session:
-        session.execute(
-            update(Receipt)
-            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
-            .values(
-                status=ReceiptStatus.FAILED if final else ReceiptStatus.RETRYING,
-                lease_until=None,
-                next_attempt_at=None if final else utcnow() + timedelta(seconds=delay),
-                last_error=error[:4000],
-            )
-        )
-        outcome = (
-            f"gave up after attempt {attempt}" if final else f"attempt {attempt} failed, retry in {delay}s"
-        )
-        record(session, "failed" if final else "retry", f"{outcome}: {error[:500]}", receipt=receipt)
     log.exception(
         "receipt_id=%s attempt %s raised event_id=%s",
         receipt.id,
         attempt,
         receipt.event_id,
         extra=_ids(receipt),
+    )
+    if final:
+        _mark_failed(ctx, receipt, attempt, error)
+    else:
+        _defer(ctx, receipt, attempt, error, backoff_delay(ctx, attempt))
+
+
+def _defer(
+    ctx: Context, receipt: Receipt, attempt: int, error: str, delay: float, job_id: str | None = None
+) -> None:
+    """Release the claim as `retrying` with the next attempt's time (fenced on this attempt)."""
+    values = {
+        "status": ReceiptStatus.RETRYING,
+        "lease_until": None,
+        "next_attempt_at": utcnow() + timedelta(seconds=delay),
+        "last_error": error[:4000],
+    }
+    if job_id:
+        values["job_id"] = job_id
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(Receipt).where(Receipt.id == receipt.id, Receipt.attempts == attempt).values(**values)
+        )
+        record(session, "retry", f"attempt {attempt} deferred {delay:g}s: {error[:500]}", receipt=receipt)
+
+
+def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> None:
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(Receipt)
+            .where(Receipt.id == receipt.id, Receipt.attempts == attempt)
+            .values(
+                status=ReceiptStatus.FAILED, lease_until=None, next_attempt_at=None, last_error=error[:4000]
+            )
+        )
+        record(session, "failed", f"gave up after attempt {attempt}: {error[:500]}", receipt=receipt)
+    log.error(
+        "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
     )
 
 

@@ -270,3 +270,33 @@ def _show_logs_on_failure(request, processes):
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(processes.logs())
+
+
+def test_unexpected_errors_are_retried_on_the_backoff_schedule_then_failed(ctx, processes):
+    """A receipt from a source this version no longer has raises in the job: retried, then a dead letter."""
+    processes.env["CONNECTOR_JOBS__MAX_ATTEMPTS"] = "3"
+    processes.env["CONNECTOR_JOBS__BACKOFF_SECONDS"] = "[1, 2]"
+    with ctx.sessions.begin() as session:
+        receipt = Receipt(
+            source="retired_plugin", delivery_key="r:1", body=b"{}", content_type="application/json"
+        )
+        session.add(receipt)
+    from connector.jobs import enqueue_receipts, new_batch_job_id
+
+    assert enqueue_receipts(ctx, [receipt.id], new_batch_job_id())
+    processes.start("worker", name="worker")
+    wait_for(
+        lambda: status_of(ctx, receipt.id) == "failed", timeout=40, message="receipt failed after retries"
+    )
+    with ctx.sessions() as session:
+        failed = session.get(Receipt, receipt.id)
+        journal = session.scalars(
+            select(JournalEntry).where(JournalEntry.receipt_id == receipt.id).order_by(JournalEntry.id)
+        ).all()
+    assert failed.attempts == 3
+    assert "no source named 'retired_plugin'" in failed.last_error
+    kinds = [entry.kind for entry in journal]
+    assert kinds == ["processing", "retry", "processing", "retry", "processing", "failed"]
+    assert "deferred 1s" in journal[1].message and "deferred 2s" in journal[3].message
+    gap = journal[2].at - journal[0].at
+    assert gap.total_seconds() >= 1, "the second attempt started only after the 1 s backoff"
