@@ -41,9 +41,17 @@ def receipt_job_id(receipt_id: int) -> str:
 
 
 def enqueue_receipt(
-    ctx: Context, receipt_id: int, delay: float | None = None, job_id: str | None = None
+    ctx: Context,
+    receipt_id: int,
+    delay: float | None = None,
+    job_id: str | None = None,
+    attempts_done: int = 0,
 ) -> bool:
-    """Queue `process_receipt` for a stored receipt; False (nothing lost) when Redis is unreachable."""
+    """Queue `process_receipt` for a stored receipt; False (nothing lost) when Redis is unreachable.
+
+    RQ's Retry carries the rest of the backoff schedule from `attempts_done` on, so the delays RQ waits
+    are the ones the ledger's journal announces.
+    """
     jobs = ctx.settings.jobs
     options = {
         "job_id": job_id or receipt_job_id(receipt_id),
@@ -52,8 +60,10 @@ def enqueue_receipt(
         "failure_ttl": 30 * 86400,
         "description": f"process receipt {receipt_id}",
     }
-    if jobs.max_attempts > 1:
-        options["retry"] = Retry(max=jobs.max_attempts - 1, interval=jobs.backoff_seconds)
+    retries_left = jobs.max_attempts - attempts_done - 1
+    if retries_left > 0:
+        schedule = jobs.backoff_seconds[attempts_done:] or jobs.backoff_seconds[-1:]
+        options["retry"] = Retry(max=retries_left, interval=schedule)
     try:
         if delay:
             ctx.queue.enqueue_in(timedelta(seconds=delay), process_receipt, receipt_id, **options)
@@ -117,7 +127,9 @@ def _retry_alone(ctx: Context, receipt_id: int) -> str:
         receipt = session.get(Receipt, receipt_id)
     if receipt is None or receipt.status != ReceiptStatus.RETRYING:
         return "failed"
-    enqueue_receipt(ctx, receipt_id, delay=backoff_delay(ctx, receipt.attempts))
+    enqueue_receipt(
+        ctx, receipt_id, delay=backoff_delay(ctx, receipt.attempts), attempts_done=receipt.attempts
+    )
     return "retry scheduled"
 
 
@@ -224,7 +236,7 @@ def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: Retryable
     delay = exc.delay if exc.delay is not None else backoff_delay(ctx, attempt)
     job_id = f"{receipt_job_id(receipt.id)}-{secrets.token_hex(4)}"
     _defer(ctx, receipt, attempt, error, delay, job_id)
-    enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id)
+    enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id, attempts_done=attempt)
     log.info(
         "receipt_id=%s retry in %ss event_id=%s: %s",
         receipt.id,
@@ -286,13 +298,13 @@ def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> No
     )
 
 
-def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool]]:
-    """Receipts the sweeper should look at: (id, job id, abandoned?)."""
+def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool, int]]:
+    """Receipts the sweeper should look at: (id, job id, abandoned?, attempts so far)."""
     now = utcnow()
     grace = now - timedelta(seconds=ctx.settings.jobs.sweep_grace_seconds)
     with ctx.sessions() as session:
         rows = session.execute(
-            select(Receipt.id, Receipt.job_id, Receipt.status)
+            select(Receipt.id, Receipt.job_id, Receipt.status, Receipt.attempts)
             .where(
                 or_(
                     (Receipt.status == ReceiptStatus.RECEIVED) & (Receipt.received_at < grace),
@@ -303,7 +315,7 @@ def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | No
             .order_by(Receipt.id)
             .limit(limit)
         ).all()
-    return [(r.id, r.job_id, r.status == ReceiptStatus.PROCESSING) for r in rows]
+    return [(r.id, r.job_id, r.status == ReceiptStatus.PROCESSING, r.attempts) for r in rows]
 
 
 # --- Conversions: one sender job per pixel at a time, coalescing events that arrive close together ---

@@ -39,11 +39,11 @@ def sweep(ctx: Context) -> int:
     if not ctx.redis.set(LOCK_KEY.format(queue=ctx.queue.name), "1", nx=True, ex=max(interval, 1)):
         return 0
     enqueued = 0
-    for receipt_id, job_id, abandoned in pending_receipts(ctx):
+    for receipt_id, job_id, abandoned, attempts in pending_receipts(ctx):
         if not abandoned and _job_is_live(ctx, job_id or receipt_job_id(receipt_id)):
             continue
         new_job_id = f"{receipt_job_id(receipt_id)}-{secrets.token_hex(4)}"
-        if enqueue_receipt(ctx, receipt_id, job_id=new_job_id):
+        if enqueue_receipt(ctx, receipt_id, job_id=new_job_id, attempts_done=attempts):
             with ctx.sessions.begin() as session:
                 session.execute(update(Receipt).where(Receipt.id == receipt_id).values(job_id=new_job_id))
             enqueued += 1
