@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connector.attribution import UTM_PARAMS
+from connector.intake.base import Source
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.intake.submission import Submission
+    from connector.store.models import Receipt
+    from connector.store.models import Submission as SubmissionRow
 
 CREATED, CANCELED = "created", "canceled"
 """The two things a booking webhook can say (a reschedule is a cancellation plus a creation)."""
+
+
+class BookingSource(Source):
+    """A booking tool: its webhooks create, reschedule or cancel one booking, joined with its beacon."""
+
+    kind: ClassVar[str] = "booking"
+
+    def process(
+        self, session: Session, receipt: Receipt, submission: Submission
+    ) -> tuple[SubmissionRow, Submission] | None:
+        from connector.intake.bookings import save_booking
+
+        return save_booking(session, receipt, submission)
 
 
 def booking_meta(

@@ -7,13 +7,12 @@ webhook has no secret: that is refused. Hidden booking questions come back in `r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connector.attribution import Attribution, Contact
 from connector.config import SourceSettings
-from connector.intake.base import Source
 from connector.intake.body import decode_json
-from connector.intake.booking_facts import CANCELED, CREATED, booking_meta, utm_fields
+from connector.intake.booking_facts import CANCELED, CREATED, BookingSource, booking_meta, utm_fields
 from connector.intake.errors import BadPayload, Ignored, Unauthorized
 from connector.intake.fields import as_text, recognise
 from connector.intake.forms import text
@@ -22,12 +21,6 @@ from connector.intake.request import IncomingRequest
 from connector.intake.signatures import verify_plain
 from connector.intake.submission import Submission
 from connector.timeutil import parse_iso
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from connector.store.models import Receipt
-    from connector.store.models import Submission as SubmissionRow
 
 SIGNATURE_HEADER = "x-cal-signature-256"
 NO_SECRET = "no-secret-provided"
@@ -44,9 +37,8 @@ TRIGGERS = {
 
 
 @register
-class CalComSource(Source):
+class CalComSource(BookingSource):
     name = "cal_com"
-    kind = "booking"
 
     def authenticate_headers(self, request: IncomingRequest, secrets: list[str]) -> None:
         signature = request.header(SIGNATURE_HEADER)
@@ -61,13 +53,6 @@ class CalComSource(Source):
         signature = request.header(SIGNATURE_HEADER)
         if signature:
             verify_plain(signature, request.body, secrets)
-
-    def process(
-        self, session: Session, receipt: Receipt, submission: Submission
-    ) -> tuple[SubmissionRow, Submission] | None:
-        from connector.intake.bookings import save_booking
-
-        return save_booking(session, receipt, submission)
 
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_json(request.body)

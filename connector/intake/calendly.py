@@ -8,13 +8,12 @@ Calendly documents 410 as "delete this subscription", so a disabled source answe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connector.attribution import Attribution, Contact
 from connector.config import SourceSettings
-from connector.intake.base import Source
 from connector.intake.body import decode_json
-from connector.intake.booking_facts import CANCELED, CREATED, booking_meta, utm_fields
+from connector.intake.booking_facts import CANCELED, CREATED, BookingSource, booking_meta, utm_fields
 from connector.intake.errors import BadPayload, Ignored
 from connector.intake.fields import CANONICAL, as_text, normalize_key, recognise
 from connector.intake.forms import dig, text
@@ -24,20 +23,13 @@ from connector.intake.signatures import tolerance, verify_timestamped
 from connector.intake.submission import Submission
 from connector.timeutil import parse_iso
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from connector.store.models import Receipt
-    from connector.store.models import Submission as SubmissionRow
-
 SIGNATURE_HEADER = "calendly-webhook-signature"
 EVENTS = {"invitee.created": CREATED, "invitee.canceled": CANCELED}
 
 
 @register
-class CalendlySource(Source):
+class CalendlySource(BookingSource):
     name = "calendly"
-    kind = "booking"
     gone_when_disabled = True
 
     def authenticate_headers(self, request: IncomingRequest, secrets: list[str]) -> None:
@@ -50,13 +42,6 @@ class CalendlySource(Source):
         header = request.header(SIGNATURE_HEADER)
         if header:
             verify_timestamped(header, request.body, secrets, "v1", tolerance(conf))
-
-    def process(
-        self, session: Session, receipt: Receipt, submission: Submission
-    ) -> tuple[SubmissionRow, Submission] | None:
-        from connector.intake.bookings import save_booking
-
-        return save_booking(session, receipt, submission)
 
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
         data = decode_json(request.body)
