@@ -120,6 +120,9 @@ class CollectSettings:
     """Domain attribute of the cookie (e.g. "example.com"); empty means the connector's host only."""
     cookie_days: int = 400
     """Lifetime of the cookie (days; browsers cap it at 400)."""
+    join_grace_seconds: int = 60
+    """How long a booking webhook that arrived before its beacon holds its conversion and CRM write, so
+    they carry the pixel's event_id (seconds; 0 sends at once under an id derived from the booking)."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,7 @@ _CHOICES = {
     "provider": ("none", "salesforce", "hubspot"),
     "auth_method": ("jwt", "client_credentials", "token", "password"),
 }
-_NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days", "batch_window_seconds"}
+_NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days", "batch_window_seconds", "join_grace_seconds"}
 
 
 def load_settings(

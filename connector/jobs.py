@@ -16,11 +16,13 @@ from connector.context import Context
 from connector.conversions.ledger import record_submission_conversion
 from connector.crm_writes.ledger import queue_crm_write
 from connector.errors import PermanentError, RetryableError
-from connector.intake import registry
+from connector.intake import booking_release, registry
+from connector.intake.bookings import lock_booking
 from connector.intake.errors import IntakeError
 from connector.intake.ledger import request_from_receipt
 from connector.journal import record
-from connector.store.models import Receipt, ReceiptStatus
+from connector.store.models import CrmWrite, Receipt, ReceiptStatus
+from connector.store.models import Submission as SubmissionRow
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -196,13 +198,15 @@ def process_receipt(receipt_id: int) -> str:
                 )
                 return "lease lost"
             kept = source.process(session, receipt, submission)  # None: no new lead (beacon, cancellation)
-            pixel_id, crm_write = None, None
+            pixel_id, crm_write, held = None, None, None
             if kept is not None:
                 saved, submission = kept
-                pixel_id = record_submission_conversion(
-                    session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
-                )
-                crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
+                if booking_release.should_hold(ctx.settings, submission):
+                    booking_release.hold(session, receipt, saved, ctx.settings.collect.join_grace_seconds)
+                    held = saved.id
+                else:
+                    pixel_id, crm_write = _record_outcomes(ctx, session, receipt, saved, submission, source)
+            released = booking_release.take_ready(session)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)
@@ -213,10 +217,11 @@ def process_receipt(receipt_id: int) -> str:
         final = attempt >= ctx.settings.jobs.max_attempts
         _record_error(ctx, receipt, attempt, exc, final)
         raise
-    if crm_write is not None:
-        enqueue_crm_flush(ctx, f"w{crm_write.id}")
-    if pixel_id:
-        enqueue_conversions_send(ctx, pixel_id)
+    _enqueue_outcomes(ctx, pixel_id, crm_write)
+    if held is not None:
+        enqueue_booking_release(ctx, held, delay=ctx.settings.collect.join_grace_seconds)
+    for lead_id in released:
+        enqueue_booking_release(ctx, lead_id)
     log.info(
         "receipt_id=%s processed event_id=%s attempt=%s",
         receipt_id,
@@ -225,6 +230,55 @@ def process_receipt(receipt_id: int) -> str:
         extra=_ids(receipt),
     )
     return "processed"
+
+
+def _record_outcomes(ctx, session, receipt, saved, submission, source):  # type: ignore[no-untyped-def]
+    """A new lead's conversion and CRM write, recorded in the caller's transaction."""
+    pixel_id = record_submission_conversion(
+        session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
+    )
+    return pixel_id, queue_crm_write(ctx.settings, session, receipt, saved)
+
+
+def _enqueue_outcomes(ctx: Context, pixel_id: str | None, crm_write: CrmWrite | None) -> None:
+    if crm_write is not None:
+        enqueue_crm_flush(ctx, f"w{crm_write.id}")
+    if pixel_id:
+        enqueue_conversions_send(ctx, pixel_id)
+
+
+def enqueue_booking_release(ctx: Context, submission_id: int, delay: float | None = None) -> bool:
+    """Queue `release_booking`: at once when the beacon joined, after the grace period otherwise."""
+    options = {"job_timeout": ctx.settings.jobs.job_timeout_seconds, "result_ttl": 3600}
+    try:
+        if delay:
+            ctx.queue.enqueue_in(timedelta(seconds=delay), release_booking, submission_id, **options)
+        else:
+            ctx.queue.enqueue(release_booking, submission_id, **options)
+    except RedisError as exc:
+        log.warning("queue unavailable, booking lead %s left for the sweeper: %s", submission_id, exc)
+        return False
+    return True
+
+
+def release_booking(submission_id: int) -> str:
+    """Record a held booking lead's conversion and CRM write, once, with whatever event_id it has now."""
+    ctx = context.current()
+    with ctx.sessions.begin() as session:
+        lead = session.get(SubmissionRow, submission_id)
+        if lead is None:
+            return "gone"
+        facts = lead.meta.get("booking") or {}
+        lock_booking(session, facts.get("provider", ""), facts.get("key", ""))  # one release at a time
+        session.refresh(lead)
+        claimed = booking_release.claim_held(session, lead)
+        if claimed is None:
+            return "released already"
+        receipt, submission = claimed
+        source = registry.by_name(lead.source)
+        pixel_id, crm_write = _record_outcomes(ctx, session, receipt, lead, submission, source)
+    _enqueue_outcomes(ctx, pixel_id, crm_write)
+    return "released"
 
 
 def _schedule_retry(ctx: Context, receipt: Receipt, attempt: int, exc: RetryableError) -> str:
@@ -296,6 +350,25 @@ def _mark_failed(ctx: Context, receipt: Receipt, attempt: int, error: str) -> No
     log.error(
         "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
     )
+
+
+def held_bookings(ctx: Context, limit: int = 500) -> list[int]:
+    """Booking leads still held past their grace period (their release job was lost): for the sweeper."""
+    cutoff = utcnow() - timedelta(
+        seconds=ctx.settings.collect.join_grace_seconds + ctx.settings.jobs.sweep_grace_seconds
+    )
+    with ctx.sessions() as session:
+        return list(
+            session.scalars(
+                select(SubmissionRow.id)
+                .where(
+                    SubmissionRow.kind == "booking",
+                    SubmissionRow.created_at < cutoff,
+                    SubmissionRow.meta[booking_release.AWAITING].as_boolean().is_(True),
+                )
+                .limit(limit)
+            )
+        )
 
 
 def pending_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool, int]]:

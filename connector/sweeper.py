@@ -16,8 +16,10 @@ from connector.context import Context
 from connector.crm_writes.flush import sweep_crm_writes
 from connector.jobs import (
     conversions_next_key,
+    enqueue_booking_release,
     enqueue_conversions_send,
     enqueue_receipt,
+    held_bookings,
     lease_seconds,
     pending_receipts,
     receipt_job_id,
@@ -51,6 +53,8 @@ def sweep(ctx: Context) -> int:
                 "sweeper enqueued receipt_id=%s job_id=%s abandoned=%s", receipt_id, new_job_id, abandoned
             )
     enqueued += sweep_crm_writes(ctx)
+    for lead_id in held_bookings(ctx):
+        enqueued += enqueue_booking_release(ctx, lead_id)
     return enqueued + sweep_conversions(ctx)
 
 

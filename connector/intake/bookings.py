@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connector.attribution import Attribution
+from connector.intake import booking_release
 from connector.intake.booking_facts import CANCELED
 from connector.intake.classification import classify_missing, with_channels
 from connector.intake.submission import Submission
@@ -77,6 +78,7 @@ def apply_beacon(session: Session, receipt: Receipt, beacon: Submission) -> None
     lead = session.get(SubmissionRow, row.submission_id)
     if lead is not None:
         _join_into(session, lead, row)
+        booking_release.joined(session, lead)
     record(session, "beacon", f"booking joined with submission {row.submission_id}", receipt=receipt)
 
 
