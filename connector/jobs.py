@@ -21,6 +21,7 @@ from connector.intake.errors import IntakeError
 from connector.intake.ledger import request_from_receipt
 from connector.journal import record
 from connector.pipeline import save_submission
+from connector.stages.changes import store_stage_changes
 from connector.store.models import Receipt, ReceiptStatus
 from connector.timeutil import utcnow
 
@@ -66,6 +67,13 @@ def enqueue_receipt(
         log.warning("queue unavailable, receipt_id=%s left for the sweeper: %s", receipt_id, exc)
         return False
     return True
+
+
+def enqueue_stage_resolution(ctx: Context, delay: float = 0.0) -> bool:
+    """Queue the stage-change resolver unless a run is already scheduled (connector.stages.work)."""
+    from connector.stages.work import enqueue_stage_resolution as enqueue
+
+    return enqueue(ctx, delay)
 
 
 def enqueue_crm_flush(ctx: Context, reason: str, delay: float | None = None) -> bool:
@@ -184,11 +192,16 @@ def process_receipt(receipt_id: int) -> str:
                     "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
                 )
                 return "lease lost"
-            saved = save_submission(session, receipt, submission)
-            pixel_id = record_submission_conversion(
-                session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
-            )
-            crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
+            if source.kind == "crm":  # CRM notifiers carry stage changes, resolved by their own job
+                stage_changes = store_stage_changes(session, submission.changes, receipt)
+                pixel_id, crm_write = None, None
+            else:
+                stage_changes = []
+                saved = save_submission(session, receipt, submission)
+                pixel_id = record_submission_conversion(
+                    session, ctx.settings, receipt, saved, submission, route=f"{source.kind}/{source.name}"
+                )
+                crm_write = queue_crm_write(ctx.settings, session, receipt, saved)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)
@@ -203,6 +216,8 @@ def process_receipt(receipt_id: int) -> str:
         enqueue_crm_flush(ctx, f"w{crm_write.id}")
     if pixel_id:
         enqueue_conversions_send(ctx, pixel_id)
+    if stage_changes:
+        enqueue_stage_resolution(ctx)
     log.info(
         "receipt_id=%s processed event_id=%s attempt=%s",
         receipt_id,

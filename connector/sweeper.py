@@ -22,6 +22,7 @@ from connector.jobs import (
     pending_receipts,
     receipt_job_id,
 )
+from connector.stages.work import sweep_stage_changes
 from connector.store.models import Receipt
 from connector.timeutil import as_utc, utcnow
 
@@ -51,6 +52,7 @@ def sweep(ctx: Context) -> int:
                 "sweeper enqueued receipt_id=%s job_id=%s abandoned=%s", receipt_id, new_job_id, abandoned
             )
     enqueued += sweep_crm_writes(ctx)
+    enqueued += sweep_stage_changes(ctx)
     return enqueued + sweep_conversions(ctx)
 
 
