@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from connector.config import Settings
+from connector.intake.errors import NotFound
 from connector.journal import record
 from connector.store.models import Receipt
 from connector.store.models import StageChange as StageChangeRow
@@ -48,6 +50,12 @@ class StageDelivery:
     event_id: str | None = None
     organization_id: str | None = None
     """Salesforce outbound messages: the sending org, checked against the configuration."""
+
+
+def require_stages(settings: Settings) -> None:
+    """CRM notifications are refused (404) until `stages.enabled` is on."""
+    if not settings.stages.enabled:
+        raise NotFound("CRM stage changes are off: set [stages] enabled = true")
 
 
 def change_key(crm: str, obj: str, record_id: str, stage: str, entered_at: datetime) -> str:

@@ -11,11 +11,12 @@ from typing import Any
 from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
 
+from connector.config import Settings
 from connector.intake.base import Source, body_digest
 from connector.intake.errors import BadPayload, Unauthorized
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
-from connector.stages.changes import StageChange, StageDelivery
+from connector.stages.changes import StageChange, StageDelivery, require_stages
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class HubSpotWebhookSource(Source):
             raise Unauthorized("request timestamp is older than 5 minutes") from None
         if not valid:
             raise Unauthorized(f"invalid HubSpot signature for {request.url}")
+
+    def verify_parsed(self, delivery: StageDelivery, settings: Settings) -> None:
+        require_stages(settings)
 
     def parse(self, request: IncomingRequest) -> StageDelivery:  # type: ignore[override]
         try:

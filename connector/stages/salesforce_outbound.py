@@ -21,7 +21,7 @@ from connector.intake.base import Source, body_digest
 from connector.intake.errors import BadPayload, Unauthorized
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
-from connector.stages.changes import StageChange, StageDelivery
+from connector.stages.changes import StageChange, StageDelivery, require_stages
 from connector.stages.rules import STAGE_FIELDS
 from connector.timeutil import parse_iso
 
@@ -59,7 +59,8 @@ class SalesforceSource(Source):
         raise BadPayload("expected text/xml (outbound message) or application/json (flow callout)")
 
     def verify_parsed(self, delivery: StageDelivery, settings: Settings) -> None:
-        """Outbound messages must come from the configured org."""
+        """Stages must be on; outbound messages must come from the configured org."""
+        require_stages(settings)
         org = delivery.organization_id
         if org is None:
             return
