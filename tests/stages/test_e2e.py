@@ -5,22 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 from sqlalchemy import select
 
+from connector.stages.salesforce_outbound import ACK
 from connector.store.models import CrmWrite, StageChange
+from connector.timeutil import parse_iso
 from tests.conftest import TOKEN, wait_for
 from tests.conversions.conftest import PIXEL_ID
 from tests.stages.conftest import ORG_ID, SALESFORCE_SECRET, hubspot_event, signed
 
 FORM = "/webhooks/forms/generic"
 OPPREF = "AbC%2Fx+y==/é~ ;"
-
-
-@pytest.fixture
-def env(env, request):  # type: ignore[no-untyped-def]
-    """Each test names its CRM through the fixture it uses first (hubspot_env_ / salesforce_env_)."""
-    return env
 
 
 def form(email: str, event_id: str) -> dict[str, str]:
@@ -88,3 +83,40 @@ def test_hubspot_deal_won_becomes_one_order_created(
     assert change.status == "converted" and change.attributed_event_id == "evt-hs-1"
     text = story(processes, "evt-hs-1")
     assert "order_created" in text and "closedwon" in text and f"pixel {PIXEL_ID}" in text
+
+
+def test_salesforce_opportunity_won_becomes_one_order_created(
+    salesforce_env_, client, ctx, processes, salesforce_double, openai_double
+):
+    processes.start("worker", name="worker")
+    body = form("grace@example.com", "evt-sf-1")
+    assert client.post(FORM, json=body, headers={"X-Connector-Token": TOKEN}).status_code == 200
+    lead_id = wait_for(lambda: crm_record_id(ctx, "evt-sf-1"), timeout=30, message="lead written")
+    opp_id = salesforce_double.convert_lead(lead_id, amount=129.99)
+    won_at = salesforce_double.set_stage(opp_id, "Closed Won")
+    fields = {"Id": opp_id, "StageName": "Closed Won", "Amount": "129.99", "LastStageChangeDate": won_at}
+    message = salesforce_double.outbound_message(ORG_ID, [("04l000000000001AAA", "Opportunity", fields)])
+    url = f"/webhooks/crm/salesforce?token={SALESFORCE_SECRET}"
+    for _ in range(3):  # at least once: three deliveries of the same notification
+        answer = client.post(url, data=message, content_type="text/xml; charset=utf-8")
+        assert answer.status_code == 200 and answer.content_type.startswith("text/xml")
+        assert answer.get_data(as_text=True) == ACK
+    wait_for(lambda: orders(openai_double), timeout=30, message="order_created at OpenAI")
+    [order] = orders(openai_double)
+    assert order["data"] == {"type": "contents", "amount": 12999, "currency": "USD"}
+    assert order["oppref"] == OPPREF
+    assert order["timestamp_ms"] == int(parse_iso(won_at).timestamp() * 1000)
+    with ctx.sessions() as session:
+        [change] = session.scalars(select(StageChange))
+    assert change.status == "converted" and change.attributed_event_id == "evt-sf-1"
+    assert "oppref on converted lead" in " ".join(_notes(ctx))
+    text = story(processes, "evt-sf-1")
+    assert "order_created" in text and "Closed Won" in text and opp_id in text
+
+
+def _notes(ctx) -> list[str]:  # type: ignore[no-untyped-def]
+    from connector.store.models import JournalEntry
+
+    with ctx.sessions() as session:
+        entries = session.scalars(select(JournalEntry).where(JournalEntry.kind == "stage"))
+        return [n for e in entries for n in e.details.get("notes", [])]
