@@ -80,6 +80,7 @@ def resolve(
     rules = StageRules.from_mapping(settings.stages.rules)
     crm, obj = rows[0].crm, rows[0].object_type
     labels = stage_labels or {}
+    pipeline_labels = {v["pipeline"]: v["pipeline_label"] for v in labels.values()}
     results: list[Resolution] = []
     candidates: dict[int, list[StageRule]] = {}
     for row in rows:
@@ -117,7 +118,7 @@ def resolve(
             )
             continue
         pipeline = str(record.get("pipeline") or row.pipeline or "")
-        pipeline_names = {pipeline, labels.get(row.stage, {}).get("pipeline_label", "")}
+        pipeline_names = {pipeline, pipeline_labels.get(pipeline, "")}
         rule = next(
             (r for r in candidates[row.id] if not r.pipeline or r.matches({r.stage}, pipeline_names)), None
         )
