@@ -257,7 +257,11 @@ def _record(
 
 
 def sweep_stage_changes(ctx: Context) -> int:
-    """Kick the resolver when changes wait past their time (Redis was down, a worker died)."""
+    """Kick the resolver when changes wait past their time (Redis was down, a worker died), and make
+    sure a poll is scheduled when polling is on."""
+    from connector.stages.poll import schedule_poll
+
+    polled = int(schedule_poll(ctx, 0))
     now = utcnow()
     grace = now - timedelta(seconds=ctx.settings.jobs.sweep_grace_seconds)
     with ctx.sessions() as session:
@@ -276,10 +280,10 @@ def sweep_stage_changes(ctx: Context) -> int:
             .limit(1)
         )
     if late is None:
-        return 0
+        return polled
     from connector.sweeper import _job_is_live
 
     scheduled = ctx.redis.get(NEXT_KEY.format(queue=ctx.settings.jobs.queue))
     if scheduled and _job_is_live(ctx, scheduled.decode()):
-        return 0
-    return int(enqueue_stage_resolution(ctx, force=True))
+        return polled
+    return polled + int(enqueue_stage_resolution(ctx, force=True))

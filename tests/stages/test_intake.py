@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-
 from sqlalchemy import select
 
 from connector.stages.salesforce_outbound import ACK

@@ -86,10 +86,12 @@ def change(crm: str, obj: str, record_id: str, stage: str, at: datetime, key: st
 
 
 def handle(ctx: Context, *changes: StageChange) -> list[StageChangeRow]:
-    """Store the changes (in the order given) and resolve them, one delivery at a time."""
-    for item in changes:
-        with ctx.sessions.begin() as session:
-            store_stage_changes(session, [item])
+    """Store the changes (in the order given) and resolve them, one delivery at a time (none given:
+    resolve what is stored)."""
+    for item in changes or (None,):
+        if item is not None:
+            with ctx.sessions.begin() as session:
+                store_stage_changes(session, [item])
         token, rows = claim(ctx, 200)
         if rows:
             run_batch(ctx, token, rows)
