@@ -16,8 +16,6 @@ from tests.conftest import wait_for
 from tests.stages.test_e2e import OPPREF, orders
 from tests.stages.test_resolution import env, handle, remember  # noqa: F401  (the env fixture)
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 def rows(ctx) -> list[StageChangeRow]:  # type: ignore[no-untyped-def]
     with ctx.sessions() as session:
@@ -29,16 +27,17 @@ def test_salesforce_history_polled_since_the_watermark(ctx, salesforce_double):
     lead = salesforce_double.add_record("Lead", Email="p@example.com", LastName="P", Company="C")
     opp = salesforce_double.convert_lead(lead, amount=10, stage="Prospecting")
     assert poll_once(ctx) == 1  # the Prospecting entry
-    salesforce_double.set_stage(opp, "Negotiation", at=NOW - timedelta(minutes=2))
+    now = datetime.now(UTC)
+    salesforce_double.set_stage(opp, "Negotiation", at=now + timedelta(seconds=1))
     history = next(iter(salesforce_double.records["OpportunityHistory"].values()))
     salesforce_double.records["OpportunityHistory"]["008amountedit"] = {
         **history,
         "Id": "008amountedit",
         "StageName": "Negotiation",
         "Amount": 20,
-        "CreatedDate": (NOW - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+        "CreatedDate": (now + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
     }
-    won_at = salesforce_double.set_stage(opp, "Closed Won")
+    won_at = salesforce_double.set_stage(opp, "Closed Won", at=now + timedelta(seconds=3))
     assert poll_once(ctx) == 2  # Negotiation and Closed Won; the amount edit is no stage move
     assert poll_once(ctx) == 0  # the overlap re-reads them: nothing new
     assert [r.stage for r in rows(ctx)] == ["Prospecting", "Negotiation", "Closed Won"]
