@@ -15,6 +15,7 @@ STANDARD_PROPERTIES = {
         "lastname",
         "phone",
         "company",
+        "lifecyclestage",
         "hs_object_id",
         "createdate",
         "lastmodifieddate",

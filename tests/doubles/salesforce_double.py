@@ -47,6 +47,14 @@ STANDARD = {
         _field("Company", length=255, nillable=False),
         _field("Phone", "phone", 40),
         _field("LeadSource", "picklist", 255, picklistValues=[{"value": "Web", "active": True}]),
+        _field(
+            "Status",
+            "picklist",
+            255,
+            picklistValues=[
+                {"value": v, "active": True} for v in ("Open", "Working", "Qualified", "Unqualified")
+            ],
+        ),
         _field("CreatedDate", "datetime", **READ_ONLY),
         _field("IsConverted", "boolean", **READ_ONLY),
         _field("ConvertedOpportunityId", "reference", 18, **READ_ONLY),

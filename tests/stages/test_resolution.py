@@ -228,3 +228,41 @@ def test_multi_currency_org_amount_in_minor_units(ctx, salesforce_double, curren
 def test_deleted_opportunity_is_recorded_not_sent(ctx, salesforce_double):
     [row] = handle(ctx, change("salesforce", "Opportunity", "006000000000099AAA", "Closed Won", NOW, "n1"))
     assert row.status == "record_deleted" and conversions(ctx) == []
+
+
+def test_hubspot_contact_lifecycle_stage_rule(ctx, hubspot_double):
+    lifecycle = with_rules(ctx, object="contact", stage="salesqualifiedlead", event="lead_created")
+    contact = hubspot_double.add_contact(email="sql@example.com", lifecyclestage="salesqualifiedlead")
+    remember(lifecycle, "hubspot", contact, "sql@example.com", "evt-sql", "opp-sql")
+    [row] = handle(lifecycle, change("hubspot", "contacts", contact, "salesqualifiedlead", NOW, "e1"))
+    [conv] = conversions(lifecycle)
+    assert row.status == "converted" and row.attributed_event_id == "evt-sql"
+    assert conv.event_type == "lead_created" and conv.payload["data"] == {"type": "customer_action"}
+    assert conv.payload["oppref"] == "opp-sql"
+
+
+@pytest.mark.parametrize("env", ["salesforce"], indirect=True)
+def test_salesforce_lead_status_rule_reads_the_lead_itself(ctx, salesforce_double):
+    qualified = with_rules(
+        ctx, crm="salesforce", object="Lead", stage="Qualified", event="custom", custom_event_name="sql"
+    )
+    lead = salesforce_double.add_record(
+        "Lead",
+        Email="lead@example.com",
+        LastName="L",
+        Company="C",
+        Status="Qualified",
+        OpenAI_Oppref__c="opp-lead",
+    )
+    remember(qualified, "salesforce", lead, "lead@example.com", "evt-lead", None)
+    [row] = handle(qualified, change("salesforce", "Lead", lead, "Qualified", NOW, "n1"))
+    [conv] = conversions(qualified)
+    assert row.status == "converted" and "oppref on the Lead itself" in " ".join(_notes(qualified))
+    assert (conv.event_type, conv.custom_event_name, conv.payload["oppref"]) == ("custom", "sql", "opp-lead")
+
+
+def _notes(ctx) -> list[str]:  # type: ignore[no-untyped-def]
+    from connector.store.models import JournalEntry
+
+    with ctx.sessions() as session:
+        return [n for e in session.scalars(select(JournalEntry)) for n in (e.details or {}).get("notes", [])]
