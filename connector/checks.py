@@ -51,6 +51,7 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         say(f"source {source.kind}/{source.name}: enabled, {state}")
     ctx.close()
     problems += _check_crm(settings, say)
+    problems += _check_stages(settings, say)
     return problems + _check_conversions(settings, say)
 
 
@@ -69,6 +70,12 @@ def _check_conversions(settings: Settings, say: Callable[[str], None]) -> int:
         key = "key set" if api_key(conf, pixel) else "NO KEY: dry run, recorded as would_send"
         say(f"conversions pixel {name} ({pixel.pixel_id}): {takes}; {key}")
     return 0
+
+
+def _check_stages(settings: Settings, say: Callable[[str], None]) -> int:
+    from connector.stages.check import check_stages
+
+    return check_stages(settings, say)
 
 
 def _check_crm(settings: Settings, say: Callable[[str], None]) -> int:

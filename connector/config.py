@@ -64,6 +64,9 @@ class WebSettings:
     """gunicorn worker processes for `serve`: one per core."""
     threads: int = 16
     """Threads per gunicorn process; many in-flight requests let one commit and one enqueue serve many."""
+    public_url: str = ""
+    """The base URL senders use to reach this service (https://hooks.example.com), needed behind a proxy
+    for signatures over the URL (HubSpot v3); empty: the URL as the request arrived."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,24 @@ class CrmSettings:
 
 
 @dataclass(frozen=True)
+class StagesSettings:
+    enabled: bool = False
+    """Turn CRM stage changes (webhooks, outbound messages, polling) into conversions."""
+    default_currency: str = "USD"
+    """Currency of amounts whose record names none (single-currency orgs, deals without a currency)."""
+    unattributable: str = "record"
+    """A change with no oppref, event id or consented email: `record` (kept, not sent) or `send`."""
+    salesforce_organization_id: str = ""
+    """The 15- or 18-character Salesforce org id outbound messages must carry; empty: refuse them."""
+    poll_interval_seconds: int = 0
+    """How often the polling fallback asks the CRM for stage changes (seconds); 0: polling off."""
+    poll_start_hours: int = 24
+    """How far back the first poll looks when no watermark is stored yet (hours)."""
+    rules: dict[str, Any] = field(default_factory=dict)
+    """Named stage rules, `[stages.rules.<name>]` (StageRules.from_mapping shape; config.example.toml)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./data"
     """Where the embedded SQLite database, embedded Redis and generated dev tokens live."""
@@ -257,6 +278,7 @@ class Settings:
     sources: dict[str, SourceSettings] = field(default_factory=dict)
     conversions: ConversionsSettings = field(default_factory=ConversionsSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
+    stages: StagesSettings = field(default_factory=StagesSettings)
     source_path: str = ""
     """The file these settings came from (empty for defaults); set by the loader."""
 
@@ -287,8 +309,15 @@ _CHOICES = {
     "unknown_consent": ("denied", "granted"),
     "provider": ("none", "salesforce", "hubspot"),
     "auth_method": ("jwt", "client_credentials", "token", "password"),
+    "unattributable": ("record", "send"),
 }
-_NON_NEGATIVE = {"sweep_grace_seconds", "raw_body_days", "batch_window_seconds", "join_grace_seconds"}
+_NON_NEGATIVE = {
+    "sweep_grace_seconds",
+    "raw_body_days",
+    "batch_window_seconds",
+    "join_grace_seconds",
+    "poll_interval_seconds",
+}
 
 
 def load_settings(
@@ -311,6 +340,7 @@ def load_settings(
     _apply_env(raw, environ)
     settings = _build(Settings, raw, origin, "")
     _check_conversions(settings.conversions, origin)
+    _check_stages(settings, origin)
     return replace(settings, source_path=str(path or ""))
 
 
@@ -469,6 +499,32 @@ def _check_conversions(conf: ConversionsSettings, origin: str) -> None:
     try:
         ConversionRules.from_mapping(conf.rules)
     except RuleError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def _check_stages(settings: Settings, origin: str) -> None:
+    """Cross-key rules of [stages]: the public URL, the currency, the org id and the rules table."""
+    from connector.conversions.currency import is_known_currency
+    from connector.stages.rules import StageRuleError, StageRules
+
+    conf = settings.stages
+    public_url = settings.web.public_url
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{origin}: web.public_url: expected an http(s) URL, got {public_url!r}")
+    if not is_known_currency(conf.default_currency):
+        raise ConfigError(
+            f"{origin}: stages.default_currency: expected an ISO 4217 code such as USD, "
+            f"got {conf.default_currency!r}"
+        )
+    org = conf.salesforce_organization_id
+    if org and not re.fullmatch(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", org):
+        raise ConfigError(
+            f"{origin}: stages.salesforce_organization_id: expected a 15- or 18-character id "
+            f"starting with 00D, got {org!r}"
+        )
+    try:
+        StageRules.from_mapping(conf.rules)
+    except StageRuleError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
 
 

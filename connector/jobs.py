@@ -21,6 +21,7 @@ from connector.intake.bookings import lock_booking
 from connector.intake.errors import IntakeError
 from connector.intake.ledger import request_from_receipt
 from connector.journal import record
+from connector.stages.changes import store_stage_changes
 from connector.store.models import CrmWrite, Receipt, ReceiptStatus
 from connector.store.models import Submission as SubmissionRow
 from connector.timeutil import utcnow
@@ -77,6 +78,13 @@ def enqueue_receipt(
         log.warning("queue unavailable, receipt_id=%s left for the sweeper: %s", receipt_id, exc)
         return False
     return True
+
+
+def enqueue_stage_resolution(ctx: Context, delay: float = 0.0) -> bool:
+    """Queue the stage-change resolver unless a run is already scheduled (connector.stages.work)."""
+    from connector.stages.work import enqueue_stage_resolution as enqueue
+
+    return enqueue(ctx, delay)
 
 
 def enqueue_crm_flush(ctx: Context, reason: str, delay: float | None = None) -> bool:
@@ -197,16 +205,24 @@ def process_receipt(receipt_id: int) -> str:
                     "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
                 )
                 return "lease lost"
-            kept = source.process(session, receipt, submission)  # None: no new lead (beacon, cancellation)
-            pixel_id, crm_write, held = None, None, None
-            if kept is not None:
-                saved, submission = kept
-                if booking_release.should_hold(ctx.settings, submission):
-                    booking_release.hold(session, receipt, saved, ctx.settings.collect.join_grace_seconds)
-                    held = saved.id
-                else:
-                    pixel_id, crm_write = _record_outcomes(ctx, session, receipt, saved, submission, source)
-            released = booking_release.take_ready(session)
+            stage_changes, held, released = [], None, []
+            pixel_id, crm_write = None, None
+            if source.kind == "crm":  # CRM notifiers carry stage changes, resolved by their own job
+                stage_changes = store_stage_changes(session, submission.changes, receipt)
+            else:
+                kept = source.process(
+                    session, receipt, submission
+                )  # None: no new lead (beacon, cancellation)
+                if kept is not None:
+                    saved, submission = kept
+                    if booking_release.should_hold(ctx.settings, submission):
+                        booking_release.hold(session, receipt, saved, ctx.settings.collect.join_grace_seconds)
+                        held = saved.id
+                    else:
+                        pixel_id, crm_write = _record_outcomes(
+                            ctx, session, receipt, saved, submission, source
+                        )
+                released = booking_release.take_ready(session)
             record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
     except RetryableError as exc:
         return _schedule_retry(ctx, receipt, attempt, exc)
@@ -222,6 +238,8 @@ def process_receipt(receipt_id: int) -> str:
         enqueue_booking_release(ctx, held, delay=ctx.settings.collect.join_grace_seconds)
     for lead_id in released:
         enqueue_booking_release(ctx, lead_id)
+    if stage_changes:
+        enqueue_stage_resolution(ctx)
     log.info(
         "receipt_id=%s processed event_id=%s attempt=%s",
         receipt_id,

@@ -24,6 +24,7 @@ from connector.jobs import (
     pending_receipts,
     receipt_job_id,
 )
+from connector.stages.work import sweep_stage_changes
 from connector.store.models import Receipt
 from connector.timeutil import as_utc, utcnow
 
@@ -55,6 +56,7 @@ def sweep(ctx: Context) -> int:
     enqueued += sweep_crm_writes(ctx)
     for lead_id in held_bookings(ctx):
         enqueued += enqueue_booking_release(ctx, lead_id)
+    enqueued += sweep_stage_changes(ctx)
     return enqueued + sweep_conversions(ctx)
 
 

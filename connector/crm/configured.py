@@ -21,7 +21,7 @@ from connector.mapping import MappingSet, load_mappings
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_adapters: dict[int, CrmAdapter] = {}
+_adapters: dict[int, tuple[Settings, CrmAdapter]] = {}
 _mappings: dict[str, MappingSet] = {}
 
 
@@ -109,11 +109,12 @@ def build_adapter(settings: Settings, environ: dict[str, str] | None = None) -> 
 def crm_adapter(settings: Settings) -> CrmAdapter:
     """This process's adapter for the settings (built once, reused by every job)."""
     with _lock:
-        adapter = _adapters.get(id(settings))
-        if adapter is None:
-            adapter = _adapters[id(settings)] = build_adapter(settings)
+        held = _adapters.get(id(settings))
+        # The settings are kept with their adapter: a freed object's id may be reused by other settings.
+        if held is None or held[0] is not settings:
+            held = _adapters[id(settings)] = (settings, build_adapter(settings))
             log.info("crm adapter ready: %s", settings.crm.provider)
-        return adapter
+        return held[1]
 
 
 def crm_mappings(settings: Settings) -> MappingSet:

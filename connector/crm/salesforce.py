@@ -286,6 +286,10 @@ class SalesforceAdapter(CrmAdapter):
         return [r for p in people for r in fan_out(p, error=error)]
 
     # -- reads and schema
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """Every row of a SOQL query (all pages), without the `attributes` entries."""
+        return [{k: v for k, v in row.items() if k != "attributes"} for row in self._query(soql)]
+
     def read_records(
         self, object_name: str, ids: Sequence[str], fields: Sequence[str]
     ) -> dict[str, dict[str, Any]]:

@@ -37,3 +37,4 @@ def all_sources() -> list[Source]:
 
 def _load_all() -> None:
     from connector.intake import sources  # noqa: F401  (importing registers every source)
+    from connector.stages import sources as stage_sources  # noqa: F401  (the CRM notifiers)

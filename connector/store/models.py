@@ -214,6 +214,59 @@ class Booking(Base):
     rescheduled_to: Mapped[str | None] = mapped_column(String(255))
     canceled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class StageChangeStatus:
+    """Life of a stage change: pending -> resolving -> one final outcome (retrying goes back to pending)."""
+
+    PENDING = "pending"
+    RESOLVING = "resolving"
+    CONVERTED = "converted"
+    NO_RULE = "no_rule"
+    ALREADY = "already_converted"
+    EXPIRED = "expired"
+    UNATTRIBUTABLE = "unattributable"
+    DELETED = "record_deleted"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class StageChange(Base):
+    """One CRM record entering a stage, from a webhook, an outbound message, a flow or a poll.
+
+    `delivery_key` deduplicates redeliveries of one notification; `change_key` (crm, object, record, stage,
+    entered-at second) deduplicates the same change arriving by push and by poll.
+    """
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (
+        UniqueConstraint("crm", "delivery_key", name="uq_stage_changes_delivery"),
+        UniqueConstraint("change_key", name="uq_stage_changes_change"),
+        Index("ix_stage_changes_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    crm: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64), index=True)
+    stage: Mapped[str] = mapped_column(String(255))
+    pipeline: Mapped[str | None] = mapped_column(String(255))
+    entered_at: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(32))
+    delivery_key: Mapped[str] = mapped_column(String(255))
+    change_key: Mapped[str] = mapped_column(String(64))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"), index=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(24), default=StageChangeStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    attempt_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    rule: Mapped[str | None] = mapped_column(String(128))
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    attributed_event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    conversion_id: Mapped[int | None] = mapped_column(ForeignKey("conversions.id"))
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -227,3 +280,13 @@ class Visitor(Base):
     first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StageWatermark(Base):
+    """How far the polling fallback has read, per CRM object (the entered-at time of the last change)."""
+
+    __tablename__ = "stage_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -63,14 +63,21 @@ def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int
         content_type=request.content_type or "",
         headers=headers,
         query=request.args.to_dict(),
-        url=request.url,
+        url=_public_url(ctx.settings.web.public_url),
         remote_addr=request.remote_addr or "",
     )
     source.authenticate_headers(incoming, secrets)
     incoming = _with_body(incoming, ctx.settings.intake.max_body_bytes)
     source.authenticate_body(incoming, secrets, conf)
     submission = source.parse(incoming, conf)
+    verify = getattr(source, "verify_parsed", None)
+    if verify is not None:  # CRM sources check the payload against configuration (the Salesforce org)
+        verify(submission, ctx.settings)
     stored = store_receipt(ctx, source, incoming, submission)
+    acknowledge = getattr(source, "acknowledge", None)
+    answer = acknowledge(submission) if acknowledge is not None else None
+    if answer is not None:  # a sender that counts only its own answer as delivered (Salesforce's Ack)
+        return answer, 200
     if stored.duplicate:
         return jsonify(status="duplicate", receipt_id=stored.id), 200
     queued = stored.queued
@@ -84,6 +91,14 @@ def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int
         extra={"event_id": submission.event_id, "receipt_id": stored.id},
     )
     return jsonify(status="accepted", receipt_id=stored.id, event_id=submission.event_id, queued=queued), 200
+
+
+def _public_url(public_url: str) -> str:
+    """The URL the sender called: behind a proxy, `web.public_url` + our path and query."""
+    if not public_url:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
 
 
 def _with_body(incoming: IncomingRequest, limit: int) -> IncomingRequest:

@@ -15,6 +15,7 @@ STANDARD_PROPERTIES = {
         "lastname",
         "phone",
         "company",
+        "lifecyclestage",
         "hs_object_id",
         "createdate",
         "lastmodifieddate",
@@ -27,6 +28,7 @@ STANDARD_PROPERTIES = {
         "pipeline",
         "closedate",
         "hs_v2_date_entered_current_stage",
+        "hs_lastmodifieddate",
         "hs_object_id",
     ),
 }
@@ -86,6 +88,24 @@ class HubSpotDouble:
         s.route("GET", r"/crm/v3/properties/(\w+)", "properties_get_all", self._properties_get_all)
         s.route("POST", r"/crm/v3/properties/(\w+)", "properties_create", self._properties_create)
         s.route("POST", r"/crm/v3/properties/(\w+)/groups", "groups_create", self._groups_create)
+        s.route("GET", r"/crm/v3/pipelines/(\w+)", "pipelines_get_all", self._pipelines)
+        s.route(
+            "POST", r"/crm/v4/associations/(\w+)/(\w+)/batch/read", "associations_read", self._associations
+        )
+        s.route("POST", r"/crm/v3/objects/deals/search", "deals_search", self._deals_search)
+        self.associations: dict[str, list[str]] = {}
+        self.pipelines = [
+            {
+                "id": "default",
+                "label": "Sales Pipeline",
+                "stages": [
+                    ("appointmentscheduled", "Appointment Scheduled"),
+                    ("qualifiedtobuy", "Qualified To Buy"),
+                    ("closedwon", "Closed Won"),
+                    ("closedlost", "Closed Lost"),
+                ],
+            }
+        ]
 
     # -- lifecycle and helpers for tests
     @property
@@ -107,6 +127,28 @@ class HubSpotDouble:
         record_id = str(next(self.ids))
         self.records["contacts"][record_id] = {**properties, "hs_object_id": record_id}
         return record_id
+
+    def add_deal(self, contact_ids: list[str], **properties: str) -> str:
+        """A deal associated with contacts; `set_deal_stage` moves it."""
+        record_id = str(next(self.ids))
+        now = _now()
+        self.records["deals"][record_id] = {
+            "pipeline": "default",
+            **properties,
+            "hs_object_id": record_id,
+            "createdate": now,
+            "hs_lastmodifieddate": now,
+        }
+        self.associations[record_id] = list(contact_ids)
+        return record_id
+
+    def set_deal_stage(self, deal_id: str, stage: str, at: datetime | None = None) -> int:
+        """Move the deal; returns the entry time in epoch ms (what the webhook's occurredAt says)."""
+        moment = at or datetime.now(UTC)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        deal = self.records["deals"][deal_id]
+        deal.update(dealstage=stage, hs_v2_date_entered_current_stage=stamp, hs_lastmodifieddate=stamp)
+        return int(moment.timestamp() * 1000)
 
     def find(self, object_type: str, prop: str, value: str) -> tuple[str, dict[str, str]] | None:
         for record_id, props in self.records[object_type].items():
@@ -385,6 +427,88 @@ class HubSpotDouble:
         }
         self.properties[object_type][name] = created
         return 201, created, {}
+
+    def _pipelines(self, request: Request, object_type: str) -> Reply:
+        if gated := self._gate(request):
+            return gated
+        results = [
+            {
+                "id": p["id"],
+                "label": p["label"],
+                "displayOrder": 0,
+                "archived": False,
+                "createdAt": _now(),
+                "updatedAt": _now(),
+                "stages": [
+                    {
+                        "id": sid,
+                        "label": label,
+                        "displayOrder": n,
+                        "metadata": {},
+                        "archived": False,
+                        "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                        "createdAt": _now(),
+                        "updatedAt": _now(),
+                    }
+                    for n, (sid, label) in enumerate(p["stages"])
+                ],
+            }
+            for p in (self.pipelines if object_type == "deals" else [])
+        ]
+        return 200, {"results": results}, {}
+
+    def _associations(self, request: Request, from_type: str, to_type: str) -> Reply:
+        body = request.json()
+        self.requests.append(("associations_read", body))
+        if gated := self._gate(request):
+            return gated
+        results = [
+            {
+                "from": {"id": str(i["id"])},
+                "to": [
+                    {
+                        "toObjectId": int(c),
+                        "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}],
+                    }
+                    for c in self.associations.get(str(i["id"]), [])
+                ],
+            }
+            for i in body.get("inputs", [])
+            if self.associations.get(str(i["id"]))
+        ]
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}, {}
+
+    def _deals_search(self, request: Request) -> Reply:
+        body = request.json()
+        self.requests.append(("deals_search", body))
+        if gated := self._gate(request):
+            return gated
+        since = 0
+        for group in body.get("filterGroups", []):
+            for f in group.get("filters", []):
+                if f.get("propertyName") == "hs_lastmodifieddate":
+                    since = int(f["value"])
+        wanted = body.get("properties") or []
+        found = []
+        for record_id, props in self.records["deals"].items():
+            modified = datetime.fromisoformat(props["hs_lastmodifieddate"].replace("Z", "+00:00"))
+            if modified.timestamp() * 1000 >= since:
+                found.append((modified, record_id, props))
+        found.sort()
+        start = int(body.get("after") or 0)
+        page = found[start : start + int(body.get("limit") or 10)]
+        results = [
+            {
+                "id": rid,
+                "properties": {n: props.get(n) for n in (*wanted, "hs_object_id")},
+                "createdAt": _now(),
+                "updatedAt": _now(),
+                "archived": False,
+            }
+            for _, rid, props in page
+        ]
+        paging = {"next": {"after": str(start + len(page))}} if start + len(page) < len(found) else None
+        return 200, {"total": len(found), "results": results, **({"paging": paging} if paging else {})}, {}
 
     def _groups_create(self, request: Request, object_type: str) -> Reply:
         body = request.json()

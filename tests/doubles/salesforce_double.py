@@ -47,6 +47,14 @@ STANDARD = {
         _field("Company", length=255, nillable=False),
         _field("Phone", "phone", 40),
         _field("LeadSource", "picklist", 255, picklistValues=[{"value": "Web", "active": True}]),
+        _field(
+            "Status",
+            "picklist",
+            255,
+            picklistValues=[
+                {"value": v, "active": True} for v in ("Open", "Working", "Qualified", "Unqualified")
+            ],
+        ),
         _field("CreatedDate", "datetime", **READ_ONLY),
         _field("IsConverted", "boolean", **READ_ONLY),
         _field("ConvertedOpportunityId", "reference", 18, **READ_ONLY),
@@ -62,22 +70,49 @@ STANDARD = {
     ],
     "Opportunity": [
         _field("Id", "id", 18, **READ_ONLY),
-        _field("StageName", "picklist", 255),
+        _field("Name", length=120),
+        _field(
+            "StageName",
+            "picklist",
+            255,
+            picklistValues=[
+                {"value": v, "label": v, "active": True}
+                for v in ("Prospecting", "Qualification", "Negotiation", "Closed Won", "Closed Lost")
+            ],
+        ),
         _field("Amount", "currency"),
         _field("CloseDate", "date"),
         _field("LastStageChangeDate", "datetime", **READ_ONLY),
         _field("CreatedDate", "datetime", **READ_ONLY),
     ],
+    "OpportunityContactRole": [
+        _field("Id", "id", 18, **READ_ONLY),
+        _field("OpportunityId", "reference", 18),
+        _field("ContactId", "reference", 18),
+        _field("IsPrimary", "boolean"),
+    ],
+    "OpportunityHistory": [
+        _field("Id", "id", 18, **READ_ONLY),
+        _field("OpportunityId", "reference", 18, **READ_ONLY),
+        _field("StageName", "picklist", 255, **READ_ONLY),
+        _field("Amount", "currency", **READ_ONLY),
+        _field("CreatedDate", "datetime", **READ_ONLY),
+    ],
 }
 REQUIRED_ON_CREATE = {"Lead": ("LastName", "Company"), "Contact": ("LastName",)}
-PREFIX = {"Lead": "00Q", "Contact": "003", "Opportunity": "006"}
+PREFIX = {"Lead": "00Q", "Contact": "003", "Opportunity": "006", "OpportunityContactRole": "00K"}
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 _SOQL = re.compile(
     r"^SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)(?:\s+WHERE\s+(?P<field>\w+)\s*"
-    r"(?P<op>=|IN)\s*(?P<values>\(.*\)|'(?:[^'\\]|\\.)*'))?(?:\s+ORDER BY\s+(?P<order>\w+)"
+    r"(?P<op>=|IN|>)\s*(?P<values>\(.*\)|'(?:[^'\\]|\\.)*'|[\w:.+-]+))?(?:\s+ORDER BY\s+(?P<order>\w+)"
     r"(?:\s+(?P<dir>ASC|DESC))?)?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
 
 
 def _errors(code: str, message: str, fields: list[str] | None = None) -> list[dict[str, Any]]:
@@ -156,6 +191,61 @@ class SalesforceDouble:
         created = (_EPOCH + timedelta(minutes=next(self.clock))).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         self.records[obj][record_id] = {"Id": record_id, "CreatedDate": created, **values}
         return record_id
+
+    def convert_lead(
+        self, lead_id: str, amount: float, stage: str = "Prospecting", **opportunity: Any
+    ) -> str:
+        """Lead conversion as Salesforce does it: a Contact, an Opportunity with a contact role, and the
+        Lead marked converted (custom Lead fields are not copied: no field mapping configured)."""
+        lead = self.records["Lead"][lead_id]
+        contact_id = self.add_record(
+            "Contact", Email=lead.get("Email"), FirstName=lead.get("FirstName"), LastName=lead.get("LastName")
+        )
+        opp_id = self.add_record(
+            "Opportunity", Name=f"{lead.get('Company')} deal", Amount=amount, **opportunity
+        )
+        self.set_stage(opp_id, stage)
+        self.add_record("OpportunityContactRole", OpportunityId=opp_id, ContactId=contact_id, IsPrimary=True)
+        lead.update(IsConverted=True, ConvertedOpportunityId=opp_id, ConvertedContactId=contact_id)
+        return opp_id
+
+    def set_stage(self, opp_id: str, stage: str, at: datetime | None = None) -> str:
+        """Move an opportunity: StageName, LastStageChangeDate and an OpportunityHistory row; returns the
+        entry time as Salesforce writes it."""
+        moment = at or datetime.now(UTC)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+        opp = self.records["Opportunity"][opp_id]
+        opp.update(StageName=stage, LastStageChangeDate=stamp)
+        history_id = f"008{next(self.ids):015d}"
+        self.records["OpportunityHistory"][history_id] = {
+            "Id": history_id,
+            "OpportunityId": opp_id,
+            "StageName": stage,
+            "Amount": opp.get("Amount"),
+            "CreatedDate": stamp,
+        }
+        return stamp
+
+    def outbound_message(self, org_id: str, notifications: list[tuple[str, str, dict[str, Any]]]) -> bytes:
+        """The SOAP body of an outbound message: (notification id, object, selected fields) each."""
+        items = "".join(
+            f"<Notification><Id>{nid}</Id>"
+            f'<sObject xsi:type="sf:{obj}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+            + "".join(f"<sf:{k}>{v}</sf:{k}>" for k, v in fields.items())
+            + "</sObject></Notification>"
+            for nid, obj, fields in notifications
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f'<soapenv:Body><notifications xmlns="{OUTBOUND_NS}">'
+            f"<OrganizationId>{org_id}</OrganizationId><ActionId>04k000000000001AAA</ActionId>"
+            '<SessionId xsi:nil="true"/>'
+            f"<EnterpriseUrl>{self.url}/services/Soap/c/59.0/00D</EnterpriseUrl>"
+            f"<PartnerUrl>{self.url}/services/Soap/u/59.0/00D</PartnerUrl>"
+            f"{items}</notifications></soapenv:Body></soapenv:Envelope>"
+        ).encode()
 
     def find(self, obj: str, field: str, value: str) -> list[dict[str, Any]]:
         return [r for r in self.records[obj].values() if str(r.get(field) or "").lower() == value.lower()]
@@ -240,7 +330,10 @@ class SalesforceDouble:
         if unknown:
             return 400, _errors("INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{obj}'"), {}
         rows = list(self.records[obj].values())
-        if parsed["field"]:
+        if parsed["field"] and parsed["op"] == ">":
+            since = _instant(parsed["values"])
+            rows = [r for r in rows if r.get(parsed["field"]) and _instant(r[parsed["field"]]) > since]
+        elif parsed["field"]:
             wanted = {v.replace("\\'", "'").lower() for v in _QUOTED.findall(parsed["values"])}
             rows = [r for r in rows if str(r.get(parsed["field"]) or "").lower() in wanted]
         if parsed["order"]:

@@ -1,0 +1,1 @@
+"""CRM stage changes become OpenAI conversions: rules, intake sources, polling, resolution."""

@@ -1,0 +1,179 @@
+"""Polling fallback for orgs that cannot push: read stage changes since a watermark kept in the database.
+
+Salesforce: OpportunityHistory rows (one per change, CreatedDate = when the stage was entered). HubSpot:
+deals modified since the watermark, dated by `hs_v2_date_entered_current_stage`. Each poll reads a little
+before the watermark (indexing delays); the change key makes the overlap, and a push of the same change,
+harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from connector import context
+from connector.context import Context
+from connector.crm.configured import crm_adapter
+from connector.errors import ConnectorError
+from connector.stages.changes import StageChange, store_stage_changes
+from connector.store.models import StageChange as StageChangeRow
+from connector.store.models import StageWatermark
+from connector.timeutil import as_utc, parse_iso, utcnow
+
+log = logging.getLogger(__name__)
+
+OVERLAP_SECONDS = 300
+"""Each poll re-reads this far before the watermark (search indexes lag behind writes)."""
+
+POLL_KEY = "connector:stages:poll:{queue}"
+"""Redis key holding the scheduled poll job's id: one poll per queue is ever scheduled."""
+
+HUBSPOT_PROPERTIES = ("dealstage", "pipeline", "hs_v2_date_entered_current_stage", "hs_lastmodifieddate")
+"""The deal properties a poll selects."""
+
+
+def polling_on(ctx: Context) -> bool:
+    stages = ctx.settings.stages
+    return stages.enabled and stages.poll_interval_seconds > 0 and ctx.settings.crm.provider != "none"
+
+
+def schedule_poll(ctx: Context, delay: float) -> bool:
+    """Schedule the next poll in `delay` seconds unless one is scheduled; the sweeper calls it too."""
+    if not polling_on(ctx):
+        return False
+    job_id = f"stages-poll-{secrets.token_hex(4)}"
+    ttl = int(delay + ctx.settings.jobs.job_timeout_seconds) + 30
+    try:
+        if not ctx.redis.set(POLL_KEY.format(queue=ctx.settings.jobs.queue), job_id, nx=True, ex=ttl):
+            return False
+        ctx.queue.enqueue_in(
+            timedelta(seconds=delay),
+            poll_stage_changes,
+            job_id=job_id,
+            job_timeout=ctx.settings.jobs.job_timeout_seconds,
+            result_ttl=600,
+            failure_ttl=86400,
+            description="poll CRM stage changes",
+        )
+    except RedisError as exc:
+        log.warning("queue unavailable, next stage poll left for the sweeper: %s", exc)
+        return False
+    return True
+
+
+def poll_stage_changes() -> int:
+    """The job: one poll, then the next one in `stages.poll_interval_seconds`."""
+    from rq import get_current_job
+
+    from connector.jobs import enqueue_stage_resolution
+
+    ctx = context.current()
+    job = get_current_job()
+    key = POLL_KEY.format(queue=ctx.settings.jobs.queue)
+    if job is not None and ctx.redis.get(key) == job.id.encode():
+        ctx.redis.delete(key)
+    try:
+        new = poll_once(ctx)
+    except ConnectorError as exc:
+        log.warning("stage poll failed, next poll as scheduled: %s", exc)
+        new = 0
+    if new:
+        enqueue_stage_resolution(ctx)
+    schedule_poll(ctx, ctx.settings.stages.poll_interval_seconds)
+    return new
+
+
+def poll_once(ctx: Context) -> int:
+    """Read the configured CRM's changes since the watermark, store them, move the watermark."""
+    crm = ctx.settings.crm.provider
+    name = "salesforce:Opportunity" if crm == "salesforce" else "hubspot:deals"
+    with ctx.sessions() as session:
+        mark = session.get(StageWatermark, name)
+        since = (
+            as_utc(mark.value) if mark else utcnow() - timedelta(hours=ctx.settings.stages.poll_start_hours)
+        )
+    since = since - timedelta(seconds=OVERLAP_SECONDS)  # type: ignore[operator]
+    adapter = crm_adapter(ctx.settings)
+    changes = _salesforce(adapter, since) if crm == "salesforce" else _hubspot(adapter, since)
+    with ctx.sessions.begin() as session:
+        changes = _stage_moves(session, changes)
+        new = store_stage_changes(session, changes)
+        latest = max((c.entered_at for c in changes), default=None)
+        if latest is not None and (mark is None or latest > as_utc(mark.value)):
+            row = session.get(StageWatermark, name) or StageWatermark(name=name, value=latest)
+            row.value = latest
+            session.add(row)
+    log.info("stage poll %s since %s: %d changes, %d new", name, since.isoformat(), len(changes), len(new))
+    return len(new)
+
+
+def _salesforce(adapter: Any, since: datetime) -> list[StageChange]:
+    literal = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = adapter.query(
+        "SELECT Id, OpportunityId, StageName, CreatedDate FROM OpportunityHistory "
+        f"WHERE CreatedDate > {literal} ORDER BY CreatedDate"
+    )
+    return [
+        StageChange(
+            "salesforce",
+            "Opportunity",
+            r["OpportunityId"],
+            r["StageName"],
+            entered,
+            f"poll:{r['Id']}",
+            "poll",
+        )
+        for r in rows
+        if r.get("StageName") and (entered := parse_iso(r.get("CreatedDate"))) is not None
+    ]
+
+
+def _hubspot(adapter: Any, since: datetime) -> list[StageChange]:
+    from connector.crm.hubspot_stages import deals_entered_since
+
+    changes = []
+    for deal in deals_entered_since(adapter, since, HUBSPOT_PROPERTIES):
+        entered = parse_iso(deal.get("hs_v2_date_entered_current_stage"))
+        if entered is None or entered < since or not deal.get("dealstage"):
+            continue  # modified, but its stage did not move in this window
+        key = f"poll:{deal['id']}:{deal['dealstage']}:{int(entered.timestamp())}"
+        changes.append(
+            StageChange(
+                "hubspot", "deals", deal["id"], deal["dealstage"], entered, key, "poll", deal.get("pipeline")
+            )
+        )
+    return changes
+
+
+def _stage_moves(session: Any, changes: list[StageChange]) -> list[StageChange]:
+    """History rows also record amount and date edits: keep only rows whose stage differs from the
+    record's previous one (from this poll, else the last change we stored)."""
+    ids = {c.record_id for c in changes}
+    last: dict[str, str] = {}
+    if ids:
+        for row in session.scalars(
+            select(StageChangeRow)
+            .where(StageChangeRow.record_id.in_(ids))
+            .order_by(StageChangeRow.entered_at)
+        ):
+            last[row.record_id] = row.stage
+    moves = []
+    for change in sorted(changes, key=lambda c: c.entered_at):
+        if last.get(change.record_id) == change.stage and not _same_known(session, change):
+            continue
+        last[change.record_id] = change.stage
+        moves.append(change)
+    return moves
+
+
+def _same_known(session: Any, change: StageChange) -> bool:
+    """True when exactly this change is already stored (so re-reading it is harmless, not an edit)."""
+    return (
+        session.scalar(select(StageChangeRow.id).where(StageChangeRow.change_key == change.change_key))
+        is not None
+    )
