@@ -214,6 +214,8 @@ class Booking(Base):
     rescheduled_to: Mapped[str | None] = mapped_column(String(255))
     canceled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class StageChangeStatus:
