@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -12,32 +9,27 @@ from connector import context
 from connector.config import load_settings
 from connector.jobs import process_receipt
 from connector.store.models import Conversion
-from tests.conftest import TOKEN
 
-_spec = importlib.util.spec_from_file_location(
-    "plugin_js_fixtures", Path(__file__).resolve().parents[2] / "plugin-js" / "tests" / "conftest.py"
-)
-_browser_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_browser_fixtures)
-site, browser, harness = _browser_fixtures.site, _browser_fixtures.browser, _browser_fixtures.harness
+# The connector's own fixtures (real ledger, queue and app); the browser fixtures come from this folder.
+from tests.conftest import TOKEN, app, client, ctx, database_url, env, redis_url, settings  # noqa: E402, F401
 
 PIXEL = "px_test_123"
 
 
 @pytest.fixture
-def env(env):  # type: ignore[no-untyped-def]
-    env.update(
-        {
+def conversions_env(env):  # type: ignore[no-untyped-def]  # noqa: F811
+    return {
+        **env,
+        **{
             "CONNECTOR_CONVERSIONS__ENABLED": "true",
             "CONNECTOR_CONVERSIONS__ENDPOINT": "http://127.0.0.1:9/v1/events",
             "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": PIXEL,
-        }
-    )
-    return env
+        },
+    }
 
 
-def test_the_server_conversion_reuses_the_pixels_event_id(harness, client, ctx, env):
-    ctx.settings = load_settings(environ=env)
+def test_the_server_conversion_reuses_the_pixels_event_id(harness, client, ctx, conversions_env):  # noqa: F811
+    ctx.settings = load_settings(environ=conversions_env)
     page = harness.open(
         "landing.html",
         "utm_source=chatgpt&utm_medium=paid_ai&oppref=Op-Ref_123.x~Y+Z",
