@@ -23,8 +23,8 @@ STOP_TIMEOUT_SECONDS = 20
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to send SIGTERM if the supervisor dies, so nothing is orphaned."""
+def die_with_parent() -> None:
+    """In a child process: ask Linux to send SIGTERM when the parent dies, so nothing is orphaned."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -57,8 +57,7 @@ def run_all(
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     children = [
-        subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-        for cmd in commands
+        subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=die_with_parent) for cmd in commands
     ]
     log.info(
         "connector running: web on http://%s:%s, %s worker(s), redis %s",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from rq import SimpleWorker
 
 from connector import context
 from connector.config import Settings
 from connector.context import Context
+from connector.supervisor import die_with_parent
 from connector.sweeper import SweeperThread, sweep
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,8 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
     SimpleWorker runs jobs in this process: the database pool and HTTP clients are reused across jobs,
     and the ledger's claims (not process isolation) are what make a crashed job safe to run again.
     """
+    # RQ forks its scheduler as a child process; without this it outlives a worker that is killed.
+    os.register_at_fork(after_in_child=die_with_parent)
     ctx = Context(settings)
     context.install(ctx)
     worker = SimpleWorker([ctx.queue], connection=ctx.redis)

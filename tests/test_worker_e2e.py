@@ -301,3 +301,14 @@ def test_unexpected_errors_are_retried_on_the_backoff_schedule_then_failed(ctx, 
     # RQ's scheduler works in whole seconds, so a 2 s delay may end up to 1 s early, never immediately.
     assert (journal[2].at - journal[1].at).total_seconds() >= 1
     assert (journal[4].at - journal[3].at).total_seconds() >= 2
+
+
+def test_a_killed_worker_leaves_no_scheduler_process_behind(ctx, processes):
+    import psutil
+
+    worker = processes.start("worker", name="worker")
+    children = wait_for(lambda: psutil.Process(worker.pid).children(), message="RQ scheduler child started")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"orphaned: {[p.cmdline() for p in alive]}"
