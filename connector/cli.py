@@ -62,6 +62,23 @@ def _migrate(settings: Settings) -> None:
         engine.dispose()
 
 
+def _prepare_secrets(settings: Settings) -> None:
+    """Read every enabled source's secrets once before serving: a missing secret file fails here, and the
+    development token of a source with none configured exists before the first request (the README's curl)."""
+    from connector.config import dev_token_path, resolve_secrets
+    from connector.intake import registry
+
+    for source in registry.all_sources():
+        if settings.source(source.name).enabled:
+            try:
+                resolve_secrets(settings, source.name)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+    token = dev_token_path(settings, "generic")
+    if token.exists():
+        log.info("development token for /webhooks/forms/generic: %s (the file, never its value)", token)
+
+
 @cli.command()
 @click.option("--workers", type=int, default=None, help="RQ worker processes (default: run.workers).")
 @click.option("--host", default=None, help="Listen address (default: web.host).")
@@ -73,6 +90,7 @@ def run(obj: Obj, workers: int | None, host: str | None, port: int | None) -> No
 
     settings = obj.settings
     _migrate(settings)
+    _prepare_secrets(settings)
     sys.exit(run_all(settings, obj.config_path, workers or settings.run.workers, host, port))
 
 
@@ -89,6 +107,7 @@ def serve(obj: Obj, host: str | None, port: int | None, processes: int | None) -
 
     settings = obj.settings
     _migrate(settings)
+    _prepare_secrets(settings)
     serve_gunicorn(
         settings, host or settings.web.host, port or settings.web.port, processes or settings.web.processes
     )

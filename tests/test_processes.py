@@ -115,3 +115,19 @@ def test_run_starts_everything_on_embedded_redis_and_stops_without_orphans(env, 
         if parent.poll() is None:
             os.kill(parent.pid, signal.SIGKILL)
         log.close()
+
+
+def test_serve_creates_the_development_token_before_the_first_request(env, processes, tmp_path):
+    env.pop("CONNECTOR_GENERIC_SECRET")
+    port = free_port()
+    processes.start("serve", "--port", str(port), "--processes", "1", name="serve")
+    token_file = tmp_path / "data" / "secrets" / "generic.token"
+    wait_for(lambda: up(f"http://127.0.0.1:{port}/healthz"), message="web up")
+    assert token_file.exists(), "the README's curl reads this file before sending anything"
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/webhooks/forms/generic",
+        json={"email": "dev@example.com", "event_id": "evt-dev"},
+        headers={"X-Connector-Token": token_file.read_text().strip()},
+    )
+    assert response.status_code == 200
+    assert token_file.read_text().strip() not in processes.logs()
