@@ -38,6 +38,13 @@ def lease_seconds(ctx: Context) -> int:
     return timeout + min(LEASE_MARGIN_SECONDS, timeout)
 
 
+def schedule(ctx: Context, func, *args, delay: float | None = None, **options):  # type: ignore[no-untyped-def]
+    """Enqueue `func(*args)` now, or in `delay` seconds through RQ's scheduler; raises RedisError."""
+    if delay and delay > 0:
+        return ctx.queue.enqueue_in(timedelta(seconds=delay), func, *args, **options)
+    return ctx.queue.enqueue(func, *args, **options)
+
+
 def receipt_job_id(receipt_id: int) -> str:
     """The job id intake uses, so the sweeper can tell whether a receipt is already queued."""
     return f"receipt-{receipt_id}"
@@ -69,7 +76,7 @@ def enqueue_receipt(
         options["retry"] = Retry(max=retries_left, interval=schedule)
     try:
         if delay:
-            ctx.queue.enqueue_in(timedelta(seconds=delay), process_receipt, receipt_id, **options)
+            schedule(ctx, process_receipt, receipt_id, delay=delay, **options)
         else:
             with ctx.redis.pipeline() as pipe:  # one round trip instead of two on the intake path
                 ctx.queue.enqueue(process_receipt, receipt_id, pipeline=pipe, **options)
@@ -269,10 +276,7 @@ def enqueue_booking_release(ctx: Context, submission_id: int, delay: float | Non
     """Queue `release_booking`: at once when the beacon joined, after the grace period otherwise."""
     options = {"job_timeout": ctx.settings.jobs.job_timeout_seconds, "result_ttl": 3600}
     try:
-        if delay:
-            ctx.queue.enqueue_in(timedelta(seconds=delay), release_booking, submission_id, **options)
-        else:
-            ctx.queue.enqueue(release_booking, submission_id, **options)
+        schedule(ctx, release_booking, submission_id, delay=delay, **options)
     except RedisError as exc:
         log.warning("queue unavailable, booking lead %s left for the sweeper: %s", submission_id, exc)
         return False
@@ -438,10 +442,7 @@ def enqueue_conversions_send(
             "failure_ttl": 7 * 86400,
             "description": f"send conversions for pixel {pixel_id}",
         }
-        if delay > 0:
-            ctx.queue.enqueue_in(timedelta(seconds=delay), send_conversions, pixel_id, **options)
-        else:
-            ctx.queue.enqueue(send_conversions, pixel_id, **options)
+        schedule(ctx, send_conversions, pixel_id, delay=delay, **options)
     except RedisError as exc:
         log.warning("queue unavailable, pixel=%s conversions left for the sweeper: %s", pixel_id, exc)
         return False

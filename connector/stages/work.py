@@ -52,10 +52,9 @@ def enqueue_stage_resolution(ctx: Context, delay: float = 0.0, force: bool = Fal
             "failure_ttl": 7 * 86400,
             "description": "resolve CRM stage changes",
         }
-        if delay > 0:
-            ctx.queue.enqueue_in(timedelta(seconds=delay), resolve_stage_changes, **options)
-        else:
-            ctx.queue.enqueue(resolve_stage_changes, **options)
+        from connector.jobs import schedule
+
+        schedule(ctx, resolve_stage_changes, delay=delay, **options)
     except RedisError as exc:
         log.warning("queue unavailable, stage changes left for the sweeper: %s", exc)
         return False
