@@ -266,19 +266,22 @@ class ConversionsClient:
         started = time.perf_counter()
         url = str(httpx.URL(self.settings.endpoint, params={"pid": run.pixel_id}))
         limit = self.settings.max_recorded_body_chars
+        outcome: dict[str, Any]
         try:
             response = self._http.post(url, content=content, headers=headers)
         except httpx.HTTPError as exc:
-            elapsed = (time.perf_counter() - started) * 1000
-            record = RequestRecord(
-                run.pixel_id,
-                url,
-                event_ids,
-                self.settings.validate_only,
-                started_ms,
-                elapsed,
-                error=f"{type(exc).__name__}: {exc}"[:limit],
-            )
+            outcome = {"error": f"{type(exc).__name__}: {exc}"[:limit]}
+        else:
+            outcome = {
+                "status_code": response.status_code,
+                "body": response.text[:limit],
+                "retry_after_s": parse_retry_after(response.headers.get("Retry-After")),
+            }
+        elapsed = (time.perf_counter() - started) * 1000
+        record = RequestRecord(
+            run.pixel_id, url, event_ids, self.settings.validate_only, started_ms, elapsed, **outcome
+        )
+        if record.status_code is None:
             logger.warning(
                 "POST pid=%s events=%d failed after %.0f ms: %s",
                 run.pixel_id,
@@ -287,23 +290,11 @@ class ConversionsClient:
                 record.error,
             )
         else:
-            elapsed = (time.perf_counter() - started) * 1000
-            record = RequestRecord(
-                run.pixel_id,
-                url,
-                event_ids,
-                self.settings.validate_only,
-                started_ms,
-                elapsed,
-                status_code=response.status_code,
-                body=response.text[:limit],
-                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-            )
             logger.info(
                 "POST pid=%s events=%d status=%d elapsed_ms=%.0f",
                 run.pixel_id,
                 len(events),
-                response.status_code,
+                record.status_code,
                 elapsed,
             )
         run.requests.append(record)
