@@ -1,30 +1,18 @@
-/*! connector attribution | MIT */
 // Design goals, checked by build.mjs and the tests: at most 3,072 bytes gzipped (so: terse code, comments
 // carry the reasons); never throw into the host page; never build HTML from values (attacker-controlled
 // strings: only .value, .href, .src and JSON); nothing persisted and no pixel before consent where consent is
 // required; fill only hidden or invisible fields the visitor has not typed into, matched exactly. (`let` even
 // where nothing is reassigned: terser keeps declarations as written, and `const` costs two bytes more.)
-// build.mjs hands the data file over compactly: [param, channel, ai_source?] click rules, the sources as one
-// "channel ai_source host|host utm|utm;..." string expanded below, the *_re values as regex literals.
-import {
-  click_ids as CLICK_RULES,
-  weak_click_ids as WEAK_RULES,
-  sources,
-  openai_ads_utm_sources as ADS_SOURCES,
-  email_re as EMAIL,
-  paid_medium_re as PAID,
-  paid_social_medium_re as PAID_SOCIAL,
-  medium_channels,
-} from '../../connector/data/classification.json';
-
+// The channel / AI-source classifier and its data live in dist/classify.js, loaded only when a touch needs it
+// (see `classifier` below); build.mjs defines CLICK_IDS (the click-id parameters, from the same data file)
+// and CLASSIFIER (classify.js?<content hash>, so an upgrade never meets a stale cached classifier).
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
   let UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
-  let CLICK = [...CLICK_RULES, ...WEAK_RULES].map((r) => r[0]); // oppref gclid ... fbclid
+  let CLICK = CLICK_IDS; // oppref gclid ... fbclid (build.mjs defines it from the data file)
   let KEY = '_attr'; // localStorage key and cookie name
   let NONE = 'none';
   let EVENT_ID = 'event_id';
-  let META = `metadata[${EVENT_ID}]`;
   let T = (f, ...a) => {
     try {
       return f(...a);
@@ -32,72 +20,19 @@ import {
   };
   let on = (target, type, f) => target.addEventListener(type, (e) => T(f, e), 1); // capture phase
   let list = (v) => (v || '').split(/[\s,]+/);
-  let noWww = (h) => h.replace(/^www\./, '');
+  let noWww = (h) => '.' + h.replace(/^www\./, '');
 
   // ---- configuration: <script data-pixel-id=...> (dataset), overridden by window.attributionConfig ----
-  let cfg = { ...d.currentScript?.dataset, ...w.attributionConfig };
-  let flag = (v) => /^(1|true)$/.test(v);
+  let me = d.currentScript || {};
+  let cfg = { ...me.dataset, ...w.attributionConfig };
+  let flag = (v) => v == 'true' || v == 1; // data-* strings, or true / 1 in the config object
   let debug = flag(cfg.debug);
   let log = (...a) => debug && console.log('[attribution]', ...a);
   let days = cfg.days || 90; // first/latest touch and click ids (Google Ads' longest click window)
 
   let now = () => new Date().toISOString();
   let cut = (v, n = 2048) => String(v).slice(0, n); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
-  let lower = (v) => (v || '').trim().toLowerCase();
   let uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
-  // JSON with strings cut shorter until the text fits `max` as measured by `size`; ids are never cut
-  let fit = (o, max, size) => {
-    let s;
-    for (let n of [2048, 300, 99, 40]) {
-      s = JSON.stringify(o, (k, v) => (v?.slice && !/^(event_id|uid|\w+_uri)$/.test(k) ? v.slice(0, n) : v));
-      if (size(s) < max) break;
-    }
-    return s;
-  };
-
-  // ---- classification: connector/classify.py's algorithm on the same data file (see its _utm notes) ----
-  let SOURCES = sources.split(';').map((s) => (
-    (s = s.split(' ')),
-    [RegExp('(^|\\.)(' + s[2].replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?') + ')$'), s[0], s[1], s[3].split('|')]
-  ));
-  let source = (v, byHost) => SOURCES.find((r) => (byHost ? r[0].test(v) : v && r[3].includes(v))) || (byHost ? [] : source(v, 1));
-  let classify = (p, ref) => {
-    let click = (rules) => (rules = rules.find((r) => p[r[0]])) && [rules[1], rules[2] || NONE];
-    let src = lower(p.utm_source);
-    let med = lower(p.utm_medium);
-    let paid = PAID.test(med);
-    let [, ch, ai] = source(src);
-    let h = '';
-    ref && T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
-    let a = '.' + noWww(h);
-    let b = '.' + noWww(loc.hostname);
-    return (
-      click(CLICK_RULES) ||
-      (src || med
-        ? ai
-          ? [ADS_SOURCES.includes(src) || (paid && ai == 'chatgpt') ? 'openai_ads' : paid ? 'other' : ch, ai]
-          : [
-              EMAIL.test(src) || EMAIL.test(med) || ch == 'email'
-                ? 'email'
-                : PAID_SOCIAL.test(med)
-                  ? 'paid_social'
-                  : ch
-                    ? paid
-                      ? ch == 'social'
-                        ? 'paid_social'
-                        : 'paid_search'
-                      : ch
-                    : paid
-                      ? 'other'
-                      : (medium_channels.find((m) => m[0].test(med)) || [, 'other'])[1],
-              NONE,
-            ]
-        : click(WEAK_RULES)) ||
-      // a referrer from this site (www. ignored, subdomains included) is an internal visit: direct
-      // (host rules are tried only for a referrer that needs them: every RegExp costs time on its first use)
-      (!h || a.endsWith(b) || b.endsWith(a) ? ['direct', NONE] : [(h = source(h, 1))[1] || 'referral', h[2] || NONE])
-    );
-  };
 
   // ---- this page's touch, kept in memory until consent allows storing it ----
   // (The usual first visit throws nothing: a page's first exception costs about 1 ms in Chromium.)
@@ -108,14 +43,29 @@ import {
     UTM.includes(k) && T(() => (v = decodeURIComponent(v.replace(/\+/g, ' '))));
     params[k] ||= cut(v);
   }
-  let [channel, ai_source] = classify(params, d.referrer);
-  let touch = { landing_page: cut(loc.href), referrer: cut(d.referrer), channel, ai_source, touch_at: now() };
+  let ref = d.referrer;
+  let h = '';
+  ref && T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
+  let a = noWww(h);
+  let b = noWww(loc.hostname);
+  // no click id, no utm_source or utm_medium, and no referrer or one from this site (www. ignored, subdomains
+  // included): the classifier would say direct, so this visit needs no classifier (most page views)
+  let direct = ![...CLICK, UTM[0], UTM[1]].some((k) => params[k]?.trim()) && (!h || a.endsWith(b) || b.endsWith(a));
+  let touch = {
+    landing_page: cut(loc.href),
+    referrer: cut(ref),
+    channel: direct && 'direct',
+    ai_source: direct && NONE,
+    touch_at: now(),
+  };
   UTM.map((k) => (touch[k] = params[k])); // absent ones stay undefined: JSON leaves them out
   let TOUCH = Object.keys(touch);
 
   // ---- persistence: localStorage + a root-domain cookie mirror (subdomains, storage cleared by Safari) ----
   let fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
-  let pick = (x, y, later) => (!x || (y && y.touch_at > x.touch_at == later) ? y : x);
+  // the earlier (first touch) or later (latest touch) of two; on a tie y, read from localStorage after the cookie,
+  // which may hold a copy cut to fit
+  let pick = (x, y, later) => (!x || (y && (y.touch_at >= x.touch_at == later || y.touch_at == x.touch_at)) ? y : x);
   let read = () => {
     let r = { c: {} };
     for (let g of [
@@ -138,11 +88,32 @@ import {
   let withTouch = (r) => {
     CLICK.map((k) => params[k] && (r.c[k] = [params[k], touch.touch_at])); // latest non-empty click ids
     r.f ||= touch;
-    (channel != 'direct' || !r.l) && (r.l = touch);
+    (!direct || !r.l) && (r.l = touch);
     return r;
   };
   let cookie = (v, age) =>
     (d.cookie = KEY + '=' + v + ';path=/;samesite=lax;max-age=' + age + (cfg.rootDomain ? ';domain=' + cfg.rootDomain : '') + (loc.protocol == 'https:' ? ';secure' : ''));
+
+  // ---- parts only some pages need, requested once from next to this script (or data-base) when needed; the
+  // content hash in their names means an upgrade never meets a stale cached copy. f runs once the part has
+  // arrived or failed to.
+  let load = (src, f) => d.head.append(Object.assign(d.createElement('script'), { src, onload: f, onerror: f }));
+  let lazy = (file, q = [], done) => (f) => (done ? T(f) : q.push(f) > 1 || load((cfg.base ?? me.src?.replace(/[^/]*$/, '')) + file, () => ((done = 1), q.map(T))));
+
+  // ---- classification: dist/classify.js, for a touch with no channel yet (a landing with UTMs, click ids or
+  // an outside referrer; a touch stored before it arrived). If it never arrives (blocked, offline), the channel
+  // fields stay empty and the connector classifies the same touch from its landing page and referrer with the
+  // same data file.
+  let classify;
+  let classifier = lazy(CLASSIFIER);
+  let classifyTouches = () =>
+    [rec.f, rec.l].map(
+      (t) =>
+        t.channel ||
+        (classify ? T(() => ([t.channel, t.ai_source] = classify(t))) : classifier(() => classify || ((classify = api.classify || (() => [])), sync()))),
+    );
+  let waiting = []; // attribution('get', callback) callbacks, run once the touches are classified
+  let ready = () => (classify || (rec.f.channel && rec.l.channel)) && waiting.splice(0).map((f) => T(f, values()));
 
   // ---- consent: WP Consent API, Google Consent Mode (ad_storage), attribution('consent', bool) ----
   let consent = 'unknown';
@@ -151,9 +122,14 @@ import {
   let allowed = () => consent == 'granted' || (consent == 'unknown' && cfg.consent == 'optional');
   let sync = () => {
     rec = withTouch((allowed() && T(read)) || { c: {} });
+    classifyTouches();
     if (allowed()) {
       T(() => (localStorage[KEY] = JSON.stringify(rec)));
-      T(cookie, encodeURIComponent(fit(rec, 3800, (s) => encodeURIComponent(s).length)), days * 86400);
+      // the mirror stays under 4 KB (browsers drop a larger cookie): strings cut shorter until it fits (only
+      // absurd values get cut: localStorage keeps them whole, and wins when both are read)
+      let s;
+      for (let n of [2048, 300, 99, 40]) if ((s = encodeURIComponent(JSON.stringify(rec, (k, v) => (v?.slice ? v.slice(0, n) : v)))).length < 3800) break;
+      T(cookie, s, days * 86400);
       loadPixel();
     } else if (withdrawn) {
       T(() => delete localStorage[KEY]);
@@ -161,6 +137,7 @@ import {
     }
     scan(d);
     log(consent, rec);
+    ready();
   };
   let setConsent = (yes, quiet) => {
     consent = yes ? 'granted' : 'denied';
@@ -188,7 +165,7 @@ import {
       pixelOn = 1;
       let q = (w.oaiq ||= (...a) => (q.q ||= []).push(a));
       q('init', { pixelId: cfg.pixelId, debug: flag(cfg.pixelDebug) });
-      d.head.append(Object.assign(d.createElement('script'), { async: 1, src: 'https://bzrcdn.openai.com/sdk/oaiq.min.js' }));
+      load('https://bzrcdn.openai.com/sdk/oaiq.min.js');
     }
   };
   let measure = (event, event_id) => {
@@ -244,23 +221,11 @@ import {
   // fill our fields under `node`; decorate booking links and iframes there too
   let scan = (node, submitting) => {
     let v;
-    let latest = rec.l || touch;
     let sel = FIELDS + ',a,iframe';
     for (let el of node.querySelectorAll ? [node, ...node.querySelectorAll(sel)].filter((e) => e.matches?.(sel)) : []) {
       T(() => {
-        if (/^(A|IFRAME)$/.test(el.tagName)) {
-          // booking widgets: the latest UTMs, and for Cal.com our event_id, which it returns in metadata
-          let a = el.src ? 'src' : 'href';
-          let u = new URL(el[a] || 'a:'); // <a> without href, iframe without src: no exception
-          let cal = isCal(u.origin);
-          let q = u.searchParams;
-          if (cal || isVendor(u.origin, 'calendly')) {
-            UTM.map((k) => latest[k] && !q.has(k) && q.set(k, latest[k]));
-            cal && !q.has(META) && q.set(META, bookingId);
-            u.href != el[a] && (el[a] = u.href);
-          }
-          return;
-        }
+        // (an <a> without href or an iframe without src: 'a:', no exception)
+        if (/^(A|IFRAME)$/.test(el.tagName)) return isBooking(new URL(el.src || el.href || 'a:').origin) && toBooking(el);
         let k = fieldKey(el);
         if (!k || typed.has(el) || !(el.type == 'hidden' || (/^text/.test(el.type) && !el.checkVisibility({ visibilityProperty: 1 })))) return;
         let form = owner(el);
@@ -286,55 +251,31 @@ import {
   // Ninja Forms submits from a plain button with its own click handler: no submit event
   on(d, 'click', (e) => (e = e.target.closest('.submit-container [type=button]')) && submitAttempt(owner(e)));
 
-  // ---- booking widgets: bookings back out, linked to a fresh event_id by a beacon ----
-  let isVendor = (origin, name) => RegExp(`^https://([\\w-]+\\.)*${name}\\.com$`).test(origin);
-  let isCal = (origin) => isVendor(origin, 'cal') || list(cfg.calOrigins).includes(origin);
-  let bookingId = uuid(); // put into Cal.com embeds as metadata[event_id]; used by the first Cal.com booking
-  let bookingIdUsed = 0;
-  let booked = (provider, booking) => {
-    let event_id = provider == 'cal_com' && !bookingIdUsed++ ? bookingId : uuid();
-    let attribution = values();
-    measure('appointment_scheduled', event_id);
-    attribution.event_id = event_id;
-    for (let k in attribution) attribution[k] || delete attribution[k];
-    let body = { v: 1, type: 'booking', event_id, provider, booking, attribution, page: loc.href, ts: now() };
-    log(body);
-    // text/plain + keepalive: no CORS preflight, survives navigation; errors never reach the page
-    cfg.endpoint &&
-      fetch(cfg.endpoint.replace(/\/$/, '') + '/collect', {
-        method: 'POST',
-        keepalive: 1,
-        body: fit(body, 4000, (s) => new Blob([s]).size),
-        headers: { 'Content-Type': 'text/plain' },
-      }).catch(log);
-  };
-  on(w, 'message', (e) => {
-    let m = e.data;
-    let o = e.origin;
-    isVendor(o, 'calendly') &&
-      m.event == 'calendly.event_scheduled' &&
-      booked('calendly', { invitee_uri: cut(m.payload.invitee.uri, 300), event_uri: cut(m.payload.event.uri, 300) });
-    isCal(o) && m.originator == 'CAL' && m.type == 'bookingSuccessfulV2' && booked('cal_com', { uid: cut(m.data.uid, 300) });
-  });
+  // ---- booking widgets (Calendly, Cal.com): dist/booking.js, loaded on a page that links or embeds one or
+  // hears from one, decorates those links and iframes and turns their booking messages into beacons ----
+  let isBooking = (origin) => /^https:\/\/([\w-]+\.)*(calendly|cal)\.com$/.test(origin) || list(cfg.calOrigins).includes(origin);
+  let booking = lazy(BOOKING);
+  let toBooking = (x) => booking(() => api.booking(x, cfg, log));
+  on(w, 'message', (e) => isBooking(e.origin) && toBooking(e));
 
   // ---- public API; replays what the pre-load stub queued ----
-  let api = (cmd, a) =>
+  let api = (cmd, a, b) =>
     T(() => {
       let v = values();
       return cmd == 'get'
-        ? (a?.(v), v)
+        ? (a && (waiting.push(a), ready()), v)
         : cmd == 'consent'
-          ? setConsent(a === true || /^(true|granted)$/.test(a))
+          ? setConsent(/^(true|granted)$/.test(a)) // true, 'true' or 'granted'
           : cmd == 'fill'
             ? scan(a || d)
             : cmd == 'debug'
               ? (debug = a)
-              : cmd == 'measure' && (measure(a, (v = uuid())), v);
+              : cmd == 'measure' && (measure(a, (v = b || uuid())), v);
     });
   let queued = w.attribution?.q || [];
   api.loaded = 1;
   w.attribution = api;
   T(sync);
-  T(() => new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach((n) => scan(n)))).observe(d.documentElement, { childList: 1, subtree: 1 }));
+  T(() => new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d.documentElement, { childList: 1, subtree: 1 }));
   queued.map((a) => api(...a));
 })(window, document, location);

@@ -145,6 +145,8 @@ class Harness:
         base = self.site.replace("//www.", f"//{host}.")
         page.goto(f"{base}/tests/pages/{page_name}" + (f"?{query}" if query else ""))
         page.wait_for_function("window.attribution && window.attribution.loaded")
+        # the touches are classified (dist/classify.js fetched when needed) and the forms filled
+        page.evaluate("new Promise(done => attribution('get', done))")
         return page
 
     def booking_frame(self, page: Any, frame_id: str) -> Any:

@@ -25,6 +25,8 @@ CAL_MSG = {
 def open_booking(harness):
     page = harness.open("booking.html", QUERY, CFG)
     page.wait_for_selector("#evil-frame", state="attached")
+    # links are decorated once dist/booking.js has arrived
+    page.wait_for_function("document.querySelector('#cal-link').href.includes('metadata')")
     return page
 
 

@@ -132,3 +132,20 @@ def test_loading_the_script_twice_runs_it_once(harness):
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 2")
     page.wait_for_timeout(100)
     assert [c[0] for c in harness.pixel_calls(page)] == ["init", "measure"]
+
+
+def test_a_landing_page_too_long_for_the_cookie_stays_whole_in_local_storage(harness):
+    """The cookie mirror cuts long strings to fit 4 KB; the next page still reads the whole values."""
+    query = "utm_source=newsletter&utm_campaign=" + "c" * 1500 + "&q=" + "x" * 1500
+    serve_long_urls(harness, "landing.html")
+    page = harness.open("landing.html", query, OPT)
+    whole = page.evaluate("attribution('get').latest_landing_page")
+    assert len(whole) == 2048  # cut to the server's limit only
+    cookie = next(c for c in harness.context.cookies() if c["name"] == "_attr")
+    assert len(cookie["value"]) < 4000
+    page.click("#next")
+    page.wait_for_url("**/second.html")
+    page.wait_for_function("window.attribution && window.attribution.loaded")
+    got = page.evaluate("attribution('get')")
+    assert got["latest_landing_page"] == got["first_landing_page"] == whole
+    assert json.loads(page.evaluate("localStorage._attr"))["l"]["landing_page"] == whole

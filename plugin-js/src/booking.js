@@ -1,0 +1,62 @@
+// Calendly and Cal.com, built to dist/booking.js. attribution.js loads it only on a page that links or embeds
+// one of them, or receives a message from one, and hands it each such link or iframe and each such message
+// together with its configuration and logger. Out: the latest UTMs (and for Cal.com our event_id, which it
+// returns in the booking's metadata) on links and embeds. Back: on the widget's booking message, the pixel's
+// appointment_scheduled and a beacon to {endpoint}/collect linking that event_id to the booking.
+((w, api) => {
+  let META = 'metadata[event_id]';
+  let cut = (v) => String(v).slice(0, 300);
+  let uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
+  let vendor = (origin, name) => RegExp(`^https://([\\w-]+\\.)*${name}\\.com$`).test(origin);
+  let bookingId = uuid(); // put into Cal.com embeds as metadata[event_id]; used by the first Cal.com booking
+  let bookingIdUsed = 0;
+
+  let booked = (provider, booking, cfg, log) => {
+    let event_id = provider == 'cal_com' && !bookingIdUsed++ ? bookingId : uuid();
+    let attribution = api('get');
+    api('measure', 'appointment_scheduled', event_id);
+    attribution.event_id = event_id;
+    for (let k in attribution) attribution[k] || delete attribution[k];
+    let body = { v: 1, type: 'booking', event_id, provider, booking, attribution, page: location.href, ts: new Date().toISOString() };
+    // at most 4 KB, as /collect accepts: strings cut shorter until it fits; ids are never cut
+    let json;
+    for (let n of [2048, 300, 99, 40]) {
+      json = JSON.stringify(body, (k, v) => (v?.slice && !/^(event_id|uid|\w+_uri)$/.test(k) ? v.slice(0, n) : v));
+      if (new Blob([json]).size < 4000) break;
+    }
+    log(body);
+    // text/plain + keepalive: no CORS preflight, survives navigation; the connector's optional visitor cookie
+    // goes along (credentials); errors never reach the page
+    cfg.endpoint &&
+      fetch(cfg.endpoint.replace(/\/$/, '') + '/collect', {
+        method: 'POST',
+        keepalive: true,
+        credentials: 'include',
+        body: json,
+        headers: { 'Content-Type': 'text/plain' },
+      }).catch(log);
+  };
+
+  // x: a link or iframe to decorate, or a message event from a booking origin
+  api.booking = (x, cfg, log) => {
+    let isCal = (origin) => vendor(origin, 'cal') || (cfg.calOrigins || '').split(/[\s,]+/).includes(origin);
+    let m = x.data;
+    let o = x.origin;
+    if (x.tagName) {
+      let a = x.src ? 'src' : 'href';
+      let u = new URL(x[a]);
+      let latest = api('get');
+      let q = u.searchParams;
+      'source medium campaign content term id'.split(' ').map((k) => {
+        let v = latest['latest_utm_' + k];
+        v && !q.has('utm_' + k) && q.set('utm_' + k, v);
+      });
+      isCal(u.origin) && !q.has(META) && q.set(META, bookingId);
+      u.href != x[a] && (x[a] = u.href);
+    } else if (vendor(o, 'calendly') && m.event == 'calendly.event_scheduled') {
+      booked('calendly', { invitee_uri: cut(m.payload.invitee.uri), event_uri: cut(m.payload.event.uri) }, cfg, log);
+    } else if (isCal(o) && m.originator == 'CAL' && m.type == 'bookingSuccessfulV2') {
+      booked('cal_com', { uid: cut(m.data.uid) }, cfg, log);
+    }
+  };
+})(window, window.attribution);
