@@ -1,10 +1,12 @@
-"""Print the browser script's size (raw and gzipped) and its measured run time on a page with five forms.
+"""Print the browser script's size (raw and gzipped, and its on-demand parts') and its measured run time on a
+page with five forms.
 
 Usage: python bench/plugin_size.py [--runs N]
 
-Run time on plugin-js/tests/pages/five-forms.html (five forms, 50 hidden fields to classify and fill) with
+Run time on plugin-js/tests/pages/five-forms.html (five forms, 50 hidden fields to fill) with
 dist/attribution.js inlined, in headless Chromium (/usr/bin/chromium), median over N fresh page loads of each
-kind (consent given, OpenAI loader stubbed), measured with performance.now() in the page:
+kind (consent given, OpenAI loader stubbed), measured with performance.now() in the page. The page is an ad
+landing (UTMs and oppref), so the script also requests dist/classify.js:
 
 - own start-up: parse, compile and run of the script on a page where an earlier inline script has already
   touched localStorage and document.cookie and started one script request, i.e. the script's own work;
@@ -12,6 +14,10 @@ kind (consent given, OpenAI loader stubbed), measured with performance.now() in 
   subresource request (the pixel loader here), paid once per page by whichever script comes first (on a real
   page, usually another one);
 - cold start-up: the script alone on a fresh page, so both of the above;
+- classifier arrival: from the first line of dist/classify.js running to the end of the work it triggers
+  (compile and run the part, classify the touch, store it again, refill the five forms);
+- direct visit: the own start-up on the same page with no UTMs and no referrer (most page views), which needs
+  no part at all;
 - one submit (fresh event_id, refill, pixel call) and a refill of all five forms on the warm page.
 """
 
@@ -25,12 +31,19 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DIST = ROOT / "plugin-js" / "dist" / "attribution.js"
+DIST_DIR = ROOT / "plugin-js" / "dist"
+DIST = DIST_DIR / "attribution.js"
+PARTS = ("classify.js", "booking.js")
 PAGE = ROOT / "plugin-js" / "tests" / "pages" / "five-forms.html"
 BUDGET = 3072
 """Largest allowed gzipped size of dist/attribution.js (bytes)."""
 
-CONFIG = '<script>window.attributionConfig={consent:"optional",pixelId:"px_bench"};</script>'
+# the config, and a pre-load queue call that notes when the touches are classified and the forms filled
+CONFIG = (
+    '<script>window.attributionConfig={consent:"optional",pixelId:"px_bench"};'
+    "window.attribution=function(){(attribution.q=attribution.q||[]).push(arguments)};"
+    "attribution('get',function(){window.__c1=performance.now()});</script>"
+)
 # the browser's first localStorage and cookie access and its first script request (about 2 ms for the first,
 # a fraction of that for the next), paid before the script so that its own work is timed alone
 FIRST_USE = (
@@ -46,9 +59,9 @@ SUBMIT = (
 REFILL = "() => { const t = performance.now(); attribution('fill'); return performance.now() - t; }"
 
 
-def sizes() -> tuple[int, int]:
-    """(raw bytes, gzipped bytes at level 9) of the built script."""
-    code = DIST.read_bytes()
+def sizes(name: str = "attribution.js") -> tuple[int, int]:
+    """(raw bytes, gzipped bytes at level 9) of a built file."""
+    code = (DIST_DIR / name).read_bytes()
     return len(code), len(gzip.compress(code, 9))
 
 
@@ -96,30 +109,42 @@ def run_times(
             finally:
                 launched.close()
     times: dict[str, list[float]] = {
-        k: [] for k in ("own_ms", "access_ms", "start_ms", "submit_ms", "refill_ms")
+        k: []
+        for k in ("own_ms", "access_ms", "start_ms", "classify_ms", "direct_ms", "submit_ms", "refill_ms")
     }
+    classifier = "window.__c0 = performance.now();\n" + (DIST_DIR / "classify.js").read_text()
     for run in range(runs):
-        for warm in (run % 2 == 0, run % 2 == 1):  # interleaved, alternating which goes first
-            html = page_html(first_use_paid=warm, nonce=f"{run}-{warm}")
+        kinds = [("warm", True), ("cold", False), ("direct", True)]
+        for kind, first_use_paid in kinds[run % 3 :] + kinds[: run % 3]:  # interleaved, rotating the order
+            html = page_html(first_use_paid=first_use_paid, nonce=f"{run}-{kind}")
             context = browser.new_context()  # type: ignore[attr-defined]
             context.route(
                 "https://bzrcdn.openai.com/**", lambda r: r.fulfill(body="", content_type="text/javascript")
             )
             context.route("https://bench.test/**", serve(html))
-            page = context.new_page()
-            page.goto(
-                "https://bench.test/five-forms.html?utm_source=chatgpt.com&utm_medium=referral&oppref=B1"
+            context.route(
+                "https://bench.test/classify.js*",
+                lambda r: r.fulfill(body=classifier, content_type="text/javascript"),
             )
+            page = context.new_page()
+            query = "" if kind == "direct" else "?utm_source=chatgpt.com&utm_medium=referral&oppref=B1"
+            page.goto("https://bench.test/five-forms.html" + query)
+            page.wait_for_function("window.__c1 !== undefined")
             filled = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][12]\"]').value")
             assert len(filled) == 36, "the five-form page was not filled"
+            channel = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][8]\"]').value")
+            assert channel == ("direct" if kind == "direct" else "openai_ads"), channel
             script_ms = page.evaluate("window.__s1 - window.__s0")
-            if warm:
+            if kind == "warm":
                 times["own_ms"].append(script_ms)
                 times["access_ms"].append(page.evaluate("window.__a1 - window.__a0"))
+                times["classify_ms"].append(page.evaluate("window.__c1 - window.__c0"))
                 times["submit_ms"].append(page.evaluate(SUBMIT))
                 times["refill_ms"].append(page.evaluate(REFILL))
-            else:
+            elif kind == "cold":
                 times["start_ms"].append(script_ms)
+            else:
+                times["direct_ms"].append(script_ms)
             context.close()
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -130,13 +155,16 @@ def main() -> None:
     args = parser.parse_args()
     raw, gz = sizes()
     print(f"dist/attribution.js: {raw} bytes raw, {gz} bytes gzipped (budget {BUDGET}, {BUDGET - gz:+d})")
+    for part in PARTS:
+        raw, gz = sizes(part)
+        print(f"dist/{part} (loaded on demand): {raw} bytes raw, {gz} bytes gzipped")
     t = run_times(args.runs)
     print(
-        f"five-form page, median of {args.runs}: start-up {t['own_ms']:.2f} ms of the script's own work"
+        f"five-form ad landing, median of {args.runs}: start-up {t['own_ms']:.2f} ms of the script's own work"
         f" (cold {t['start_ms']:.2f} ms, with the browser's first storage/cookie access and first script"
-        f" request, which alone take {t['access_ms']:.2f} ms); one submit {t['submit_ms']:.2f} ms; refill of all"
-        f" five forms"
-        f" {t['refill_ms']:.2f} ms"
+        f" request, which alone take {t['access_ms']:.2f} ms); classifier arrival {t['classify_ms']:.2f} ms;"
+        f" direct visit start-up {t['direct_ms']:.2f} ms; one submit {t['submit_ms']:.2f} ms; refill of all"
+        f" five forms {t['refill_ms']:.2f} ms"
     )
 
 

@@ -17,8 +17,10 @@ def parts(harness):
     requested: list[str] = []
     harness.context.on(
         "request",
-        lambda r: r.url.split("?")[0].endswith(("/classify.js", "/booking.js"))
-        and requested.append(r.url.split("/")[-1].split("?")[0]),
+        lambda r: (
+            r.url.split("?")[0].endswith(("/classify.js", "/booking.js"))
+            and requested.append(r.url.split("/")[-1].split("?")[0])
+        ),
     )
     return requested
 
@@ -83,6 +85,8 @@ def test_parts_load_from_data_base(harness, parts, site):
         route.fulfill(path=str(DIST / route.request.url.split("/")[-1].split("?")[0]))
 
     harness.context.route("**/elsewhere/*", from_dist)
-    page = harness.open("landing.html", "utm_source=bing&utm_medium=cpc", {**OPT, "base": site + "/elsewhere/"})
+    page = harness.open(
+        "landing.html", "utm_source=bing&utm_medium=cpc", {**OPT, "base": site + "/elsewhere/"}
+    )
     assert page.evaluate("attribution('get').latest_channel") == "paid_search"
     assert parts == ["classify.js"] and served[0].startswith(site + "/elsewhere/classify.js?")
