@@ -63,19 +63,20 @@
 
   // ---- persistence: localStorage + a root-domain cookie mirror (subdomains, storage cleared by Safari) ----
   let fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
-  // the earlier (first touch) or later (latest touch) of two; on a tie y, read from localStorage after the cookie,
-  // which may hold a copy cut to fit
-  let pick = (x, y, later) => (!x || (y && (y.touch_at >= x.touch_at == later || y.touch_at == x.touch_at)) ? y : x);
+  // the earlier (first touch) or later (latest touch) of two; on a tie x, read from localStorage (the cookie's
+  // copy may be cut to fit)
+  let pick = (x, y, later) => (!x || (y && y.touch_at != x.touch_at && y.touch_at > x.touch_at == later) ? y : x);
+  // localStorage first; the cookie only when it may know more: shared across subdomains (rootDomain), or
+  // localStorage empty or unavailable. (Reading document.cookie is a round trip to the browser's network
+  // process, the largest single cost of a page load here.)
   let read = () => {
     let r = { c: {} };
-    for (let g of [
-      T(() => JSON.parse(decodeURIComponent(d.cookie.match('(^|; )' + KEY + '=([^;]*)')?.[2] || 0))),
-      T(() => JSON.parse(localStorage[KEY] || 0)),
-    ]) {
+    let stored = T(() => JSON.parse(localStorage[KEY] || 0));
+    for (let g of [stored, (cfg.rootDomain || !stored?.c) && T(() => JSON.parse(decodeURIComponent(d.cookie.match('(^|; )' + KEY + '=([^;]*)')?.[2] || 0)))]) {
       if (g?.c) {
         r.f = pick(r.f, g.f, 0); // the older first touch
         r.l = pick(r.l, g.l, 1); // the newer latest touch
-        Object.assign(r.c, g.c);
+        for (let k in g.c) r.c[k]?.[1] >= g.c[k][1] || (r.c[k] = g.c[k]); // the newer value of each click id
       }
     }
     fresh(r.l?.touch_at) || (r.l = 0);
@@ -112,8 +113,6 @@
         t.channel ||
         (classify ? T(() => ([t.channel, t.ai_source] = classify(t))) : classifier(() => classify || ((classify = api.classify || (() => [])), sync()))),
     );
-  let waiting = []; // attribution('get', callback) callbacks, run once the touches are classified
-  let ready = () => (classify || (rec.f.channel && rec.l.channel)) && waiting.splice(0).map((f) => T(f, values()));
 
   // ---- consent: WP Consent API, Google Consent Mode (ad_storage), attribution('consent', bool) ----
   let consent = 'unknown';
@@ -137,7 +136,6 @@
     }
     scan(d);
     log(consent, rec);
-    ready();
   };
   let setConsent = (yes, quiet) => {
     consent = yes ? 'granted' : 'denied';
@@ -149,7 +147,7 @@
     s && setConsent(s == 'granted', quiet || a[1] != 'update'); // 'default' is an initial state
   };
   let dl = (w.dataLayer ||= []);
-  [].map.call(dl, (a) => gcm(a, 1));
+  dl.map((a) => gcm(a, 1)); // an Array, as gtag.js and GTM require
   let push = dl.push;
   dl.push = function (...a) {
     a.map((x) => T(gcm, x));
@@ -263,7 +261,8 @@
     T(() => {
       let v = values();
       return cmd == 'get'
-        ? (a && (waiting.push(a), ready()), v)
+        ? // a callback runs once the touches are classified: now, or after the classifier's own callback
+          (a && (classify || (rec.f.channel && rec.l.channel) ? a(v) : classifier(() => a(values()))), v)
         : cmd == 'consent'
           ? setConsent(/^(true|granted)$/.test(a)) // true, 'true' or 'granted'
           : cmd == 'fill'

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 OPT = {"consent": "optional", "endpoint": "https://connector.example.test", "pixelId": "px_h"}
 HOSTILE = '<script>window.__pwned=1</script>"\'><img src=x onerror="window.__pwned=2">' + "A" * 10_000
 DISABLE_STORAGE = """
@@ -134,11 +136,13 @@ def test_loading_the_script_twice_runs_it_once(harness):
     assert [c[0] for c in harness.pixel_calls(page)] == ["init", "measure"]
 
 
-def test_a_landing_page_too_long_for_the_cookie_stays_whole_in_local_storage(harness):
-    """The cookie mirror cuts long strings to fit 4 KB; the next page still reads the whole values."""
+@pytest.mark.parametrize("root_domain", [None, "example.test"])
+def test_a_landing_page_too_long_for_the_cookie_stays_whole_in_local_storage(harness, root_domain):
+    """The cookie mirror cuts long strings to fit 4 KB; the next page still reads the whole values (with a root
+    domain the cookie is read too: on a tie localStorage's copy wins)."""
     query = "utm_source=newsletter&utm_campaign=" + "c" * 1500 + "&q=" + "x" * 1500
     serve_long_urls(harness, "landing.html")
-    page = harness.open("landing.html", query, OPT)
+    page = harness.open("landing.html", query, {**OPT, "rootDomain": root_domain})
     whole = page.evaluate("attribution('get').latest_landing_page")
     assert len(whole) == 2048  # cut to the server's limit only
     cookie = next(c for c in harness.context.cookies() if c["name"] == "_attr")
@@ -149,3 +153,13 @@ def test_a_landing_page_too_long_for_the_cookie_stays_whole_in_local_storage(har
     got = page.evaluate("attribution('get')")
     assert got["latest_landing_page"] == got["first_landing_page"] == whole
     assert json.loads(page.evaluate("localStorage._attr"))["l"]["landing_page"] == whole
+
+
+def test_the_cookie_mirror_restores_what_local_storage_lost(harness):
+    """Safari's 7-day cap, a cleared localStorage: the cookie (read when localStorage is empty) brings it back."""
+    harness.open("landing.html", "utm_source=perplexity&oppref=KEEP", OPT)
+    page = harness.open("second.html", "", OPT, init="localStorage.removeItem('_attr');")
+    got = page.evaluate("attribution('get')")
+    assert got["first_utm_source"] == "perplexity" and got["oppref"] == "KEEP"
+    assert got["first_channel"] == "openai_ads"  # oppref wins over the UTM
+    assert json.loads(page.evaluate("localStorage._attr"))["f"]["utm_source"] == "perplexity"  # stored again
