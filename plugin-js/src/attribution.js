@@ -3,9 +3,10 @@
 // strings: only .value, .href, .src and JSON); nothing persisted and no pixel before consent where consent is
 // required; fill only hidden or invisible fields the visitor has not typed into, matched exactly. (`let` even
 // where nothing is reassigned: terser keeps declarations as written, and `const` costs two bytes more.)
-// The channel / AI-source classifier and its data live in dist/classify.js, loaded only when a touch needs it
-// (see `classifier` below); build.mjs defines CLICK_IDS (the click-id parameters, from the same data file)
-// and CLASSIFIER (classify.js?<content hash>, so an upgrade never meets a stale cached classifier).
+// What only some pages need lives in parts loaded on demand (see `lazy`): the channel / AI-source classifier
+// with its data (src/classify.js) and the booking widgets (src/booking.js). build.mjs defines CLICK_IDS (the
+// click-id parameters, from the classification data file) and CLASSIFIER / BOOKING (the parts' file names
+// with their content hash).
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
   let UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
