@@ -85,11 +85,13 @@ function connector_attribution_field( $input, $key ) {
 	return isset( $input[ $key ] ) && is_scalar( $input[ $key ] ) ? trim( (string) $input[ $key ] ) : '';
 }
 
-/** A host name from what an admin typed: "https://www.Example.com/" becomes "www.example.com". */
+/** A cookie domain from what an admin typed: "https://www.Example.com/" becomes "example.com". */
 function connector_attribution_clean_domain( $value ) {
 	$host = preg_replace( '#^[a-z][a-z0-9+.-]*://#', '', strtolower( $value ) );
 	$host = preg_replace( '#[/:?\#].*$#s', '', $host );
-	return trim( preg_replace( '/[^a-z0-9.-]/', '', $host ), '.-' );
+	$host = trim( preg_replace( '/[^a-z0-9.-]/', '', $host ), '.-' );
+	// A pasted site address means the site's domain: www. would keep the cookie from the other subdomains.
+	return preg_replace( '/^www\./', '', $host );
 }
 
 /** Sanitize the settings form. */
