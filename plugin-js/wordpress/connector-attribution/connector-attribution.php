@@ -88,8 +88,9 @@ function connector_attribution_field( $input, $key ) {
 /** A cookie domain from what an admin typed: "https://www.Example.com/" becomes "example.com". */
 function connector_attribution_clean_domain( $value ) {
 	$host = preg_replace( '#^[a-z][a-z0-9+.-]*://#', '', strtolower( $value ) );
-	$host = preg_replace( '#[/:?\#].*$#s', '', $host );
-	$host = trim( preg_replace( '/[^a-z0-9.-]/', '', $host ), '.-' );
+	// the host name it starts with: a port, path, quote or anything else ends it
+	preg_match( '/^[a-z0-9.-]*/', $host, $match );
+	$host = trim( $match[0], '.-' );
 	// A pasted site address means the site's domain: www. would keep the cookie from the other subdomains.
 	return preg_replace( '/^www\./', '', $host );
 }
