@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = ROOT / "plugin-js" / "wordpress" / "connector-attribution"
 PLUGIN = PLUGIN_DIR / "connector-attribution.php"
 RUNNER = Path(__file__).with_name("run_plugin.php")
+PACKAGE = ROOT / "plugin-js" / "wordpress" / "package.py"
 OPTION = "connector_attribution"
 PLUGINS_URL = "https://example.test/wp-content/plugins"  # WP_STUB_PLUGINS_URL in wp_stub.php
 UNSET = object()
@@ -99,3 +101,11 @@ def config(node: str, inline: str, theme: dict | None = None) -> dict:
 
 def plugin_version(php_file: Path = PLUGIN) -> str:
     return re.search(r"^\s*\*\s*Version:\s*(\S+)", php_file.read_text(), re.M).group(1)
+
+
+def package_zip(output: Path) -> Path:
+    """Run the package step (plugin-js/wordpress/package.py) writing to output."""
+    done = subprocess.run([sys.executable, str(PACKAGE), str(output)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(output)
+    return output

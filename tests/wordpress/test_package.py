@@ -10,23 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PLUGIN_DIR, PLUGINS_URL, ROOT, config, plugin_version, scripts
+from .conftest import PACKAGE, PLUGIN_DIR, PLUGINS_URL, ROOT, config, package_zip, plugin_version, scripts
 
-PACKAGE = ROOT / "plugin-js" / "wordpress" / "package.py"
 DIST = ROOT / "plugin-js" / "dist"
 SCRIPTS = ("attribution.js", "classify.js", "booking.js")
 
 
-def build(output: Path) -> Path:
-    done = subprocess.run([sys.executable, str(PACKAGE), str(output)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(output)
-    return output
-
-
 @pytest.fixture(scope="module")
 def package(tmp_path_factory) -> Path:
-    return build(tmp_path_factory.mktemp("package") / "nested" / "connector-attribution.zip")
+    return package_zip(tmp_path_factory.mktemp("package") / "nested" / "connector-attribution.zip")
 
 
 def test_the_zip_holds_the_plugin_and_the_three_scripts(package):
@@ -67,7 +59,7 @@ def test_every_url_the_installed_plugin_prints_is_a_file_it_ships(package, tmp_p
 
 
 def test_the_zip_is_the_same_for_the_same_sources(package, tmp_path):
-    assert build(tmp_path / "again.zip").read_bytes() == package.read_bytes()
+    assert package_zip(tmp_path / "again.zip").read_bytes() == package.read_bytes()
 
 
 def test_the_default_output_is_named_after_the_version_in_an_ignored_folder():
