@@ -53,9 +53,9 @@ function connector_attribution_config() {
 /**
  * Enqueue js/attribution.js (deferred), its configuration in an inline script just before it.
  *
- * Why window.attributionConfig and not data-* attributes on the tag: optimization plugins that combine or
- * delay scripts rebuild the tag and drop its attributes, while they keep an inline script ahead of the
- * file. A "before" inline script also leaves the defer strategy in place (an "after" one would not).
+ * Why window.attributionConfig and not data-* attributes on the tag: an optimization plugin that combines
+ * scripts replaces our tag, attributes and all, with its own file, while an inline script keeps its place
+ * ahead of it. A "before" inline script also leaves the defer strategy in place (an "after" one would not).
  * A configuration object the theme sets itself still wins, as it does over data-* attributes.
  */
 function connector_attribution_enqueue() {
