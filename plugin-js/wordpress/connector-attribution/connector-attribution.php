@@ -14,7 +14,8 @@
 
 defined( 'ABSPATH' ) || exit;
 
-const CONNECTOR_ATTRIBUTION_OPTION = 'connector_attribution';
+const CONNECTOR_ATTRIBUTION_OPTION  = 'connector_attribution';
+const CONNECTOR_ATTRIBUTION_VERSION = '0.1.0'; // the header's Version; busts caches of js/attribution.js
 
 /** The saved settings merged over the defaults. */
 function connector_attribution_settings() {
@@ -27,48 +28,83 @@ function connector_attribution_settings() {
 	return wp_parse_args( (array) get_option( CONNECTOR_ATTRIBUTION_OPTION, array() ), $defaults );
 }
 
-/** Enqueue the built script (deferred) with its data-* configuration. */
+/** The script's configuration: the non-empty settings plus where its parts live. */
+function connector_attribution_config() {
+	$s      = connector_attribution_settings();
+	$config = array(
+		// The parts (classify.js, booking.js) sit next to attribution.js in js/. Said explicitly because an
+		// optimization plugin that moves or combines our script changes the URL the script would guess from.
+		'base' => trailingslashit( plugins_url( 'js', __FILE__ ) ),
+	);
+	$keys = array(
+		'pixelId'    => 'pixel_id',
+		'endpoint'   => 'endpoint',
+		'consent'    => 'consent',
+		'rootDomain' => 'root_domain',
+	);
+	foreach ( $keys as $key => $setting ) {
+		if ( is_string( $s[ $setting ] ) && '' !== $s[ $setting ] ) {
+			$config[ $key ] = $s[ $setting ];
+		}
+	}
+	return $config;
+}
+
+/**
+ * Enqueue js/attribution.js (deferred), its configuration in an inline script just before it.
+ *
+ * Why window.attributionConfig and not data-* attributes on the tag: an optimization plugin that combines
+ * scripts replaces our tag, attributes and all, with its own file, while an inline script keeps its place
+ * ahead of it. A "before" inline script also leaves the defer strategy in place (an "after" one would not).
+ * A configuration object the theme sets itself still wins, as it does over data-* attributes.
+ */
 function connector_attribution_enqueue() {
 	wp_enqueue_script(
 		'connector-attribution',
-		plugins_url( 'attribution.js', __FILE__ ),
+		plugins_url( 'js/attribution.js', __FILE__ ),
 		array(),
-		'0.1.0',
+		CONNECTOR_ATTRIBUTION_VERSION,
 		array( 'strategy' => 'defer', 'in_footer' => false )
+	);
+	// JSON_HEX_*: no <, >, & or quote reaches the page, so no value can end the script element or open a
+	// comment in it; invalid UTF-8 (a value set around the settings form) becomes U+FFFD instead of failing.
+	$json = wp_json_encode(
+		connector_attribution_config(),
+		JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT | JSON_INVALID_UTF8_SUBSTITUTE
+	);
+	wp_add_inline_script(
+		'connector-attribution',
+		'window.attributionConfig = Object.assign(' . $json . ', window.attributionConfig);',
+		'before'
 	);
 }
 add_action( 'wp_enqueue_scripts', 'connector_attribution_enqueue' );
 
-/** Add the data-* attributes to our script tag; every value is escaped. */
-function connector_attribution_tag( $tag, $handle ) {
-	if ( 'connector-attribution' !== $handle ) {
-		return $tag;
-	}
-	$s     = connector_attribution_settings();
-	$attrs = array(
-		'data-pixel-id'    => $s['pixel_id'],
-		'data-endpoint'    => $s['endpoint'],
-		'data-consent'     => $s['consent'],
-		'data-root-domain' => $s['root_domain'],
-	);
-	$extra = '';
-	foreach ( $attrs as $name => $value ) {
-		if ( '' !== $value ) {
-			$extra .= ' ' . $name . '="' . esc_attr( $value ) . '"';
-		}
-	}
-	return str_replace( ' src=', $extra . ' src=', $tag );
+/** One submitted field as a string (a crafted request may send an array). */
+function connector_attribution_field( $input, $key ) {
+	return isset( $input[ $key ] ) && is_scalar( $input[ $key ] ) ? trim( (string) $input[ $key ] ) : '';
 }
-add_filter( 'script_loader_tag', 'connector_attribution_tag', 10, 2 );
+
+/** A cookie domain from what an admin typed: "https://www.Example.com/" becomes "example.com". */
+function connector_attribution_clean_domain( $value ) {
+	$host = preg_replace( '#^[a-z][a-z0-9+.-]*://#', '', strtolower( $value ) );
+	// the host name it starts with: a port, path, quote or anything else ends it
+	preg_match( '/^[a-z0-9.-]*/', $host, $match );
+	$host = trim( $match[0], '.-' );
+	// A pasted site address means the site's domain: www. would keep the cookie from the other subdomains.
+	return preg_replace( '/^www\./', '', $host );
+}
 
 /** Sanitize the settings form. */
 function connector_attribution_sanitize( $input ) {
-	$input = (array) $input;
+	$input    = (array) $input;
+	$endpoint = esc_url_raw( connector_attribution_field( $input, 'endpoint' ), array( 'https', 'http' ) );
 	return array(
-		'pixel_id'    => sanitize_text_field( $input['pixel_id'] ?? '' ),
-		'endpoint'    => esc_url_raw( $input['endpoint'] ?? '', array( 'https', 'http' ) ),
-		'consent'     => ( ( $input['consent'] ?? '' ) === 'optional' ) ? 'optional' : 'required',
-		'root_domain' => preg_replace( '/[^a-z0-9.-]/', '', strtolower( $input['root_domain'] ?? '' ) ),
+		'pixel_id'    => sanitize_text_field( connector_attribution_field( $input, 'pixel_id' ) ),
+		// Only an absolute http(s) URL: the beacons go to {endpoint}/collect from every page of the site.
+		'endpoint'    => preg_match( '#^https?://[^/?\#]#i', $endpoint ) ? $endpoint : '',
+		'consent'     => 'optional' === connector_attribution_field( $input, 'consent' ) ? 'optional' : 'required',
+		'root_domain' => connector_attribution_clean_domain( connector_attribution_field( $input, 'root_domain' ) ),
 	);
 }
 

@@ -1,0 +1,113 @@
+"""Settings > Connector Attribution: what saving the form keeps, and the page that shows it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from .conftest import OPTION, Elements, config, scripts
+
+DEFAULTS = {"pixel_id": "", "endpoint": "", "consent": "required", "root_domain": ""}
+
+
+@pytest.fixture
+def save(wordpress):
+    """The value WordPress stores when the settings form posts input (through the registered callback)."""
+    return lambda data: json.loads(wordpress("sanitize", input=data))
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("optional", "optional"), ("required", "required"), ("", "required"), ("OPTIONAL", "required"),
+     ("none", "required"), (["optional"], "required"), (None, "required")],
+)
+def test_consent_is_required_or_optional_only(save, given, kept):
+    assert save({"consent": given})["consent"] == kept
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("example.com", "example.com"),
+        ("  Example.COM ", "example.com"),
+        ("https://www.example.com/pricing?utm_source=x", "example.com"),
+        ("shop.example.co.uk:8443", "shop.example.co.uk"),
+        (".example.com.", "example.com"),
+        ('example.com"; domain=evil.test', "example.com"),
+        ("exa mple.com", "exa"),
+        ("<script>alert(1)</script>", ""),
+        ("", ""),
+    ],
+)
+def test_the_root_domain_is_cleaned_to_a_host_name(save, given, kept):
+    assert save({"root_domain": given})["root_domain"] == kept
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://connector.example.com", "https://connector.example.com"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/"),
+        ("  https://connector.example.com/base  ", "https://connector.example.com/base"),
+        ("javascript:alert(1)", ""),
+        ("JavaScript:alert(1)//https://x", ""),
+        ("data:text/html,<script>alert(1)</script>", ""),
+        ("ftp://connector.example.com", ""),
+        ("//connector.example.com", ""),
+        ("/collect", ""),
+        ("https://", ""),
+        ("", ""),
+    ],
+)
+def test_the_endpoint_is_an_http_or_https_url_or_nothing(save, given, kept):
+    assert save({"endpoint": given})["endpoint"] == kept
+
+
+def test_the_endpoint_loses_characters_a_url_cannot_hold(save):
+    kept = save({"endpoint": 'https://connector.example.com/"><script>'})["endpoint"]
+    assert kept.startswith("https://connector.example.com/") and not set("\"<> ") & set(kept)
+
+
+def test_the_pixel_id_is_plain_text(save):
+    assert save({"pixel_id": " <b>px_123</b>\n"})["pixel_id"] == "px_123"
+    assert save({"pixel_id": ["px_123"]})["pixel_id"] == ""
+
+
+@pytest.mark.parametrize("given", [None, "a string", [], {"unknown": "x"}])
+def test_nothing_usable_saves_the_defaults(save, given):
+    assert save(given) == DEFAULTS
+
+
+def test_saved_settings_reach_every_page(wordpress, node, save):
+    saved = save(
+        {"pixel_id": "px_9", "endpoint": "https://c.example.com", "consent": "optional",
+         "root_domain": "https://www.example.com/"}
+    )
+    inline = scripts(wordpress("head", saved))[0][1]
+    cfg = config(node, inline)
+    assert {k: cfg[k] for k in ("pixelId", "endpoint", "consent", "rootDomain")} == {
+        "pixelId": "px_9", "endpoint": "https://c.example.com", "consent": "optional", "rootDomain": "example.com",
+    }
+
+
+def test_the_settings_page_shows_hostile_values_as_text(wordpress):
+    hostile = '"><script>alert(1)</script><input value="'
+    options = {"pixel_id": hostile, "endpoint": hostile, "consent": "optional", "root_domain": hostile}
+    page = Elements(wordpress("admin", options))
+    assert page.all("script") == []
+    values = {attrs["name"]: attrs.get("value") for attrs, _ in page.all("input") if attrs.get("name")}
+    assert values[f"{OPTION}[pixel_id]"] == values[f"{OPTION}[endpoint]"] == values[f"{OPTION}[root_domain]"] == hostile
+    selected = [attrs["value"] for attrs, _ in page.all("option") if "selected" in attrs]
+    assert selected == ["optional"]
+    assert values["option_page"] == OPTION  # the group register_setting was given
+
+
+def test_the_settings_page_shows_nothing_to_a_user_who_cannot_manage_options(wordpress):
+    assert wordpress("admin", DEFAULTS, can=False).strip() == ""
+
+
+def test_the_settings_page_warns_against_api_keys(wordpress):
+    text = re.sub(r"\s+", " ", wordpress("admin"))
+    assert "Never enter an API key here" in text
