@@ -32,7 +32,7 @@
   let days = cfg.days || 90; // first/latest touch and click ids (Google Ads' longest click window)
 
   let now = () => new Date().toISOString();
-  let cut = (v, n = 2048) => String(v).slice(0, n); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
+  let cut = (v) => String(v).slice(0, 2048); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
   let uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
 
   // ---- this page's touch, kept in memory until consent allows storing it ----
@@ -220,11 +220,12 @@
   // fill our fields under `node`; decorate booking links and iframes there too
   let scan = (node, submitting) => {
     let v;
-    let sel = FIELDS + ',a,iframe';
+    let sel = FIELDS + ',a,iframe,script';
     for (let el of node.querySelectorAll ? [node, ...node.querySelectorAll(sel)].filter((e) => e.matches?.(sel)) : []) {
       T(() => {
-        // (an <a> without href or an iframe without src: 'a:', no exception)
-        if (/^(A|IFRAME)$/.test(el.tagName)) return isBooking(new URL(el.src || el.href || 'a:').origin) && toBooking(el);
+        // booking links and embeds, and the vendors' widget scripts, so that the part is here before their
+        // iframes (an <a> without href, an iframe or script without src: 'a:', no exception)
+        if (/^(A|IFRAME|SCRIPT)$/.test(el.tagName)) return isBooking(new URL(el.src || el.href || 'a:').origin) && toBooking(el);
         let k = fieldKey(el);
         if (!k || typed.has(el) || !(el.type == 'hidden' || (/^text/.test(el.type) && !el.checkVisibility({ visibilityProperty: 1 })))) return;
         let form = owner(el);

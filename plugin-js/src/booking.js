@@ -1,6 +1,6 @@
-// Calendly and Cal.com, built to dist/booking.js. attribution.js loads it only on a page that links or embeds
-// one of them, or receives a message from one, and hands it each such link or iframe and each such message
-// together with its configuration and logger. Out: the latest UTMs (and for Cal.com our event_id, which it
+// Calendly and Cal.com, built to dist/booking.js. attribution.js loads it only on a page that links to, embeds
+// or loads a widget script from one of them, or receives a message from one, and hands it each such element
+// and each such message together with its configuration and logger. Out: the latest UTMs (and for Cal.com our event_id, which it
 // returns in the booking's metadata) on links and embeds. Back: on the widget's booking message, the pixel's
 // appointment_scheduled and a beacon to {endpoint}/collect linking that event_id to the booking.
 ((w, api) => {
@@ -43,6 +43,7 @@
     let m = x.data;
     let o = x.origin;
     if (x.tagName) {
+      if (x.tagName == 'SCRIPT') return; // the vendor's widget script: only the signal to load this part
       let a = x.src ? 'src' : 'href';
       let u = new URL(x[a]);
       let latest = api('get');

@@ -72,6 +72,10 @@ def browser(site: str) -> Iterator[Any]:
                 "--disable-component-update",
                 "--disable-sync",
                 "--host-resolver-rules=MAP *.example.test 127.0.0.1",
+                # booking iframes in the page's own process: with out-of-process iframes, a stand-in frame whose
+                # first navigation the script replaced (it decorates the src the moment the iframe is inserted)
+                # was now and then lost to Playwright on a loaded machine (content_frame() None for good)
+                "--disable-site-isolation-trials",
                 # crypto.randomUUID needs a secure context, as on any https site
                 f"--unsafely-treat-insecure-origin-as-secure={secure}",
             ],

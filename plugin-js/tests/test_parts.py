@@ -90,3 +90,30 @@ def test_parts_load_from_data_base(harness, parts, site):
     )
     assert page.evaluate("attribution('get').latest_channel") == "paid_search"
     assert parts == ["classify.js"] and served[0].startswith(site + "/elsewhere/classify.js?")
+
+
+def test_a_vendor_widget_script_brings_the_booking_part(harness, parts):
+    """Calendly's inline embed is a div plus widget.js, which inserts the iframe later: the script tag is the
+    first sign, and the part is requested then, usually in time to decorate the iframe as it is inserted."""
+    harness.context.route("https://assets.calendly.com/**", lambda route: route.fulfill(body=""))
+    page = harness.open("landing.html", "", OPT)
+    page.wait_for_timeout(200)
+    assert parts == []
+    page.evaluate("""() => document.head.append(Object.assign(document.createElement('script'),
+        {src: 'https://assets.calendly.com/assets/external/widget.js', async: true}))""")
+    page.wait_for_function("typeof attribution.booking === 'function'")
+    assert parts == ["booking.js"]
+    assert page.evaluate("document.querySelector('script[src*=calendly]').src").endswith("/widget.js")
+
+
+def test_an_iframe_that_comes_before_the_booking_part_is_decorated_when_it_arrives(harness, parts):
+    held = []
+    harness.context.route("**/booking.js*", lambda route: held.append(route))
+    page = harness.open("landing.html", "utm_source=chatgpt.com", OPT)
+    page.evaluate("""() => document.body.append(Object.assign(document.createElement('iframe'),
+        {id: 'late', src: 'https://calendly.com/acme/demo?embed_type=Inline'}))""")
+    page.wait_for_timeout(100)
+    assert len(held) == 1 and "utm_source" not in page.get_attribute("#late", "src")
+    held[0].fulfill(path=str(DIST / "booking.js"), content_type="text/javascript")
+    page.wait_for_function("document.querySelector('#late').src.includes('utm_source=chatgpt.com')")
+    assert "embed_type=Inline" in page.get_attribute("#late", "src")
