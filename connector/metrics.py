@@ -11,10 +11,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from connector.context import Context
+from connector.conversions.metrics import conversions_by_status, requests_by_outcome
 from connector.store.models import Receipt
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ JOBS = Counter("connector_jobs_total", "Receipt jobs by outcome", ["outcome"])
 
 
 class LedgerCollector:
-    """Queue depth and receipts by status, read when Prometheus scrapes (correct across processes)."""
+    """Queue depth and ledger counts, read when Prometheus scrapes (correct across processes)."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -46,8 +47,21 @@ class LedgerCollector:
         except Exception as exc:
             log.warning("metrics: queue depth unavailable: %s", exc)
         yield depth
+        yield from self._ledger()
+
+    def _ledger(self):  # type: ignore[no-untyped-def]
         receipts = GaugeMetricFamily(
             "connector_receipts", "Receipts in the ledger by status", labels=["status"]
+        )
+        conversions = GaugeMetricFamily(
+            "connector_conversions",
+            "Server conversion events in the ledger by status and event name",
+            labels=["status", "event_type", "custom_event_name"],
+        )
+        requests = CounterMetricFamily(
+            "connector_conversion_requests",
+            "Finished Conversions API requests recorded in the ledger, by outcome and HTTP status",
+            labels=["outcome", "code"],
         )
         try:
             with self.ctx.sessions() as session:
@@ -55,9 +69,13 @@ class LedgerCollector:
                     select(Receipt.status, func.count()).group_by(Receipt.status)
                 ):
                     receipts.add_metric([status], count)
+                for labels, count in sorted(conversions_by_status(session).items()):
+                    conversions.add_metric(list(labels), count)
+                for labels, count in sorted(requests_by_outcome(session).items()):
+                    requests.add_metric(list(labels), count)
         except Exception as exc:
             log.warning("metrics: ledger counts unavailable: %s", exc)
-        yield receipts
+        yield from (receipts, conversions, requests)
 
 
 def render(ctx: Context) -> bytes:

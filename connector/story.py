@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connector.conversions.story import conversion_stories, render_conversion
+from connector.intake.booking_story import booking_stories, render_booking
 from connector.store.models import Conversion, CrmWrite, JournalEntry, Receipt, Submission
 from connector.timeutil import as_utc
 
@@ -42,6 +43,9 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
             )
         )
     )
+    # A booking released without its beacon went out under a derived id: its conversion names the lead.
+    leads = {*submission_ids, *(c.submission_id for c in conversions if c.trigger == "submission")}
+    bookings = booking_stories(session, event_ids, receipt_ids, {i for i in leads if i is not None})
     journal = list(
         session.scalars(
             select(JournalEntry)
@@ -49,7 +53,7 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
             .order_by(JournalEntry.at, JournalEntry.id)
         )
     )
-    if not (receipts or submissions or conversions or journal):
+    if not (receipts or submissions or bookings or conversions or journal):
         return None
     timeline = [
         {
@@ -68,6 +72,7 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
         "event_id": key,
         "receipts": [_receipt(r) for r in receipts],
         "submissions": [_submission(s) for s in submissions],
+        "bookings": bookings,
         "crm_writes": [
             _row(
                 w,
@@ -150,6 +155,8 @@ def render_text(story: dict[str, Any]) -> str:
         lines.append(f"Submission #{s['id']} ({s['kind']}, form {s['form_id'] or '-'}) by {who}")
         for name, value in s["attribution"].items():
             lines.append(f"  {name:<22} {value}")
+    for b in story["bookings"]:
+        lines += render_booking(b)
     for w in story["crm_writes"]:
         lines += _crm_write_lines(w)
     for c in story["conversions"]:

@@ -29,6 +29,7 @@ MAX_EVENTS_PER_REQUEST = 1000
 """Most events one request may carry (API limit)."""
 
 OutcomeStatus = Literal["sent", "validated", "failed", "retry", "expired"]
+AnswerKind = Literal["ok", "auth", "retry", "rejected"]
 
 _RETRYABLE_4XX = (408, 429)
 _AUTH_STATUSES = (401, 403)
@@ -177,7 +178,7 @@ class ConversionsClient:
         if self._halted(run, indices):
             return
         record = self._post(run, indices)
-        kind = self._classify(run, record)
+        kind = classify_answer(record.status_code)
         if kind == "ok":
             self._mark_ok(run, indices, record)
         elif kind == "rejected":
@@ -198,7 +199,7 @@ class ConversionsClient:
         middle = len(indices) // 2
         left, right = indices[:middle], indices[middle:]
         record = self._post(run, left)
-        kind = self._classify(run, record)
+        kind = classify_answer(record.status_code)
         if kind == "ok":
             self._mark_ok(run, left, record)
             self._isolate(run, right, failed)  # the failure must be in the right half
@@ -238,20 +239,6 @@ class ConversionsClient:
     def _mark_ok(self, run: _Run, indices: list[int], record: RequestRecord) -> None:
         status: OutcomeStatus = "validated" if self.settings.validate_only else "sent"
         run.mark(indices, status, f"accepted ({record.status_code})", response=record)
-
-    def _classify(self, run: _Run, record: RequestRecord) -> str:
-        code = record.status_code
-        if code is None:
-            return "retry"
-        if 200 <= code < 300:
-            return "ok"
-        if code in _AUTH_STATUSES:
-            return "auth"
-        if code in _RETRYABLE_4XX or code >= 500:
-            return "retry"
-        if 400 <= code < 500:
-            return "rejected"
-        return "retry"  # 1xx/3xx: a misconfigured endpoint; keep the events until it is fixed
 
     def _post(self, run: _Run, indices: list[int]) -> RequestRecord:
         events = [run.events[index] for index in indices]
@@ -299,6 +286,21 @@ class ConversionsClient:
             )
         run.requests.append(record)
         return record
+
+
+def classify_answer(code: int | None) -> AnswerKind:
+    """What an HTTP status means for the events a request carried (None: no answer arrived)."""
+    if code is None:
+        return "retry"
+    if 200 <= code < 300:
+        return "ok"
+    if code in _AUTH_STATUSES:
+        return "auth"
+    if code in _RETRYABLE_4XX or code >= 500:
+        return "retry"
+    if 400 <= code < 500:
+        return "rejected"
+    return "retry"  # 1xx/3xx: a misconfigured endpoint; keep the events until it is fixed
 
 
 def _describe(record: RequestRecord) -> str:

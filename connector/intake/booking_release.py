@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 AWAITING = "awaiting_beacon"
 """Lead meta flag: the conversion and CRM write wait for the booking's beacon."""
 
+JOURNAL_KEY = "booking_release"
+"""Journal details key marking a hold ("held") or a release ("released"), so `events show` can tell when."""
+
 RELEASE_KEY = "connector_release_bookings"
 """Session.info key listing leads a transaction made ready; the job enqueues their release after commit."""
 
@@ -41,6 +44,7 @@ def hold(session: Session, receipt: Receipt, lead: SubmissionRow, grace: int) ->
         "booking",
         f"conversion and CRM write held up to {grace}s for the booking's beacon (the pixel's event_id)",
         receipt=receipt,
+        details={JOURNAL_KEY: "held", "grace_seconds": grace},
     )
 
 
@@ -71,7 +75,13 @@ def claim_held(session: Session, lead: SubmissionRow) -> tuple[Receipt, Submissi
         meta=dict(lead.meta),
     )
     how = f"with the beacon's event_id {lead.event_id}" if lead.event_id else "without a beacon: derived id"
-    record(session, "booking", f"conversion and CRM write released {how}", receipt=receipt)
+    record(
+        session,
+        "booking",
+        f"conversion and CRM write released {how}",
+        receipt=receipt,
+        details={JOURNAL_KEY: "released", "event_id": lead.event_id},
+    )
     log.info(
         "booking lead %s released event_id=%s", lead.id, lead.event_id, extra={"event_id": lead.event_id}
     )

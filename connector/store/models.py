@@ -127,7 +127,8 @@ class Conversion(Base):
         UniqueConstraint(
             "pixel_id", "event_type", "custom_event_name", "event_id", name="uq_conversions_dedup"
         ),
-        Index("ix_conversions_status", "status"),
+        # Leads with status, so the /metrics count by (status, event name) reads only the index.
+        Index("ix_conversions_status_event", "status", "event_type", "custom_event_name"),
         Index("ix_conversions_pixel_status", "pixel_id", "status", "id"),
     )
 
