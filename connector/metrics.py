@@ -31,7 +31,6 @@ LATENCY = Histogram(
     ["source"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-JOBS = Counter("connector_jobs_total", "Receipt jobs by outcome", ["outcome"])
 
 
 class LedgerCollector:
@@ -86,7 +85,7 @@ def render(ctx: Context) -> bytes:
 
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY, JOBS):
+        for collector in (REQUESTS, LATENCY):
             registry.register(collector)
     registry.register(LedgerCollector(ctx))
     return generate_latest(registry)
