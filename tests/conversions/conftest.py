@@ -16,6 +16,20 @@ API_KEY = "sk-conv-test-0123456789"
 PIXEL_ID = "px_test_1"
 
 
+def double_env(url: str) -> dict[str, str]:
+    """Environment for connector processes that send to the OpenAI double at `url`, with a one-second batch
+    window and short retries."""
+    return {
+        "CONNECTOR_CONVERSIONS__ENABLED": "true",
+        "CONNECTOR_CONVERSIONS__ENDPOINT": url,
+        "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": PIXEL_ID,
+        "CONNECTOR_CONVERSIONS__BATCH_WINDOW_SECONDS": "1",
+        "CONNECTOR_CONVERSIONS__RETRY_BASE_SECONDS": "1",
+        "CONNECTOR_CONVERSIONS__RETRY_MAX_SECONDS": "2",
+        "OPENAI_CONVERSIONS_API_KEY": API_KEY,
+    }
+
+
 @pytest.fixture
 def now_ms() -> int:
     return int(time.time() * 1000)

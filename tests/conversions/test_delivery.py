@@ -16,7 +16,7 @@ from connector.conversions.ledger import insert_conversion
 from connector.jobs import enqueue_conversions_send
 from connector.store.models import Conversion, ConversionRequest, Receipt
 from tests.conftest import TOKEN, wait_for
-from tests.conversions.conftest import API_KEY, PIXEL_ID
+from tests.conversions.conftest import API_KEY, PIXEL_ID, double_env
 
 URL = "/webhooks/forms/generic"
 AUTH = {"X-Connector-Token": TOKEN}
@@ -26,17 +26,7 @@ OPPREF = "AbC%2Fx+y==/é~ ;"
 @pytest.fixture
 def env(env, openai_double):
     """The connector's processes talk to the double, with a one-second batch window."""
-    env.update(
-        {
-            "CONNECTOR_CONVERSIONS__ENABLED": "true",
-            "CONNECTOR_CONVERSIONS__ENDPOINT": openai_double.url,
-            "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": PIXEL_ID,
-            "CONNECTOR_CONVERSIONS__BATCH_WINDOW_SECONDS": "1",
-            "CONNECTOR_CONVERSIONS__RETRY_BASE_SECONDS": "1",
-            "CONNECTOR_CONVERSIONS__RETRY_MAX_SECONDS": "2",
-            "OPENAI_CONVERSIONS_API_KEY": API_KEY,
-        }
-    )
+    env.update(double_env(openai_double.url))
     return env
 
 

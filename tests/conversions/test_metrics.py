@@ -13,7 +13,7 @@ from connector.conversions.outcomes import IN_FLIGHT
 from connector.jobs import process_receipt
 from connector.store.models import ConversionRequest, Receipt
 from tests.conftest import TOKEN, wait_for
-from tests.conversions.conftest import API_KEY, PIXEL_ID
+from tests.conversions.conftest import API_KEY, PIXEL_ID, double_env
 
 URL = "/webhooks/forms/generic"
 AUTH = {"X-Connector-Token": TOKEN}
@@ -22,17 +22,7 @@ LEAD_CREATED = ("lead_created", "")
 
 @pytest.fixture
 def env(env, openai_double):  # type: ignore[no-untyped-def]
-    env.update(
-        {
-            "CONNECTOR_CONVERSIONS__ENABLED": "true",
-            "CONNECTOR_CONVERSIONS__ENDPOINT": openai_double.url,
-            "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": PIXEL_ID,
-            "CONNECTOR_CONVERSIONS__BATCH_WINDOW_SECONDS": "1",
-            "CONNECTOR_CONVERSIONS__RETRY_BASE_SECONDS": "1",
-            "CONNECTOR_CONVERSIONS__RETRY_MAX_SECONDS": "2",
-            "OPENAI_CONVERSIONS_API_KEY": API_KEY,
-        }
-    )
+    env.update(double_env(openai_double.url))
     return env
 
 

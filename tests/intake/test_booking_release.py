@@ -17,18 +17,17 @@ from tests.intake.helpers import run_jobs, submissions
 from tests.intake.test_bookings import INVITEE, ORIGIN, beacon, calendly
 
 BOOKING = {"invitee_uri": INVITEE, "event_uri": "https://api.calendly.com/scheduled_events/EVT-1"}
+CONVERSIONS_ENV = {
+    "CONNECTOR_CONVERSIONS__ENABLED": "true",
+    "CONNECTOR_CONVERSIONS__REQUIRE_CONSENT": "false",
+    "CONNECTOR_CONVERSIONS__ENDPOINT": "http://127.0.0.1:9/v1/events",  # nothing listens: sends stay pending
+    "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": "px_main",
+}
 
 
 @pytest.fixture
 def env(env):  # type: ignore[no-untyped-def]
-    env.update(
-        {
-            "CONNECTOR_CONVERSIONS__ENABLED": "true",
-            "CONNECTOR_CONVERSIONS__REQUIRE_CONSENT": "false",
-            "CONNECTOR_CONVERSIONS__ENDPOINT": "http://127.0.0.1:9/v1/events",
-            "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": "px_main",
-        }
-    )
+    env.update(CONVERSIONS_ENV)
     return env
 
 

@@ -12,7 +12,7 @@ from connector import context
 from connector.config import CollectSettings, load_settings
 from connector.jobs import release_booking
 from tests.intake.helpers import receipts, run_jobs, submissions, use_secrets
-from tests.intake.test_booking_release import BOOKING, conversions, drain
+from tests.intake.test_booking_release import BOOKING, CONVERSIONS_ENV, conversions, drain
 from tests.intake.test_bookings import INVITEE, ORIGIN, beacon, calendly
 from tests.test_cli import connector as cli
 
@@ -21,14 +21,7 @@ GRACE = 60
 
 @pytest.fixture
 def env(env):  # type: ignore[no-untyped-def]
-    env.update(
-        {
-            "CONNECTOR_CONVERSIONS__ENABLED": "true",
-            "CONNECTOR_CONVERSIONS__REQUIRE_CONSENT": "false",
-            "CONNECTOR_CONVERSIONS__ENDPOINT": "http://127.0.0.1:9/v1/events",
-            "CONNECTOR_CONVERSIONS__PIXELS__MAIN__PIXEL_ID": "px_main",
-        }
-    )
+    env.update(CONVERSIONS_ENV)
     return env
 
 
