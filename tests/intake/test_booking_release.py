@@ -31,15 +31,22 @@ def env(env):  # type: ignore[no-untyped-def]
     return env
 
 
-@pytest.fixture
-def booking_client(client, ctx, env):  # type: ignore[no-untyped-def]
+def install_booking_client(client, ctx, env, grace: int = 60):  # type: ignore[no-untyped-def]
+    """The test client, with the beacon origin allowed and `grace` seconds for a held booking."""
     from tests.intake.helpers import use_secrets
 
     use_secrets(client)
     settings = load_settings(environ=env)
-    ctx.settings = replace(settings, collect=CollectSettings(allowed_origins=[ORIGIN], join_grace_seconds=60))
+    ctx.settings = replace(
+        settings, collect=CollectSettings(allowed_origins=[ORIGIN], join_grace_seconds=grace)
+    )
     context.install(ctx)
     return client
+
+
+@pytest.fixture
+def booking_client(client, ctx, env):  # type: ignore[no-untyped-def]
+    return install_booking_client(client, ctx, env)
 
 
 def conversions(ctx) -> list[Conversion]:  # type: ignore[no-untyped-def]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
-from connector import context
-from connector.config import CollectSettings, load_settings
 from connector.jobs import release_booking
-from tests.intake.helpers import receipts, run_jobs, submissions, use_secrets
-from tests.intake.test_booking_release import BOOKING, CONVERSIONS_ENV, conversions, drain
-from tests.intake.test_bookings import INVITEE, ORIGIN, beacon, calendly
+from tests.intake.helpers import receipts, run_jobs, submissions
+from tests.intake.test_booking_release import (
+    BOOKING,
+    CONVERSIONS_ENV,
+    conversions,
+    drain,
+    install_booking_client,
+)
+from tests.intake.test_bookings import INVITEE, beacon, calendly
 from tests.test_cli import connector as cli
 
 GRACE = 60
@@ -27,11 +30,7 @@ def env(env):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def booking_client(client, ctx, env):  # type: ignore[no-untyped-def]
-    use_secrets(client)
-    collect = CollectSettings(allowed_origins=[ORIGIN], join_grace_seconds=GRACE)
-    ctx.settings = replace(load_settings(environ=env), collect=collect)
-    context.install(ctx)
-    return client
+    return install_booking_client(client, ctx, env, GRACE)
 
 
 def show(env: dict, key: str) -> str:
