@@ -1,4 +1,4 @@
-"""HubSpot reads that stage changes need: pipeline stage labels, associations, deals modified since."""
+"""HubSpot reads that stage changes need: associations, deals modified since (labels: hubspot_labels)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from hubspot.crm.associations.v4 import (
 )
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
-from hubspot.crm.pipelines import ApiException as PipelinesApiException
 
 from connector.crm.base import chunks
 from connector.crm.hubspot import HubSpotAdapter, translate
@@ -25,26 +24,7 @@ log = logging.getLogger(__name__)
 SEARCH_PAGE = 100
 """Deals per search page (HubSpot's maximum)."""
 
-ERRORS = (AssociationsApiException, DealsApiException, PipelinesApiException, urllib3.exceptions.HTTPError)
-
-
-def stage_labels(adapter: HubSpotAdapter, object_type: str) -> dict[str, dict[str, str]]:
-    """Stage id -> {label, pipeline, pipeline_label} for every pipeline of `deals` (or `contacts`)."""
-    try:
-        response = adapter.client.crm.pipelines.pipelines_api.get_all(
-            object_type, _request_timeout=adapter.timeout
-        )
-    except ERRORS as exc:
-        raise translate(exc) from exc
-    found: dict[str, dict[str, str]] = {}
-    for pipeline in response.results or []:
-        for stage in pipeline.stages or []:
-            found[stage.id] = {
-                "label": stage.label,
-                "pipeline": pipeline.id,
-                "pipeline_label": pipeline.label,
-            }
-    return found
+ERRORS = (AssociationsApiException, DealsApiException, urllib3.exceptions.HTTPError)
 
 
 def associated_ids(
