@@ -135,6 +135,7 @@ class HubSpotDouble:
         }
         self.groups: dict[str, set[str]] = {"contacts": {"contactinformation"}, "deals": {"dealinformation"}}
         self.rate_limit_next = 0
+        self.search_max_results = SEARCH_MAX_RESULTS
         self.search_rate_limit_next: dict[str, int] = {}
         """Object type -> how many of its next searches answer 429 (the search endpoints' own limit)."""
         self.retry_after = "1"
@@ -617,8 +618,8 @@ class HubSpotDouble:
             descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
             found.sort(key=lambda row, n=name: _comparable(row[1].get(n) or 0), reverse=descending)
         start, limit = int(body.get("after") or 0), int(body.get("limit") or 10)
-        if start + limit > SEARCH_MAX_RESULTS:
-            message = f"The maximum number of results returned by a search is {SEARCH_MAX_RESULTS}"
+        if start + limit > self.search_max_results:
+            message = f"The maximum number of results returned by a search is {self.search_max_results}"
             return 400, _error(400, "VALIDATION_ERROR", message), {}
         page = found[start : start + limit]
         wanted = body.get("properties") or []
