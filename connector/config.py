@@ -251,6 +251,9 @@ class StagesSettings:
     """How often the polling fallback asks the CRM for stage changes (seconds); 0: polling off."""
     poll_start_hours: int = 24
     """How far back the first poll looks when no watermark is stored yet (hours)."""
+    labels_ttl_seconds: int = 600
+    """How long a worker keeps HubSpot stage labels (deal pipelines, lifecycle stages) before reading
+    them again (seconds); a stage id it has not seen yet reads them at once."""
     rules: dict[str, Any] = field(default_factory=dict)
     """Named stage rules, `[stages.rules.<name>]` (StageRules.from_mapping shape; config.example.toml)."""
 

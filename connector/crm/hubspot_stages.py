@@ -1,4 +1,7 @@
-"""HubSpot reads that stage changes need: pipeline stage labels, associations, deals modified since."""
+"""HubSpot reads that stage changes need: associations, deals modified and contacts staged since a time.
+
+Stage labels live in hubspot_labels (cached per process).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,8 @@ from hubspot.crm.associations.v4 import (
     BatchInputPublicFetchAssociationsBatchRequest,
     PublicFetchAssociationsBatchRequest,
 )
-from hubspot.crm.deals import ApiException as DealsApiException
-from hubspot.crm.deals import Filter, FilterGroup, PublicObjectSearchRequest
-from hubspot.crm.pipelines import ApiException as PipelinesApiException
+from hubspot.crm.objects import ApiException as ObjectsApiException
+from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
 
 from connector.crm.base import chunks
 from connector.crm.hubspot import HubSpotAdapter, translate
@@ -23,28 +25,12 @@ from connector.crm.hubspot import HubSpotAdapter, translate
 log = logging.getLogger(__name__)
 
 SEARCH_PAGE = 100
-"""Deals per search page (HubSpot's maximum)."""
+"""Records per search page."""
 
-ERRORS = (AssociationsApiException, DealsApiException, PipelinesApiException, urllib3.exceptions.HTTPError)
+MAX_FILTER_GROUPS = 5
+"""HubSpot ORs at most five filter groups in one search."""
 
-
-def stage_labels(adapter: HubSpotAdapter, object_type: str) -> dict[str, dict[str, str]]:
-    """Stage id -> {label, pipeline, pipeline_label} for every pipeline of `deals` (or `contacts`)."""
-    try:
-        response = adapter.client.crm.pipelines.pipelines_api.get_all(
-            object_type, _request_timeout=adapter.timeout
-        )
-    except ERRORS as exc:
-        raise translate(exc) from exc
-    found: dict[str, dict[str, str]] = {}
-    for pipeline in response.results or []:
-        for stage in pipeline.stages or []:
-            found[stage.id] = {
-                "label": stage.label,
-                "pipeline": pipeline.id,
-                "pipeline_label": pipeline.label,
-            }
-    return found
+ERRORS = (AssociationsApiException, ObjectsApiException, urllib3.exceptions.HTTPError)
 
 
 def associated_ids(
@@ -67,30 +53,62 @@ def associated_ids(
     return found
 
 
+def entered_property(stage: str) -> str:
+    """The stage calculated property dating a record's (latest) entry into `stage`, e.g.
+    `hs_v2_date_entered_customer` for the lifecycle stage `customer`."""
+    return f"hs_v2_date_entered_{stage}"
+
+
 def deals_entered_since(
     adapter: HubSpotAdapter, since: datetime, properties: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """Deals modified at or after `since` (oldest first): id + the properties asked for."""
-    rows: list[dict[str, Any]] = []
-    after: str | None = None
+    """Deals modified at or after `since`: id + the properties asked for."""
     since_ms = str(int(since.timestamp() * 1000))
+    modified = Filter(property_name="hs_lastmodifieddate", operator="GTE", value=since_ms)
+    return _search(adapter, "deals", [[modified]], properties)
+
+
+def contacts_entered_since(
+    adapter: HubSpotAdapter, since: datetime, stages: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Contacts that entered one of the lifecycle `stages` at or after `since`: id, `lifecyclestage` and
+    the date-entered property of every stage asked for (one filter group per stage, ORed)."""
+    since_ms = str(int(since.timestamp() * 1000))
+    properties = ["lifecyclestage", *(entered_property(s) for s in stages)]
+    found: dict[str, dict[str, Any]] = {}
+    for batch in chunks(list(stages), MAX_FILTER_GROUPS):
+        groups = [[Filter(property_name=entered_property(s), operator="GTE", value=since_ms)] for s in batch]
+        for row in _search(adapter, "contacts", groups, properties):
+            found.setdefault(row["id"], row)
+    return list(found.values())
+
+
+def _search(
+    adapter: HubSpotAdapter, object_type: str, groups: list[list[Filter]], properties: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Every record one CRM search finds (ORed groups of ANDed filters): id + the properties asked for.
+
+    Pages by record id, each page asking for ids above the last one seen, not by `after` offsets: those
+    end at 10,000 results, and shift when a record changes while we page (one would be skipped).
+    """
+    rows: list[dict[str, Any]] = []
+    last = "0"
     while True:
+        above = Filter(property_name="hs_object_id", operator="GT", value=last)
         request = PublicObjectSearchRequest(
-            filter_groups=[
-                FilterGroup(
-                    filters=[Filter(property_name="hs_lastmodifieddate", operator="GTE", value=since_ms)]
-                )
-            ],
+            filter_groups=[FilterGroup(filters=[*filters, above]) for filters in groups],
             properties=list(properties),
-            sorts=["hs_lastmodifieddate"],
+            sorts=["hs_object_id"],
             limit=SEARCH_PAGE,
-            after=after,
         )
         try:
-            page = adapter.client.crm.deals.search_api.do_search(request, _request_timeout=adapter.timeout)
+            page = adapter.client.crm.objects.search_api.do_search(
+                object_type, request, _request_timeout=adapter.timeout
+            )
         except ERRORS as exc:
             raise translate(exc) from exc
-        rows += [{"id": str(r.id), **(r.properties or {})} for r in page.results or []]
-        after = page.paging.next.after if page.paging and page.paging.next else None
-        if not after:
+        found = [{"id": str(r.id), **(r.properties or {})} for r in page.results or []]
+        rows += found
+        if not found or not (page.paging and page.paging.next):
             return rows
+        last = found[-1]["id"]

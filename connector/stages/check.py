@@ -62,15 +62,17 @@ def check_stages(settings: Settings, say: Say) -> int:
 
 
 def _stages(adapter, rule: StageRule, say: Say) -> tuple[dict[str, str], set[str]] | None:  # type: ignore[no-untyped-def]
-    """Stage id -> label, and pipeline ids and labels, from the live CRM (None: not reachable)."""
+    """Stage id -> label, and pipeline ids and labels, from the live CRM (None: not reachable). HubSpot:
+    deal pipelines, or the lifecycle stage options of contacts."""
     try:
-        if rule.crm == "hubspot" and rule.object == "deals":
-            from connector.crm.hubspot_stages import stage_labels
+        if rule.crm == "hubspot":
+            from connector.crm.hubspot_labels import fetch_stage_labels
 
-            found = stage_labels(adapter, "deals")
+            found = fetch_stage_labels(adapter, rule.object)
             pipelines = {v["pipeline"] for v in found.values()} | {
                 v["pipeline_label"] for v in found.values()
             }
+            pipelines.discard("")  # lifecycle stages belong to no pipeline
             return {sid: v["label"] for sid, v in found.items()}, pipelines
         field = adapter.describe(rule.object).get(rule.stage_field)
         values = field.picklist_values if field is not None else ()

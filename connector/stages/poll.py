@@ -1,15 +1,18 @@
 """Polling fallback for orgs that cannot push: read stage changes since a watermark kept in the database.
 
-Salesforce: OpportunityHistory rows (one per change, CreatedDate = when the stage was entered). HubSpot:
-deals modified since the watermark, dated by `hs_v2_date_entered_current_stage`. Each poll reads a little
-before the watermark (indexing delays); the change key makes the overlap, and a push of the same change,
-harmless.
+Salesforce: OpportunityHistory rows (one per change, CreatedDate = when the stage was entered). HubSpot
+(each only when a rule names the object): deals modified since the watermark, dated by
+`hs_v2_date_entered_current_stage`, and contacts that entered a rule's lifecycle stage since it, dated by
+`hs_v2_date_entered_<stage>` (hubspot_poll). Every object keeps its own watermark. Each poll reads a
+little before the watermark (indexing delays); the change key makes the overlap, and a push of the same
+change, harmless.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +20,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from connector import context
+from connector.config import Settings
 from connector.context import Context
 from connector.crm.configured import crm_adapter
 from connector.errors import ConnectorError
 from connector.stages.changes import StageChange, store_stage_changes
+from connector.stages.hubspot_poll import contact_changes, deal_changes
+from connector.stages.rules import StageRules
 from connector.store.models import StageChange as StageChangeRow
 from connector.store.models import StageWatermark
 from connector.timeutil import as_utc, parse_iso, utcnow
@@ -33,8 +39,8 @@ OVERLAP_SECONDS = 300
 POLL_KEY = "connector:stages:poll:{queue}"
 """Redis key holding the scheduled poll job's id: one poll per queue is ever scheduled."""
 
-HUBSPOT_PROPERTIES = ("dealstage", "pipeline", "hs_v2_date_entered_current_stage", "hs_lastmodifieddate")
-"""The deal properties a poll selects."""
+Reader = Callable[[Settings, Any, datetime], list[StageChange]]
+"""Reads one object's changes since a time: (settings, CRM adapter, since) -> changes."""
 
 
 def polling_on(ctx: Context) -> bool:
@@ -89,19 +95,42 @@ def poll_stage_changes() -> int:
 
 
 def poll_once(ctx: Context) -> int:
-    """Read the configured CRM's changes since the watermark, store them, move the watermark."""
-    crm = ctx.settings.crm.provider
-    name = "salesforce:Opportunity" if crm == "salesforce" else "hubspot:deals"
+    """Read each polled object's changes since its watermark, store them, move its watermark; returns how
+    many are new. An object the CRM refuses now (rate limit, outage) keeps its watermark and is read
+    again at the next poll; the others go ahead."""
+    new = 0
+    for name, read, history in _readers(ctx.settings):
+        try:
+            new += _poll(ctx, name, read, history)
+        except ConnectorError as exc:
+            log.warning("stage poll %s failed, read again at the next poll: %s", name, exc)
+    return new
+
+
+def _readers(settings: Settings) -> list[tuple[str, Reader, bool]]:
+    """(watermark name, reader, whether it reads history rows that may not be stage moves) per object."""
+    if settings.crm.provider == "salesforce":
+        return [("salesforce:Opportunity", _salesforce, True)]
+    rules = StageRules.from_mapping(settings.stages.rules)
+    readers: list[tuple[str, Reader, bool]] = []
+    if rules.for_object("hubspot", "deals"):
+        readers.append(("hubspot:deals", deal_changes, False))
+    if rules.for_object("hubspot", "contacts"):
+        readers.append(("hubspot:contacts", contact_changes, False))
+    return readers
+
+
+def _poll(ctx: Context, name: str, read: Reader, history: bool) -> int:
     with ctx.sessions() as session:
         mark = session.get(StageWatermark, name)
         since = (
             as_utc(mark.value) if mark else utcnow() - timedelta(hours=ctx.settings.stages.poll_start_hours)
         )
     since = since - timedelta(seconds=OVERLAP_SECONDS)  # type: ignore[operator]
-    adapter = crm_adapter(ctx.settings)
-    changes = _salesforce(adapter, since) if crm == "salesforce" else _hubspot(adapter, since)
+    changes = read(ctx.settings, crm_adapter(ctx.settings), since)
     with ctx.sessions.begin() as session:
-        changes = _stage_moves(session, changes)
+        if history:
+            changes = _stage_moves(session, changes)
         new = store_stage_changes(session, changes)
         latest = max((c.entered_at for c in changes), default=None)
         if latest is not None and (mark is None or latest > as_utc(mark.value)):
@@ -112,7 +141,7 @@ def poll_once(ctx: Context) -> int:
     return len(new)
 
 
-def _salesforce(adapter: Any, since: datetime) -> list[StageChange]:
+def _salesforce(settings: Settings, adapter: Any, since: datetime) -> list[StageChange]:
     literal = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = adapter.query(
         "SELECT Id, OpportunityId, StageName, CreatedDate FROM OpportunityHistory "
@@ -133,32 +162,21 @@ def _salesforce(adapter: Any, since: datetime) -> list[StageChange]:
     ]
 
 
-def _hubspot(adapter: Any, since: datetime) -> list[StageChange]:
-    from connector.crm.hubspot_stages import deals_entered_since
-
-    changes = []
-    for deal in deals_entered_since(adapter, since, HUBSPOT_PROPERTIES):
-        entered = parse_iso(deal.get("hs_v2_date_entered_current_stage"))
-        if entered is None or entered < since or not deal.get("dealstage"):
-            continue  # modified, but its stage did not move in this window
-        key = f"poll:{deal['id']}:{deal['dealstage']}:{int(entered.timestamp())}"
-        changes.append(
-            StageChange(
-                "hubspot", "deals", deal["id"], deal["dealstage"], entered, key, "poll", deal.get("pipeline")
-            )
-        )
-    return changes
-
-
 def _stage_moves(session: Any, changes: list[StageChange]) -> list[StageChange]:
     """History rows also record amount and date edits: keep only rows whose stage differs from the
-    record's previous one (from this poll, else the last change we stored)."""
+    record's previous one (from this poll, else the last change we stored). HubSpot's reads need no such
+    filter: a stage's entry time only changes when the record enters the stage (again)."""
     ids = {c.record_id for c in changes}
     last: dict[str, str] = {}
     if ids:
+        first = changes[0]
         for row in session.scalars(
             select(StageChangeRow)
-            .where(StageChangeRow.record_id.in_(ids))
+            .where(
+                StageChangeRow.crm == first.crm,
+                StageChangeRow.object_type == first.object_type,
+                StageChangeRow.record_id.in_(ids),
+            )
             .order_by(StageChangeRow.entered_at)
         ):
             last[row.record_id] = row.stage

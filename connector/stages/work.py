@@ -12,11 +12,13 @@ import secrets
 import time
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 
 from connector import context
+from connector.config import Settings
 from connector.context import Context
 from connector.conversions.ledger import insert_conversion
 from connector.crm.configured import crm_adapter, crm_mappings
@@ -143,7 +145,7 @@ def run_batch(
         else:
             try:
                 adapter = crm_adapter(settings)
-                labels = _labels(adapter, crm, obj)
+                labels = _labels(settings, adapter, crm, obj, group)
                 with ctx.sessions() as session:
                     resolutions = resolve(
                         session,
@@ -167,13 +169,16 @@ def run_batch(
     return outcomes
 
 
-def _labels(adapter, crm: str, obj: str) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
-    """HubSpot stage ids -> labels, so rules may name stages as sales ops sees them."""
+def _labels(
+    settings: Settings, adapter: Any, crm: str, obj: str, rows: list[StageChange]
+) -> dict[str, dict[str, str]]:
+    """HubSpot stage ids -> labels, so rules may name stages as sales ops sees them (cached per process;
+    a stage id the cache does not know reads them again)."""
     if crm != "hubspot":
         return {}
-    from connector.crm.hubspot_stages import stage_labels
+    from connector.crm.hubspot_labels import stage_labels
 
-    return stage_labels(adapter, obj)
+    return stage_labels(adapter, obj, settings.stages.labels_ttl_seconds, [r.stage for r in rows])
 
 
 def _release(ctx: Context, token: str, rows: list[StageChange], error: str, delay: float) -> None:

@@ -1,4 +1,5 @@
-"""HubSpot CRM v3 double on loopback: batch upsert/read/update, properties, groups, documented errors."""
+"""HubSpot CRM v3 double on loopback: batch upsert/read/update, properties, groups, search, pipelines,
+documented errors."""
 
 from __future__ import annotations
 
@@ -40,8 +41,65 @@ DATE_TYPES = {
 }
 
 
+LIFECYCLE_STAGES = [
+    ("subscriber", "Subscriber"),
+    ("lead", "Lead"),
+    ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("salesqualifiedlead", "Sales Qualified Lead"),
+    ("opportunity", "Opportunity"),
+    ("customer", "Customer"),
+    ("evangelist", "Evangelist"),
+    ("other", "Other"),
+]
+"""HubSpot's default lifecycle stages (internal value, label); portals may add their own."""
+
+SEARCH_MAX_GROUPS, SEARCH_MAX_FILTERS_PER_GROUP, SEARCH_MAX_FILTERS = 5, 6, 18
+SEARCH_MAX_RESULTS = 10_000
+"""Documented CRM search limits: filter groups (ORed), filters per group (ANDed), filters in all, and
+the most results one query can page through."""
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _stamp(moment: datetime) -> str:
+    """HubSpot's datetime property format: ISO 8601, UTC, milliseconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _comparable(value: Any) -> Any:
+    """Search compares datetimes as epoch milliseconds and numbers as numbers; other values as text."""
+    text = str(value)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+    except ValueError:
+        return text.casefold()
+
+
+def _matches(props: dict[str, Any], f: dict[str, Any]) -> bool:
+    value, operator = props.get(f["propertyName"]), f.get("operator", "EQ")
+    if operator == "HAS_PROPERTY":
+        return value not in (None, "")
+    if operator == "NOT_HAS_PROPERTY":
+        return value in (None, "")
+    if value in (None, ""):
+        return False
+    left, right = _comparable(value), _comparable(f.get("value"))
+    if type(left) is not type(right):
+        return operator == "NEQ"
+    return {
+        "EQ": left == right,
+        "NEQ": left != right,
+        "GT": left > right,
+        "GTE": left >= right,
+        "LT": left < right,
+        "LTE": left <= right,
+    }[operator]
 
 
 def _error(
@@ -77,6 +135,9 @@ class HubSpotDouble:
         }
         self.groups: dict[str, set[str]] = {"contacts": {"contactinformation"}, "deals": {"dealinformation"}}
         self.rate_limit_next = 0
+        self.search_max_results = SEARCH_MAX_RESULTS
+        self.search_rate_limit_next: dict[str, int] = {}
+        """Object type -> how many of its next searches answer 429 (the search endpoints' own limit)."""
         self.retry_after = "1"
         self.fail_status_next: list[int] = []
         self.requests: list[tuple[str, Any]] = []
@@ -86,6 +147,7 @@ class HubSpotDouble:
         s.route("POST", r"/crm/v3/objects/(\w+)/batch/create", "batch_create", self._batch_create)
         s.route("POST", r"/crm/v3/objects/(\w+)/batch/update", "batch_update", self._batch_update)
         s.route("GET", r"/crm/v3/properties/(\w+)", "properties_get_all", self._properties_get_all)
+        s.route("GET", r"/crm/v3/properties/(\w+)/(\w+)", "property_get", self._property_get)
         s.route("POST", r"/crm/v3/properties/(\w+)", "properties_create", self._properties_create)
         s.route("POST", r"/crm/v3/properties/(\w+)/groups", "groups_create", self._groups_create)
         s.route("GET", r"/crm/v3/pipelines/(\w+)", "pipelines_get_all", self._pipelines)
@@ -93,6 +155,7 @@ class HubSpotDouble:
             "POST", r"/crm/v4/associations/(\w+)/(\w+)/batch/read", "associations_read", self._associations
         )
         s.route("POST", r"/crm/v3/objects/deals/search", "deals_search", self._deals_search)
+        s.route("POST", r"/crm/v3/objects/contacts/search", "contacts_search", self._contacts_search)
         self.associations: dict[str, list[str]] = {}
         self.pipelines = [
             {
@@ -106,6 +169,7 @@ class HubSpotDouble:
                 ],
             }
         ]
+        self.lifecycle_stages = list(LIFECYCLE_STAGES)
 
     # -- lifecycle and helpers for tests
     @property
@@ -145,10 +209,25 @@ class HubSpotDouble:
     def set_deal_stage(self, deal_id: str, stage: str, at: datetime | None = None) -> int:
         """Move the deal; returns the entry time in epoch ms (what the webhook's occurredAt says)."""
         moment = at or datetime.now(UTC)
-        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        stamp = _stamp(moment)
         deal = self.records["deals"][deal_id]
         deal.update(dealstage=stage, hs_v2_date_entered_current_stage=stamp, hs_lastmodifieddate=stamp)
         return int(moment.timestamp() * 1000)
+
+    def set_lifecycle_stage(self, contact_id: str, stage: str, at: datetime | None = None) -> int:
+        """Move the contact's lifecycle stage; HubSpot dates the entry in the stage calculated property
+        `hs_v2_date_entered_<stage id>`. Returns the entry time in epoch ms (the webhook's occurredAt)."""
+        moment = at or datetime.now(UTC)
+        stamp = _stamp(moment)
+        contact = self.records["contacts"][contact_id]
+        contact.update(
+            {"lifecyclestage": stage, f"hs_v2_date_entered_{stage}": stamp, "lastmodifieddate": stamp}
+        )
+        return int(moment.timestamp() * 1000)
+
+    def add_deal_stage(self, stage_id: str, label: str, pipeline: str = "default") -> None:
+        """A stage sales ops adds to a pipeline."""
+        next(p for p in self.pipelines if p["id"] == pipeline)["stages"].append((stage_id, label))
 
     def find(self, object_type: str, prop: str, value: str) -> tuple[str, dict[str, str]] | None:
         for record_id, props in self.records[object_type].items():
@@ -409,7 +488,26 @@ class HubSpotDouble:
     def _properties_get_all(self, request: Request, object_type: str) -> Reply:
         if gated := self._gate(request):
             return gated
-        return 200, {"results": list(self.properties.get(object_type, {}).values())}, {}
+        names = self.properties.get(object_type, {})
+        return 200, {"results": [self._property_view(object_type, n) for n in names]}, {}
+
+    def _property_get(self, request: Request, object_type: str, name: str) -> Reply:
+        self.requests.append(("property_get", {"object": object_type, "name": name}))
+        if gated := self._gate(request):
+            return gated
+        if name not in self.properties.get(object_type, {}):
+            return 404, _error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}"), {}
+        return 200, self._property_view(object_type, name), {}
+
+    def _property_view(self, object_type: str, name: str) -> dict[str, Any]:
+        prop = self.properties[object_type][name]
+        if name != "lifecyclestage":
+            return prop
+        options = [
+            {"label": label, "value": value, "displayOrder": n, "hidden": False, "description": ""}
+            for n, (value, label) in enumerate(self.lifecycle_stages)
+        ]
+        return {**prop, "type": "enumeration", "fieldType": "radio", "options": options}
 
     def _properties_create(self, request: Request, object_type: str) -> Reply:
         body = request.json()
@@ -479,24 +577,52 @@ class HubSpotDouble:
         return 200, {"status": "COMPLETE", "results": results, "startedAt": _now(), "completedAt": _now()}, {}
 
     def _deals_search(self, request: Request) -> Reply:
+        return self._search(request, "deals")
+
+    def _contacts_search(self, request: Request) -> Reply:
+        return self._search(request, "contacts")
+
+    def _search(self, request: Request, object_type: str) -> Reply:
+        """CRM search: filter groups ORed, filters in a group ANDed, sorts, `after` paging, the
+        documented limits; records lacking a filtered property do not match."""
         body = request.json()
-        self.requests.append(("deals_search", body))
+        self.requests.append((f"{object_type}_search", body))
         if gated := self._gate(request):
             return gated
-        since = 0
-        for group in body.get("filterGroups", []):
-            for f in group.get("filters", []):
-                if f.get("propertyName") == "hs_lastmodifieddate":
-                    since = int(f["value"])
+        if self.search_rate_limit_next.get(object_type):
+            self.search_rate_limit_next[object_type] -= 1
+            limited = {
+                "status": "error",
+                "message": "You have reached your secondly limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": "00000000-test",
+                "policyName": "SECONDLY",
+            }
+            return 429, limited, {"Retry-After": self.retry_after}
+        groups = body.get("filterGroups") or []
+        sizes = [len(g.get("filters") or []) for g in groups]
+        if (
+            len(groups) > SEARCH_MAX_GROUPS
+            or any(n > SEARCH_MAX_FILTERS_PER_GROUP for n in sizes)
+            or sum(sizes) > SEARCH_MAX_FILTERS
+        ):
+            message = "There was a problem with the request: too many filterGroups or filters"
+            return 400, _error(400, "VALIDATION_ERROR", message), {}
+        found = [
+            (record_id, props)
+            for record_id, props in self.records[object_type].items()
+            if not groups or any(all(_matches(props, f) for f in g.get("filters") or []) for g in groups)
+        ]
+        for sort in reversed(body.get("sorts") or ["hs_object_id"]):
+            name = sort if isinstance(sort, str) else sort["propertyName"]
+            descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
+            found.sort(key=lambda row, n=name: _comparable(row[1].get(n) or 0), reverse=descending)
+        start, limit = int(body.get("after") or 0), int(body.get("limit") or 10)
+        if start + limit > self.search_max_results:
+            message = f"The maximum number of results returned by a search is {self.search_max_results}"
+            return 400, _error(400, "VALIDATION_ERROR", message), {}
+        page = found[start : start + limit]
         wanted = body.get("properties") or []
-        found = []
-        for record_id, props in self.records["deals"].items():
-            modified = datetime.fromisoformat(props["hs_lastmodifieddate"].replace("Z", "+00:00"))
-            if modified.timestamp() * 1000 >= since:
-                found.append((modified, record_id, props))
-        found.sort()
-        start = int(body.get("after") or 0)
-        page = found[start : start + int(body.get("limit") or 10)]
         results = [
             {
                 "id": rid,
@@ -505,7 +631,7 @@ class HubSpotDouble:
                 "updatedAt": _now(),
                 "archived": False,
             }
-            for _, rid, props in page
+            for rid, props in page
         ]
         paging = {"next": {"after": str(start + len(page))}} if start + len(page) < len(found) else None
         return 200, {"total": len(found), "results": results, **({"paging": paging} if paging else {})}, {}

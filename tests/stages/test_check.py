@@ -33,6 +33,20 @@ def test_hubspot_stage_labels_ids_and_pipelines_resolved(settings, hubspot_doubl
     assert any("elsewhere: UNKNOWN pipeline 'Renewals'" in line for line in said)
 
 
+def test_hubspot_lifecycle_stages_by_label_or_id(settings, hubspot_double):
+    base = {"crm": "hubspot", "object": "contact", "event": "lead_created"}
+    problems, said = lines(
+        settings,
+        by_label={**base, "stage": "sales qualified lead"},
+        by_id={**base, "stage": "customer"},
+        typo={**base, "stage": "Qualified"},
+    )
+    assert problems == 1
+    assert any(line.startswith("stage rule by_label:") and line.endswith("found") for line in said)
+    assert any(line.startswith("stage rule by_id:") and line.endswith("found") for line in said)
+    assert any("typo: UNKNOWN stage 'Qualified'" in line and "Sales Qualified Lead" in line for line in said)
+
+
 @pytest.mark.parametrize("env", ["salesforce"], indirect=True)
 def test_salesforce_stage_names_from_the_picklist(settings, salesforce_double):
     base = {"crm": "salesforce", "object": "Opportunity", "event": "order_created"}

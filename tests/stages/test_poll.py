@@ -14,7 +14,7 @@ from connector.store.models import StageWatermark
 from connector.timeutil import parse_iso
 from tests.conftest import wait_for
 from tests.stages.test_e2e import OPPREF, orders
-from tests.stages.test_resolution import env, handle, remember  # noqa: F401  (the env fixture)
+from tests.stages.test_resolution import conversions, env, handle, remember, with_rules  # noqa: F401
 
 
 def rows(ctx) -> list[StageChangeRow]:  # type: ignore[no-untyped-def]
@@ -71,6 +71,21 @@ def test_hubspot_deals_polled_and_push_of_the_same_change_is_handled_once(ctx, h
     assert row.status == "converted" and row.via == "webhook"
     hubspot_double.set_deal_stage(deal, "closedlost", at=datetime.now(UTC) + timedelta(seconds=2))
     assert poll_once(ctx) == 1 and rows(ctx)[-1].stage == "closedlost"
+
+
+def test_hubspot_deal_won_again_between_two_polls_is_a_second_entry(ctx, hubspot_double):
+    each = with_rules(ctx, fire="each_entry")
+    contact = hubspot_double.add_contact(email="w@example.com")
+    remember(each, "hubspot", contact, "w@example.com", "evt-w", "opp-w")
+    deal = hubspot_double.add_deal([contact], amount="70", deal_currency_code="USD")
+    now = datetime.now(UTC)
+    first = hubspot_double.set_deal_stage(deal, "closedwon", at=now - timedelta(minutes=30))
+    assert poll_once(each) == 1
+    hubspot_double.set_deal_stage(deal, "closedlost", at=now - timedelta(minutes=20))
+    second = hubspot_double.set_deal_stage(deal, "closedwon", at=now - timedelta(minutes=10))
+    assert poll_once(each) == 1  # the poll sees the deal won again; lost came and went unseen
+    assert [r.status for r in handle(each)] == ["converted", "converted"]
+    assert [c.timestamp_ms for c in conversions(each)] == [first, second]
 
 
 @pytest.mark.parametrize("env", ["salesforce"], indirect=True)
