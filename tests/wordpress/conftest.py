@@ -93,7 +93,9 @@ def scripts(html: str) -> list[tuple[dict[str, str | None], str]]:
 def config(node: str, inline: str, theme: dict | None = None) -> dict:
     """window.attributionConfig after the inline script ran in a JavaScript engine (with a theme's own object)."""
     window = json.dumps({"attributionConfig": theme} if theme is not None else {})
-    program = f"const window = {window};\n{inline}\nprocess.stdout.write(JSON.stringify(window.attributionConfig));"
+    program = (
+        f"const window = {window};\n{inline}\nprocess.stdout.write(JSON.stringify(window.attributionConfig));"
+    )
     done = subprocess.run([node, "-e", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -105,7 +107,9 @@ def plugin_version(php_file: Path = PLUGIN) -> str:
 
 def package_zip(output: Path) -> Path:
     """Run the package step (plugin-js/wordpress/package.py) writing to output."""
-    done = subprocess.run([sys.executable, str(PACKAGE), str(output)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(PACKAGE), str(output)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(output)
     return output

@@ -1,9 +1,11 @@
 <?php
 /**
  * Load the plugin on the WordPress stub and do one thing a site does, from a JSON request on stdin:
- *   {"plugin": "/path/connector-attribution.php", "options": {...}, "do": "head" | "admin" | "sanitize",
- *    "input": ..., "can": true}
- * head: the script tags of a front-end page; admin: the settings page; sanitize: the saved value, as JSON.
+ *   {"plugin": "/path/connector-attribution.php", "options": {...}, "do": "head" | "admin" | "sanitize" |
+ *    "uninstall", "input": ..., "can": true, "uninstalling": true}
+ * head: the script tags of a front-end page; admin: the settings page; sanitize: the saved value, as JSON;
+ * uninstall: run uninstall.php (as WordPress does when the plugin is deleted if "uninstalling"), then print
+ * the options left, as JSON.
  */
 
 require __DIR__ . '/wp_stub.php';
@@ -29,6 +31,17 @@ switch ( $request['do'] ) {
 		do_action( 'admin_init' );
 		$setting = $GLOBALS['wp_stub']['settings'][ CONNECTOR_ATTRIBUTION_OPTION ];
 		echo json_encode( $setting['sanitize_callback']( $request['input'] ) );
+		break;
+	case 'uninstall':
+		if ( $request['uninstalling'] ?? true ) {
+			define( 'WP_UNINSTALL_PLUGIN', 'connector-attribution/connector-attribution.php' );
+		}
+		register_shutdown_function(
+			function () {
+				echo json_encode( (object) $GLOBALS['wp_stub']['options'] );
+			}
+		);
+		require dirname( $request['plugin'] ) . '/uninstall.php';
 		break;
 	default:
 		fwrite( STDERR, "unknown request\n" );

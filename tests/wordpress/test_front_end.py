@@ -16,9 +16,9 @@ CONFIGURED = {
     "root_domain": "example.com",
 }
 HOSTILE = [
-    '</script><script>alert(1)</script>',
-    '</SCRIPT ><img src=x onerror=alert(1)>',
-    '<!--<script>',
+    "</script><script>alert(1)</script>",
+    "</SCRIPT ><img src=x onerror=alert(1)>",
+    "<!--<script>",
     "' onload='alert(1)",
     '" onload="alert(1)',
     "\u2028alert(1)\u2029//",

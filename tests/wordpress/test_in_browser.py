@@ -14,7 +14,9 @@ from .conftest import PLUGINS_URL, package_zip
 CHROMIUM = "/usr/bin/chromium"
 SITE = PLUGINS_URL.split("/wp-content/")[0]  # the stub's site: https://example.test
 SETTINGS = {"consent": "optional", "root_domain": "example.test"}
-FORM = '<form><input type="hidden" name="latest_ai_source"><input type="hidden" name="latest_utm_source"></form>'
+FORM = (
+    '<form><input type="hidden" name="latest_ai_source"><input type="hidden" name="latest_utm_source"></form>'
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +59,16 @@ def _visit(chromium: str, installed: Path, head: str, moved: bytes | None) -> tu
         if url == f"{SITE}/wp-content/cache/combined.js" and moved is not None:
             return route.fulfill(body=moved, content_type="text/javascript")
         if url == f"{SITE}/landing":
-            return route.fulfill(body=f"<!doctype html><html><head>{head}</head><body>{FORM}</body></html>",
-                                 content_type="text/html")
+            return route.fulfill(
+                body=f"<!doctype html><html><head>{head}</head><body>{FORM}</body></html>",
+                content_type="text/html",
+            )
         return route.fulfill(status=404, body="")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
         try:
             page = browser.new_page()
             page.route(f"{SITE}/**", serve)
@@ -87,6 +93,8 @@ def test_the_parts_still_load_when_an_optimizer_moves_the_script(wordpress, chro
     tag_start = head.index("<script src=")
     moved_tag = f'<script src="{SITE}/wp-content/cache/combined.js" defer></script>\n'
     head = head[:tag_start] + moved_tag  # the combined file replaces our tag, attributes and all
-    got, requested = visit(chromium, installed, head, moved=(installed / "js" / "attribution.js").read_bytes())
+    got, requested = visit(
+        chromium, installed, head, moved=(installed / "js" / "attribution.js").read_bytes()
+    )
     assert got["latest_ai_source"] == "chatgpt"
     assert f"{PLUGINS_URL}/connector-attribution/js/classify.js" in [url.split("?")[0] for url in requested]

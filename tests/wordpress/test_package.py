@@ -27,9 +27,12 @@ def test_the_zip_holds_the_plugin_and_the_three_scripts(package):
         assert {
             "connector-attribution/connector-attribution.php",
             "connector-attribution/readme.txt",
+            "connector-attribution/uninstall.php",
             *(f"connector-attribution/js/{name}" for name in SCRIPTS),
         } <= names
-        assert all(name.startswith("connector-attribution/") for name in names)  # one folder, as WordPress expects
+        assert all(
+            name.startswith("connector-attribution/") for name in names
+        )  # one folder, as WordPress expects
         for name in SCRIPTS:
             assert archive.read(f"connector-attribution/js/{name}") == (DIST / name).read_bytes()
         php = archive.read("connector-attribution/connector-attribution.php")

@@ -9,9 +9,7 @@ import pytest
 from .conftest import ROOT
 
 PHP_FILES = sorted(
-    path
-    for folder in ("plugin-js/wordpress", "tests/wordpress")
-    for path in (ROOT / folder).rglob("*.php")
+    path for folder in ("plugin-js/wordpress", "tests/wordpress") for path in (ROOT / folder).rglob("*.php")
 )
 
 

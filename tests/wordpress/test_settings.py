@@ -20,8 +20,15 @@ def save(wordpress):
 
 @pytest.mark.parametrize(
     ("given", "kept"),
-    [("optional", "optional"), ("required", "required"), ("", "required"), ("OPTIONAL", "required"),
-     ("none", "required"), (["optional"], "required"), (None, "required")],
+    [
+        ("optional", "optional"),
+        ("required", "required"),
+        ("", "required"),
+        ("OPTIONAL", "required"),
+        ("none", "required"),
+        (["optional"], "required"),
+        (None, "required"),
+    ],
 )
 def test_consent_is_required_or_optional_only(save, given, kept):
     assert save({"consent": given})["consent"] == kept
@@ -67,7 +74,7 @@ def test_the_endpoint_is_an_http_or_https_url_or_nothing(save, given, kept):
 
 def test_the_endpoint_loses_characters_a_url_cannot_hold(save):
     kept = save({"endpoint": 'https://connector.example.com/"><script>'})["endpoint"]
-    assert kept.startswith("https://connector.example.com/") and not set("\"<> ") & set(kept)
+    assert kept.startswith("https://connector.example.com/") and not set('"<> ') & set(kept)
 
 
 def test_the_pixel_id_is_plain_text(save):
@@ -82,13 +89,20 @@ def test_nothing_usable_saves_the_defaults(save, given):
 
 def test_saved_settings_reach_every_page(wordpress, node, save):
     saved = save(
-        {"pixel_id": "px_9", "endpoint": "https://c.example.com", "consent": "optional",
-         "root_domain": "https://www.example.com/"}
+        {
+            "pixel_id": "px_9",
+            "endpoint": "https://c.example.com",
+            "consent": "optional",
+            "root_domain": "https://www.example.com/",
+        }
     )
     inline = scripts(wordpress("head", saved))[0][1]
     cfg = config(node, inline)
     assert {k: cfg[k] for k in ("pixelId", "endpoint", "consent", "rootDomain")} == {
-        "pixelId": "px_9", "endpoint": "https://c.example.com", "consent": "optional", "rootDomain": "example.com",
+        "pixelId": "px_9",
+        "endpoint": "https://c.example.com",
+        "consent": "optional",
+        "rootDomain": "example.com",
     }
 
 
@@ -98,7 +112,12 @@ def test_the_settings_page_shows_hostile_values_as_text(wordpress):
     page = Elements(wordpress("admin", options))
     assert page.all("script") == []
     values = {attrs["name"]: attrs.get("value") for attrs, _ in page.all("input") if attrs.get("name")}
-    assert values[f"{OPTION}[pixel_id]"] == values[f"{OPTION}[endpoint]"] == values[f"{OPTION}[root_domain]"] == hostile
+    assert (
+        values[f"{OPTION}[pixel_id]"]
+        == values[f"{OPTION}[endpoint]"]
+        == values[f"{OPTION}[root_domain]"]
+        == hostile
+    )
     selected = [attrs["value"] for attrs, _ in page.all("option") if "selected" in attrs]
     assert selected == ["optional"]
     assert values["option_page"] == OPTION  # the group register_setting was given
@@ -111,3 +130,14 @@ def test_the_settings_page_shows_nothing_to_a_user_who_cannot_manage_options(wor
 def test_the_settings_page_warns_against_api_keys(wordpress):
     text = re.sub(r"\s+", " ", wordpress("admin"))
     assert "Never enter an API key here" in text
+
+
+def test_deleting_the_plugin_deletes_its_settings(wordpress):
+    options = {"pixel_id": "px_1", "endpoint": "https://connector.example.com", "consent": "optional"}
+    assert json.loads(wordpress("uninstall", options=options)) == {}
+
+
+def test_uninstall_php_does_nothing_unless_wordpress_is_uninstalling(wordpress):
+    """Opened directly (by URL, or by mistake), uninstall.php leaves the settings alone."""
+    left = json.loads(wordpress("uninstall", options={"consent": "optional"}, uninstalling=False))
+    assert left == {"connector_attribution": {"consent": "optional"}}

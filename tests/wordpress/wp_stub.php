@@ -49,6 +49,12 @@ function get_option( $name, $default = false ) {
 	return array_key_exists( $name, $GLOBALS['wp_stub']['options'] ) ? $GLOBALS['wp_stub']['options'][ $name ] : $default;
 }
 
+function delete_option( $name ) {
+	$found = array_key_exists( $name, $GLOBALS['wp_stub']['options'] );
+	unset( $GLOBALS['wp_stub']['options'][ $name ] );
+	return $found;
+}
+
 function wp_parse_args( $args, $defaults = array() ) {
 	return array_merge( $defaults, is_array( $args ) ? $args : array() );
 }
