@@ -29,17 +29,25 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
         )
     )
     submission_ids = [s.id for s in submissions]
-    crm_writes = list(
-        session.scalars(
-            select(CrmWrite).where(
-                or_(CrmWrite.submission_id.in_(submission_ids), CrmWrite.event_id.in_(event_ids))
-            )
-        )
-    )
     conversions = list(
         session.scalars(
             select(Conversion).where(
                 or_(Conversion.submission_id.in_(submission_ids), Conversion.event_id.in_(event_ids))
+            )
+        )
+    )
+    # A conversion under an id no submission carries (a booking released under a derived id): its submission
+    # is part of the story too.
+    named = {c.submission_id for c in conversions if c.submission_id is not None} - set(submission_ids)
+    if named:
+        submissions += session.scalars(
+            select(Submission).where(Submission.id.in_(named)).order_by(Submission.id)
+        )
+        submission_ids = [s.id for s in submissions]
+    crm_writes = list(
+        session.scalars(
+            select(CrmWrite).where(
+                or_(CrmWrite.submission_id.in_(submission_ids), CrmWrite.event_id.in_(event_ids))
             )
         )
     )

@@ -107,6 +107,7 @@ def test_a_booking_released_without_its_beacon_is_found_by_the_derived_id(bookin
     assert booking["release"]["state"] == "released"
     assert (booking["release"]["released_with"], booking["release"]["event_id"]) == ("derived_id", derived)
     assert f"without a beacon, derived id {derived}" in show(env, derived)
+    assert [s["id"] for s in show_json(env, derived)["submissions"]] == [lead.id]  # the lead itself too
 
     assert beacon(booking_client, "calendly", BOOKING, "evt-pixel-late").status_code == 200
     run_jobs(ctx)
