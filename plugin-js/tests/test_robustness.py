@@ -163,3 +163,17 @@ def test_the_cookie_mirror_restores_what_local_storage_lost(harness):
     assert got["first_utm_source"] == "perplexity" and got["oppref"] == "KEEP"
     assert got["first_channel"] == "openai_ads"  # oppref wins over the UTM
     assert json.loads(page.evaluate("localStorage._attr"))["f"]["utm_source"] == "perplexity"  # stored again
+
+
+def test_the_script_and_its_parts_add_no_global_but_their_own(harness):
+    """A one-letter global (window.e, window.t) would collide with the site's own scripts."""
+    before = "window.__globals = Object.keys(window);"
+    page = harness.open("booking.html", "utm_source=perplexity", {"consent": "optional"}, init=before)
+    page.wait_for_function(
+        "typeof attribution.booking === 'function' && typeof attribution.classify === 'function'"
+    )
+    # (numeric keys are the page's iframes)
+    added = page.evaluate(
+        "Object.keys(window).filter(k => !/^\\d+$/.test(k) && !window.__globals.includes(k))"
+    )
+    assert set(added) <= {"attribution", "dataLayer", "__globals"}, added
