@@ -7,6 +7,8 @@
 // with its data (src/classify.js) and the booking widgets (src/booking.js). build.mjs defines CLICK_IDS (the
 // click-id parameters, from the classification data file) and CLASSIFIER / BOOKING (the parts' file names
 // with their content hash).
+import { internal, uuid } from './shared.js';
+
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
   let UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
@@ -21,7 +23,6 @@
   };
   let on = (target, type, f) => target.addEventListener(type, (e) => T(f, e), 1); // capture phase
   let list = (v) => (v || '').split(/[\s,]+/);
-  let noWww = (h) => '.' + h.replace(/^www\./, '');
 
   // ---- configuration: <script data-pixel-id=...> (dataset), overridden by window.attributionConfig ----
   let me = d.currentScript || {};
@@ -33,7 +34,6 @@
 
   let now = () => new Date().toISOString();
   let cut = (v) => String(v).slice(0, 2048); // as the server keeps (connector.attribution.MAX_FIELD_LENGTH)
-  let uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
 
   // ---- this page's touch, kept in memory until consent allows storing it ----
   // (The usual first visit throws nothing: a page's first exception costs about 1 ms in Chromium.)
@@ -47,11 +47,9 @@
   let ref = d.referrer;
   let h = '';
   ref && T(() => (h = new URL(ref).hostname.replace(/\.$/, '')));
-  let a = noWww(h);
-  let b = noWww(loc.hostname);
   // no click id, no utm_source or utm_medium, and no referrer or one from this site (www. ignored, subdomains
   // included): the classifier would say direct, so this visit needs no classifier (most page views)
-  let direct = ![...CLICK, UTM[0], UTM[1]].some((k) => params[k]?.trim()) && (!h || a.endsWith(b) || b.endsWith(a));
+  let direct = ![...CLICK, UTM[0], UTM[1]].some((k) => params[k]?.trim()) && (!h || internal(h, loc.hostname));
   let touch = {
     landing_page: cut(loc.href),
     referrer: cut(ref),

@@ -3,10 +3,11 @@
 // and each such message together with its configuration and logger. Out: the latest UTMs (and for Cal.com our event_id, which it
 // returns in the booking's metadata) on links and embeds. Back: on the widget's booking message, the pixel's
 // appointment_scheduled and a beacon to {endpoint}/collect linking that event_id to the booking.
+import { uuid } from './shared.js';
+
 ((w, api) => {
   let META = 'metadata[event_id]';
   let cut = (v) => String(v).slice(0, 300);
-  let uuid = () => crypto.randomUUID?.() || URL.createObjectURL(new Blob()).slice(-36); // insecure-origin fallback
   let vendor = (origin, name) => RegExp(`^https://([\\w-]+\\.)*${name}\\.com$`).test(origin);
   let bookingId = uuid(); // put into Cal.com embeds as metadata[event_id]; used by the first Cal.com booking
   let bookingIdUsed = 0;

@@ -3,6 +3,7 @@
 // none of the embedded data. It is connector/classify.py's algorithm on the same data file (see its _utm notes):
 // build.mjs hands the data over compactly: [param, channel, ai_source?] click rules, the sources as one
 // "channel ai_source host|host utm|utm;..." string expanded below, the *_re values as regex literals.
+import { internal } from './shared.js';
 import {
   click_ids as CLICK_RULES,
   weak_click_ids as WEAK_RULES,
@@ -14,10 +15,9 @@ import {
   medium_channels,
 } from '../../connector/data/classification.json';
 
-((w, loc) => {
+((w) => {
   let NONE = 'none';
   let lower = (v) => (v || '').trim().toLowerCase();
-  let noWww = (h) => '.' + h.replace(/^www\./, '');
   let SOURCES = sources.split(';').map((s) => (
     (s = s.split(' ')),
     [RegExp('(^|\\.)(' + s[2].replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?') + ')$'), s[0], s[1], s[3].split('|')]
@@ -37,8 +37,6 @@ import {
     try {
       h = new URL(t.referrer).hostname.replace(/\.$/, '');
     } catch (e) {}
-    let a = noWww(h);
-    let b = noWww(loc.hostname);
     return (
       click(CLICK_RULES) ||
       (src || med
@@ -62,8 +60,8 @@ import {
             ]
         : click(WEAK_RULES)) ||
       // a referrer from this site (www. ignored, subdomains included) is an internal visit: direct
-      (!h || a.endsWith(b) || b.endsWith(a) ? ['direct', NONE] : [(h = source(h, 1))[1] || 'referral', h[2] || NONE])
+      (!h || internal(h, location.hostname) ? ['direct', NONE] : [(h = source(h, 1))[1] || 'referral', h[2] || NONE])
     );
   };
   w.attribution && (w.attribution.classify = classify);
-})(window, location);
+})(window);
