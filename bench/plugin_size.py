@@ -28,6 +28,7 @@ landing (UTMs and oppref), so the script also requests dist/classify.js:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import statistics
 from collections.abc import Callable
@@ -181,7 +182,8 @@ def repeat_times(browser: Any, runs: int) -> list[float]:
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "max-age=86400")
             self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(ConnectionError):  # the browser dropped a request it no longer needed
+                self.wfile.write(body)
 
         def log_message(self, *args: Any) -> None:
             pass
