@@ -49,7 +49,8 @@ class JobSettings:
     job_timeout_seconds: int = 180
     """Longest one job may run before RQ stops it (seconds)."""
     sweep_interval_seconds: int = 15
-    """How often a worker looks for receipts that never reached the queue or were abandoned (seconds)."""
+    """How often a worker looks for receipts that never reached the queue or were abandoned (seconds);
+    0 turns the sweeper off (for tests that must prove a path works without it)."""
     sweep_grace_seconds: int = 30
     """Age a waiting receipt must reach before the sweeper re-enqueues it (seconds)."""
 
@@ -315,6 +316,7 @@ _CHOICES = {
     "unattributable": ("record", "send"),
 }
 _NON_NEGATIVE = {
+    "sweep_interval_seconds",
     "sweep_grace_seconds",
     "raw_body_days",
     "batch_window_seconds",

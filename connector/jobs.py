@@ -72,8 +72,8 @@ def enqueue_receipt(
     }
     retries_left = jobs.max_attempts - attempts_done - 1
     if retries_left > 0:
-        schedule = jobs.backoff_seconds[attempts_done:] or jobs.backoff_seconds[-1:]
-        options["retry"] = Retry(max=retries_left, interval=schedule)
+        intervals = jobs.backoff_seconds[attempts_done:] or jobs.backoff_seconds[-1:]
+        options["retry"] = Retry(max=retries_left, interval=intervals)
     try:
         if delay:
             schedule(ctx, process_receipt, receipt_id, delay=delay, **options)

@@ -28,7 +28,9 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
     context.install(ctx)
     worker = SimpleWorker([ctx.queue], connection=ctx.redis)
     sweeper = SweeperThread(ctx)
-    if burst:
+    if settings.jobs.sweep_interval_seconds <= 0:
+        log.info("sweeper off (jobs.sweep_interval_seconds = 0)")
+    elif burst:
         sweep(ctx)
     else:
         sweeper.start()

@@ -273,18 +273,36 @@ def _show_logs_on_failure(request, processes):
 
 
 def test_unexpected_errors_are_retried_on_the_backoff_schedule_then_failed(ctx, processes):
-    """A receipt from a source this version no longer has raises in the job: retried, then a dead letter."""
+    """A receipt from a source this version no longer has raises in the job: RQ itself retries it on the
+    backoff schedule (the sweeper is off), then it is a dead letter; the rest of its batch is processed."""
     processes.env["CONNECTOR_JOBS__MAX_ATTEMPTS"] = "3"
     processes.env["CONNECTOR_JOBS__BACKOFF_SECONDS"] = "[2, 3]"
+    processes.env["CONNECTOR_JOBS__SWEEP_INTERVAL_SECONDS"] = "0"
     with ctx.sessions.begin() as session:
+        before = Receipt(
+            source="generic",
+            delivery_key="r:0",
+            body=json.dumps(lead(1)).encode(),
+            content_type="application/json",
+        )
         receipt = Receipt(
             source="retired_plugin", delivery_key="r:1", body=b"{}", content_type="application/json"
         )
-        session.add(receipt)
+        after = Receipt(
+            source="generic",
+            delivery_key="r:2",
+            body=json.dumps(lead(2)).encode(),
+            content_type="application/json",
+        )
+        session.add_all([before, receipt, after])
     from connector.jobs import enqueue_receipts, new_batch_job_id
 
-    assert enqueue_receipts(ctx, [receipt.id], new_batch_job_id())
+    assert enqueue_receipts(ctx, [before.id, receipt.id, after.id], new_batch_job_id())
     processes.start("worker", name="worker")
+    wait_for(
+        lambda: status_of(ctx, after.id) == "processed", message="the receipt after the failing one processed"
+    )
+    assert status_of(ctx, before.id) == "processed"
     wait_for(
         lambda: status_of(ctx, receipt.id) == "failed", timeout=40, message="receipt failed after retries"
     )
