@@ -27,7 +27,7 @@ from connector.config import load_settings  # noqa: E402
 from connector.context import Context  # noqa: E402
 from connector.conversions.hashing import hash_email  # noqa: E402
 from connector.conversions.ledger import insert_conversion  # noqa: E402
-from connector.jobs import enqueue_conversions_send  # noqa: E402
+from connector.jobs.conversions import enqueue_conversions_send  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
 from connector.store.models import Conversion, ConversionStatus  # noqa: E402
 from tests.doubles.openai_double import OpenAIDouble  # noqa: E402

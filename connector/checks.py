@@ -6,9 +6,13 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
+import connector.sources  # noqa: F401  (registers every source whose secrets are checked)
 from connector.config import ConfigError, Settings, resolve_secrets
 from connector.context import Context
+from connector.conversions.setup import api_key
+from connector.crm_admin import check_crm
 from connector.intake import registry
+from connector.stages.check import check_stages
 
 
 def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
@@ -57,8 +61,6 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
 
 def _check_conversions(settings: Settings, say: Callable[[str], None]) -> int:
     """Which pixels conversions go to and whether a key is set (its value is never shown)."""
-    from connector.conversions.setup import api_key
-
     conf = settings.conversions
     if not conf.enabled:
         say("conversions: disabled")
@@ -73,12 +75,8 @@ def _check_conversions(settings: Settings, say: Callable[[str], None]) -> int:
 
 
 def _check_stages(settings: Settings, say: Callable[[str], None]) -> int:
-    from connector.stages.check import check_stages
-
     return check_stages(settings, say)
 
 
 def _check_crm(settings: Settings, say: Callable[[str], None]) -> int:
-    from connector.crm_admin import check_crm
-
     return check_crm(settings, say)

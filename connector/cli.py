@@ -1,4 +1,8 @@
-"""The `connector` command: run, serve, worker, check, crm setup, db upgrade, events show, replay, purge."""
+"""The `connector` command: run, serve, worker, check, crm setup, db upgrade, events show, replay, purge.
+
+Each command imports what it runs inside its own function: `connector --help` and a quick command stay
+fast, and a command never pays for the CRM client libraries, gunicorn or RQ it does not use.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ def _migrate(settings: Settings) -> None:
 def _prepare_secrets(settings: Settings) -> None:
     """Read every enabled source's secrets once before serving: a missing secret file fails here, and the
     development token of a source with none configured exists before the first request (the README's curl)."""
+    import connector.sources  # noqa: F401  (registers every source)
     from connector.config import dev_token_path, resolve_secrets
     from connector.intake import registry
 
@@ -237,7 +242,7 @@ def replay(
 
 
 def _replay_conversions(ctx: Context, status: str, pixel: str | None) -> None:
-    from connector.conversions.replay import replay_conversions
+    from connector.replay import replay_conversions
 
     count = replay_conversions(ctx, (status,), pixel)
     click.echo(f"{count} conversion(s) queued again")

@@ -14,6 +14,11 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS
+from connector.conversions.currency import is_known_currency
+from connector.conversions.rules import ConversionRules, RuleError
+from connector.stages.rules import StageRuleError, StageRules
+
 ENV_CONFIG_PATH = "CONNECTOR_CONFIG"
 """Environment variable naming the TOML file when `--config` is not given."""
 
@@ -445,8 +450,6 @@ def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
 
 def _string_table(value: dict[str, Any], origin: str, key: str) -> dict[str, str]:
     """A table of strings; a `fields` table's keys must be canonical field names."""
-    from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS
-
     known = set(ATTRIBUTION_FIELDS) | set(CONTACT_FIELDS)
     for name, item in value.items():
         if not isinstance(item, str) or not item:
@@ -463,8 +466,6 @@ _PIXEL_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 
 def _check_conversions(conf: ConversionsSettings, origin: str) -> None:
     """Cross-key rules of [conversions]: batch size, pixels and their sources, the rules table."""
-    from connector.conversions.rules import ConversionRules, RuleError
-
     where = f"{origin}: conversions"
     if not 1 <= conf.batch_max_events <= 1000:
         raise ConfigError(f"{where}.batch_max_events: expected 1 to 1000, got {conf.batch_max_events}")
@@ -509,9 +510,6 @@ def _check_conversions(conf: ConversionsSettings, origin: str) -> None:
 
 def _check_stages(settings: Settings, origin: str) -> None:
     """Cross-key rules of [stages]: the public URL, the currency, the org id and the rules table."""
-    from connector.conversions.currency import is_known_currency
-    from connector.stages.rules import StageRuleError, StageRules
-
     conf = settings.stages
     public_url = settings.web.public_url
     if public_url and not public_url.startswith(("http://", "https://")):

@@ -1,13 +1,17 @@
-"""The shared clients one process needs: settings, database, Redis and the job queue.
+"""The shared clients one process needs: settings, database, Redis, the job queue, the CRM and mappings.
 
 The web app keeps its Context in `app.extensions`; a worker installs one for its jobs. Nothing connects
-until first use.
+until first use; what is built once (the CRM adapter with its token and schema cache, the mapping files)
+lives here, so it lives exactly as long as the process's settings.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from redis import Redis
 from rq import Queue
@@ -16,13 +20,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector import broker
 from connector.config import Settings
+from connector.crm.base import CrmAdapter
+from connector.crm.configured import build_adapter
+from connector.mapping import MappingSet, load_mappings
 from connector.store.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Context:
     settings: Settings
     _redis_url: str | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @cached_property
     def engine(self) -> Engine:
@@ -39,6 +49,30 @@ class Context:
     @cached_property
     def queue(self) -> Queue:
         return Queue(self.settings.jobs.queue, connection=self.redis)
+
+    @property
+    def crm_enabled(self) -> bool:
+        return self.settings.crm.provider != "none"
+
+    @property
+    def crm(self) -> CrmAdapter:
+        """This process's adapter for `crm.provider` (built once, reused by every job)."""
+        with self._lock:
+            if "_crm" not in self.__dict__:
+                self.__dict__["_crm"] = build_adapter(self.settings)
+                log.info("crm adapter ready: %s", self.settings.crm.provider)
+            adapter: CrmAdapter = self.__dict__["_crm"]
+            return adapter
+
+    @property
+    def mappings(self) -> MappingSet:
+        """The mapping files of `crm.mappings_path`, loaded and validated once per process."""
+        with self._lock:
+            if "_mappings" not in self.__dict__:
+                path = Path(self.settings.crm.mappings_path).expanduser().resolve()
+                self.__dict__["_mappings"] = load_mappings(path)
+            mappings: MappingSet = self.__dict__["_mappings"]
+            return mappings
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -1,4 +1,4 @@
-"""Operator actions on the ledger: replay dead letters, purge raw bodies past retention."""
+"""Operator actions on the ledger: replay dead letters (receipts, conversions), purge raw bodies."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from connector.context import Context
-from connector.jobs import enqueue_receipt
+from connector.jobs.conversions import enqueue_conversions_send
+from connector.jobs.receipts import enqueue_receipt
 from connector.journal import record
-from connector.store.models import Receipt, ReceiptStatus
+from connector.queue.leased import rowcount
+from connector.store.models import Conversion, ConversionStatus, Receipt, ReceiptStatus
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,51 @@ def replay_failed(ctx: Context, receipt_ids: list[int], source: str | None) -> i
     return len(receipts)
 
 
+REPLAYABLE = (ConversionStatus.FAILED, ConversionStatus.WOULD_SEND, ConversionStatus.VALIDATED)
+"""Statuses an operator may send again. Sent, expired and skipped ones never are."""
+
+
+def replay_conversions(
+    ctx: Context, statuses: tuple[str, ...] = (ConversionStatus.FAILED,), pixel_id: str | None = None
+) -> int:
+    """Make matching conversions pending again (fresh attempts, same payload and id) and kick senders."""
+    wanted = [s for s in statuses if s in REPLAYABLE]
+    if not wanted:
+        raise ValueError(f"replayable statuses are {', '.join(REPLAYABLE)}")
+    with ctx.sessions.begin() as session:
+        query = select(Conversion.id, Conversion.event_id, Conversion.pixel_id, Conversion.status).where(
+            Conversion.status.in_(wanted), Conversion.timestamp_ms.is_not(None), Conversion.pixel_id != ""
+        )
+        if pixel_id:
+            query = query.where(Conversion.pixel_id == pixel_id)
+        rows = session.execute(query).all()
+        for row in rows:
+            # Fenced on the status we read, so a row that changed meanwhile is left alone.
+            session.execute(
+                update(Conversion)
+                .where(Conversion.id == row.id, Conversion.status == row.status)
+                .values(
+                    status=ConversionStatus.PENDING,
+                    reason=None,
+                    attempts=0,
+                    attempt_token=None,
+                    next_attempt_at=None,
+                    lease_until=None,
+                    updated_at=utcnow(),
+                )
+            )
+            record(
+                session,
+                "replay",
+                f"conversion ({row.status}) queued again by `connector replay`",
+                event_id=row.event_id,
+            )
+    for pixel in sorted({row.pixel_id for row in rows}):
+        enqueue_conversions_send(ctx, pixel, delay=0)
+    log.info("replayed %d conversions (%s)", len(rows), ", ".join(wanted))
+    return len(rows)
+
+
 def purge_bodies(ctx: Context, older_than_days: int, dry_run: bool = False) -> int:
     """Erase raw bodies of processed receipts received more than `older_than_days` ago."""
     cutoff = utcnow() - timedelta(days=older_than_days)
@@ -46,8 +93,8 @@ def purge_bodies(ctx: Context, older_than_days: int, dry_run: bool = False) -> i
     with ctx.sessions.begin() as session:
         if dry_run:
             return len(session.scalars(select(Receipt.id).where(condition)).all())
-        count = session.execute(
-            update(Receipt).where(condition).values(body=None, body_purged_at=utcnow())
-        ).rowcount
+        count = rowcount(
+            session.execute(update(Receipt).where(condition).values(body=None, body_purged_at=utcnow()))
+        )
     log.info("purged %s raw bodies older than %s days", count, older_than_days)
     return count

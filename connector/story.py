@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from connector.bookings.story import booking_stories, render_booking
 from connector.conversions.story import conversion_stories, render_conversion
-from connector.intake.booking_story import booking_stories, render_booking
 from connector.store.models import Conversion, CrmWrite, JournalEntry, Receipt, Submission
 from connector.timeutil import as_utc
 

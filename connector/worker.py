@@ -7,11 +7,12 @@ import os
 
 from rq import SimpleWorker
 
+import connector.jobs  # noqa: F401  (every job topic, and the sweeps they register)
 from connector import context
 from connector.config import Settings
 from connector.context import Context
+from connector.queue.sweeper import SweeperThread, sweep
 from connector.supervisor import die_with_parent
-from connector.sweeper import SweeperThread, sweep
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from connector.jobs import process_receipt
+from connector.jobs.receipts import process_receipt
 from connector.store.models import Receipt
 from connector.timeutil import utcnow
 from tests.conftest import TOKEN

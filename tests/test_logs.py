@@ -10,14 +10,14 @@ from connector.logs import JsonFormatter
 
 def test_json_lines_carry_event_and_receipt_ids():
     record = logging.LogRecord(
-        "connector.jobs", logging.INFO, __file__, 1, "receipt_id=%s processed", (7,), None
+        "connector.jobs.receipts", logging.INFO, __file__, 1, "receipt_id=%s processed", (7,), None
     )
     record.event_id = "evt-9"
     record.receipt_id = 7
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "receipt_id=7 processed"
     assert line["event_id"] == "evt-9" and line["receipt_id"] == 7
-    assert line["level"] == "INFO" and line["logger"] == "connector.jobs"
+    assert line["level"] == "INFO" and line["logger"] == "connector.jobs.receipts"
 
 
 def test_worker_log_lines_name_the_job(client, ctx, processes):

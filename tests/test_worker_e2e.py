@@ -15,7 +15,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import create_engine, func, select, text, update
 
 from connector.app import create_app
-from connector.jobs import enqueue_receipt, receipt_job_id
+from connector.jobs.receipts import enqueue_receipt, receipt_job_id
 from connector.store.models import JournalEntry, Receipt, Submission
 from tests.conftest import TOKEN, wait_for
 
@@ -295,7 +295,7 @@ def test_unexpected_errors_are_retried_on_the_backoff_schedule_then_failed(ctx, 
             content_type="application/json",
         )
         session.add_all([before, receipt, after])
-    from connector.jobs import enqueue_receipts, new_batch_job_id
+    from connector.intake.ledger import enqueue_receipts, new_batch_job_id
 
     assert enqueue_receipts(ctx, [before.id, receipt.id, after.id], new_batch_job_id())
     processes.start("worker", name="worker")

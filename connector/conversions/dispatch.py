@@ -13,20 +13,18 @@ ledger still holds one row per key.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from connector.context import Context
 from connector.conversions.events import MAX_AGE_MS, ConversionEvent, validate_event
 from connector.conversions.outcomes import IN_FLIGHT, journal, record_outcomes, write_requests
 from connector.conversions.sender import ConversionsClient, RequestRecord
 from connector.conversions.setup import api_key, pixel_by_id, retry_policy, sender_settings
+from connector.queue.ledgers import CONVERSIONS
 from connector.store.models import (
     Conversion,
     ConversionRequest,
@@ -97,7 +95,7 @@ def expire_waiting(ctx: Context, pixel_id: str, now_ms: int | None = None) -> in
     with ctx.sessions.begin() as session:
         rows = session.execute(
             select(Conversion.id, Conversion.event_id, Conversion.attempts).where(
-                Conversion.pixel_id == pixel_id, _ready(now), Conversion.timestamp_ms < cutoff
+                Conversion.pixel_id == pixel_id, CONVERSIONS.ready(now), Conversion.timestamp_ms < cutoff
             )
         ).all()
         lines = []
@@ -114,7 +112,7 @@ def expire_waiting(ctx: Context, pixel_id: str, now_ms: int | None = None) -> in
             )
             session.execute(
                 update(Conversion)
-                .where(Conversion.id.in_([r.id for r in group]), _ready(now))
+                .where(Conversion.id.in_([r.id for r in group]), CONVERSIONS.ready(now))
                 .values(
                     status=ConversionStatus.EXPIRED,
                     reason="expired",
@@ -131,66 +129,38 @@ def expire_waiting(ctx: Context, pixel_id: str, now_ms: int | None = None) -> in
     return len(rows)
 
 
-def _ready(now: datetime) -> Any:
-    """Pending and due, or `sending` whose lease is over (its worker is gone)."""
-    return or_(
-        (Conversion.status == ConversionStatus.PENDING)
-        & (Conversion.next_attempt_at.is_(None) | (Conversion.next_attempt_at <= now)),
-        (Conversion.status == ConversionStatus.SENDING) & (Conversion.lease_until < now),
-    )
-
-
 def claim(ctx: Context, pixel_id: str, limit: int, dry_run: bool = False) -> tuple[str, list[Conversion]]:
     """Take up to `limit` ready rows with a new attempt token; the intent is committed before any send."""
-    token = secrets.token_hex(16)
-    now = utcnow()
-    lease = timedelta(seconds=ctx.settings.conversions.lease_seconds)
     with ctx.sessions.begin() as session:
-        candidates = session.execute(
-            select(Conversion.id, Conversion.attempt_token, Conversion.status)
-            .where(Conversion.pixel_id == pixel_id, _ready(now))
-            .order_by(Conversion.id)
-            .limit(limit)
-        ).all()
-        if not candidates:
-            return token, []
-        ids = [c.id for c in candidates]
-        # Conditional: a row another worker claimed in between no longer matches and stays theirs.
-        session.execute(
-            update(Conversion)
-            .where(Conversion.id.in_(ids), _ready(now))
-            .values(
-                status=ConversionStatus.SENDING,
-                attempt_token=token,
-                lease_until=now + lease,
-                attempts=Conversion.attempts + 1,
-                updated_at=now,
-            )
+        claimed = CONVERSIONS.claim(
+            session, ctx.settings.conversions.lease_seconds, Conversion.pixel_id == pixel_id, limit=limit
         )
+        if not claimed.ids:
+            return claimed.token, []
         rows = list(
-            session.scalars(
-                select(Conversion).where(Conversion.attempt_token == token).order_by(Conversion.id)
-            )
+            session.scalars(select(Conversion).where(Conversion.id.in_(claimed.ids)).order_by(Conversion.id))
         )
-        stale = {
-            c.attempt_token for c in candidates if c.status == ConversionStatus.SENDING and c.attempt_token
-        }
-        if stale:
+        if claimed.stale_tokens:
             session.execute(
                 update(ConversionRequest)
-                .where(ConversionRequest.attempt_token.in_(stale), ConversionRequest.error == IN_FLIGHT)
+                .where(
+                    ConversionRequest.attempt_token.in_(claimed.stale_tokens),
+                    ConversionRequest.error == IN_FLIGHT,
+                )
                 .values(error=LOST)
             )
-            log.warning("pixel=%s reclaimed conversions from %d lost attempt(s)", pixel_id, len(stale))
+            log.warning(
+                "pixel=%s reclaimed conversions from %d lost attempt(s)", pixel_id, len(claimed.stale_tokens)
+            )
         if rows and not dry_run:
             write_requests(
                 session,
                 pixel_id,
-                token,
+                claimed.token,
                 rows,
                 [_in_flight(ctx, pixel_id, [r.event_id for r in rows])],
             )
-    return token, rows
+    return claimed.token, rows
 
 
 def _in_flight(ctx: Context, pixel_id: str, event_ids: list[str]) -> RequestRecord:
@@ -252,22 +222,9 @@ def seconds_until_next(ctx: Context, pixel_id: str) -> float | None:
 
 def due_pixels(ctx: Context, grace_seconds: float) -> list[str]:
     """Pixels with conversions that should have gone out by now (for the sweeper)."""
-    now = utcnow()
-    late = now - timedelta(seconds=grace_seconds)
     with ctx.sessions() as session:
         return list(
             session.scalars(
-                select(Conversion.pixel_id)
-                .where(
-                    or_(
-                        (Conversion.status == ConversionStatus.PENDING)
-                        & or_(
-                            Conversion.next_attempt_at.is_(None) & (Conversion.created_at < late),
-                            Conversion.next_attempt_at < late,
-                        ),
-                        (Conversion.status == ConversionStatus.SENDING) & (Conversion.lease_until < now),
-                    )
-                )
-                .distinct()
+                select(Conversion.pixel_id).where(CONVERSIONS.overdue(utcnow(), grace_seconds)).distinct()
             )
         )

@@ -22,6 +22,7 @@ from connector.intake.submission import Submission
 from connector.journal import record
 from connector.store.models import Conversion, ConversionStatus, Receipt
 from connector.store.models import Submission as SubmissionRow
+from connector.store.upsert import insert_new
 from connector.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,10 @@ def _final(status: str, reason: str, message: str) -> dict[str, Any]:
 
 def insert_conversion(session: Session, values: dict[str, Any]) -> int | None:
     """Insert one ledger row unless its unique key exists; the new id, or None for a known key."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
     statement = (
-        insert(Conversion)
+        insert_new(session, Conversion, ["pixel_id", "event_type", "custom_event_name", "event_id"])
         .values(created_at=now, updated_at=now, **values)
-        .on_conflict_do_nothing(index_elements=["pixel_id", "event_type", "custom_event_name", "event_id"])
         .returning(Conversion.id)
     )
     return session.execute(statement).scalar()

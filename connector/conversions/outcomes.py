@@ -8,11 +8,12 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from connector.context import Context
 from connector.conversions.sender import BatchOutcome, EventOutcome, RequestRecord
+from connector.queue.ledgers import CONVERSIONS
 from connector.store.models import (
     Conversion,
     ConversionRequest,
@@ -66,11 +67,7 @@ def record_outcomes(
                 values["next_attempt_at"] = now + timedelta(seconds=delay or 0)
             if status in (ConversionStatus.SENT, ConversionStatus.VALIDATED):
                 values["sent_at"] = now
-            fenced += session.execute(
-                update(Conversion)
-                .where(Conversion.id.in_(ids), Conversion.attempt_token == token)
-                .values(**values)
-            ).rowcount
+            fenced += CONVERSIONS.finish(session, token, ids, **values)
         if fenced < len(rows):
             log.warning(
                 "pixel=%s attempt %s lost %d of %d rows to a newer attempt; their outcome is discarded",

@@ -11,11 +11,9 @@ from connector.crm.base import (
     UpsertItem,
     UpsertResult,
 )
-from connector.crm.registry import ADAPTERS, create_adapter
 from connector.crm.schema import FieldSchema, ObjectSchema
 
 __all__ = [
-    "ADAPTERS",
     "AuthError",
     "CrmAdapter",
     "CrmError",
@@ -27,5 +25,4 @@ __all__ = [
     "SetupReport",
     "UpsertItem",
     "UpsertResult",
-    "create_adapter",
 ]

@@ -1,42 +1,36 @@
-"""The CRM the settings name: its adapter (secrets read from the environment) and the loaded mappings.
+"""The CRM the settings name: the one place that builds its adapter, with secrets from the environment.
 
-One adapter per process: it keeps the Salesforce token, the describe cache and the HTTP connections
-across jobs, so a warm worker spends no API calls on sign-in or schema.
+Each process keeps the adapter it built on its Context (`ctx.crm`): the Salesforce token, the describe
+cache and the HTTP connections outlive a job, so a warm worker spends no API calls on sign-in or schema.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from connector.config import ConfigError, CrmSettings, Settings
 from connector.crm.base import CrmAdapter
-from connector.crm.registry import create_adapter
-from connector.mapping import MappingSet, load_mappings
 
-log = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_adapters: dict[int, tuple[Settings, CrmAdapter]] = {}
-_mappings: dict[str, MappingSet] = {}
+Environ = dict[str, str] | os._Environ[str]
 
 
 def crm_enabled(settings: Settings) -> bool:
     return settings.crm.provider != "none"
 
 
-def _secret(environ: dict[str, str] | os._Environ[str], name: str, key: str, required: bool) -> str | None:
+def _secret(environ: Environ, name: str, key: str, required: bool) -> str | None:
     value = environ.get(name, "").strip() if name else ""
     if required and not value:
         raise ConfigError(f"{key}: environment variable {name or '(none named)'} is not set")
     return value or None
 
 
-def _hubspot_token(crm: CrmSettings, environ: dict[str, str] | os._Environ[str]) -> str:
+def _hubspot_token(crm: CrmSettings, environ: Environ) -> str:
     token = _secret(environ, crm.hubspot.token_env, "crm.hubspot.token_env", False)
     if token:
         return token
@@ -50,10 +44,10 @@ def _hubspot_token(crm: CrmSettings, environ: dict[str, str] | os._Environ[str])
     raise ConfigError(f"crm.hubspot.token_env: environment variable {crm.hubspot.token_env} is not set")
 
 
-def _salesforce_auth(crm: CrmSettings, environ: dict[str, str] | os._Environ[str]) -> dict[str, object]:
+def _salesforce_auth(crm: CrmSettings, environ: Environ) -> dict[str, Any]:
     sf = crm.salesforce
     method = sf.auth_method
-    auth: dict[str, object] = {"method": method, "login_url": sf.login_url}
+    auth: dict[str, Any] = {"method": method, "login_url": sf.login_url}
     if method in ("jwt", "client_credentials"):
         auth["client_id"] = _secret(environ, sf.client_id_env, "crm.salesforce.client_id_env", True)
     if method == "client_credentials":
@@ -78,49 +72,46 @@ def _salesforce_auth(crm: CrmSettings, environ: dict[str, str] | os._Environ[str
     return auth
 
 
+def _hubspot(crm: CrmSettings, environ: Environ) -> CrmAdapter:
+    # Imported when built: the client library costs about 0.2 s, which a web process never needs.
+    from connector.crm.hubspot import HubSpotAdapter
+
+    return HubSpotAdapter(
+        access_token=_hubspot_token(crm, environ),
+        host=crm.hubspot.host,
+        property_group=crm.hubspot.property_group,
+        timeout=crm.hubspot.timeout_seconds,
+    )
+
+
+def _salesforce(crm: CrmSettings, environ: Environ) -> CrmAdapter:
+    # Imported when built: simple-salesforce costs about 0.5 s, which a web process never needs.
+    from connector.crm.salesforce import SalesforceAdapter
+    from connector.crm.salesforce_auth import SalesforceAuth
+
+    session = requests.Session()
+    if crm.salesforce.ca_file:
+        # requests lets REQUESTS_CA_BUNDLE override Session.verify unless trust_env is off
+        session.trust_env = False
+        session.verify = crm.salesforce.ca_file
+    return SalesforceAdapter(
+        SalesforceAuth(**_salesforce_auth(crm, environ)),
+        api_version=crm.salesforce.api_version,
+        session=session,
+        timeout=crm.salesforce.timeout_seconds,
+    )
+
+
+ADAPTERS: dict[str, Callable[[CrmSettings, Environ], CrmAdapter]] = {
+    "hubspot": _hubspot,
+    "salesforce": _salesforce,
+}
+"""Every CRM adapter by the name `crm.provider` and the mappings' `crm = ...` use."""
+
+
 def build_adapter(settings: Settings, environ: dict[str, str] | None = None) -> CrmAdapter:
     """A new adapter for `crm.provider`, with secrets from the environment; ConfigError names the key."""
-    env = os.environ if environ is None else environ
-    crm = settings.crm
-    if crm.provider == "hubspot":
-        return create_adapter(
-            "hubspot",
-            access_token=_hubspot_token(crm, env),
-            host=crm.hubspot.host,
-            property_group=crm.hubspot.property_group,
-            timeout=crm.hubspot.timeout_seconds,
-        )
-    if crm.provider == "salesforce":
-        session = requests.Session()
-        if crm.salesforce.ca_file:
-            # requests lets REQUESTS_CA_BUNDLE override Session.verify unless trust_env is off
-            session.trust_env = False
-            session.verify = crm.salesforce.ca_file
-        return create_adapter(
-            "salesforce",
-            auth=_salesforce_auth(crm, env),
-            api_version=crm.salesforce.api_version,
-            session=session,
-            timeout=crm.salesforce.timeout_seconds,
-        )
-    raise ConfigError('crm.provider: no CRM configured (provider = "none")')
-
-
-def crm_adapter(settings: Settings) -> CrmAdapter:
-    """This process's adapter for the settings (built once, reused by every job)."""
-    with _lock:
-        held = _adapters.get(id(settings))
-        # The settings are kept with their adapter: a freed object's id may be reused by other settings.
-        if held is None or held[0] is not settings:
-            held = _adapters[id(settings)] = (settings, build_adapter(settings))
-            log.info("crm adapter ready: %s", settings.crm.provider)
-        return held[1]
-
-
-def crm_mappings(settings: Settings) -> MappingSet:
-    """The mapping files of `crm.mappings_path`, loaded and validated once per process."""
-    path = str(Path(settings.crm.mappings_path).expanduser().resolve())
-    with _lock:
-        if path not in _mappings:
-            _mappings[path] = load_mappings(path)
-        return _mappings[path]
+    factory = ADAPTERS.get(settings.crm.provider)
+    if factory is None:
+        raise ConfigError('crm.provider: no CRM configured (provider = "none")')
+    return factory(settings.crm, os.environ if environ is None else environ)

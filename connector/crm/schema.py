@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TEXT_KINDS = ("text",)
-"""Kinds that accept any string value."""
-
 
 @dataclass(frozen=True)
 class FieldSchema:

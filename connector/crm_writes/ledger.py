@@ -1,37 +1,30 @@
 """CRM-write rows in the ledger: queue one per submission, claim them for a batch, record each outcome.
 
 Life of a row: pending -> sending -> written | failed; a batch that could not be sent goes back to pending.
-Every outcome update is fenced on status = sending, so a result is recorded once whatever the retries.
+Rows are leased (`connector.queue.ledgers.CRM_WRITES`): every outcome is written only where the row still
+holds the claim's token, so a result is recorded once whatever the retries, and a worker that lost its
+lease cannot overwrite the result of the one that took over.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.config import Settings
 from connector.context import Context
 from connector.crm.base import CrmError, PermanentError, UpsertResult
-from connector.crm.configured import crm_enabled, crm_mappings
 from connector.journal import record
-from connector.store.models import CrmWrite, Receipt, Submission
+from connector.queue.defaults import job_lease_seconds
+from connector.queue.ledgers import CRM_WRITES
+from connector.store.models import CrmWrite, Receipt, Submission, WriteStatus
 from connector.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class WriteStatus:
-    """Life of a CRM write: pending -> sending -> written, or failed (rejected for good)."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    WRITTEN = "written"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -39,6 +32,7 @@ class ClaimedWrite:
     """A claimed row with what the adapter needs: the submission's values and where to journal."""
 
     id: int
+    token: str
     crm: str
     object_type: str
     attempts: int
@@ -53,14 +47,12 @@ class ClaimedWrite:
     attribution: dict[str, Any]
 
 
-def queue_crm_write(
-    settings: Settings, session: Session, receipt: Receipt, row: Submission
-) -> CrmWrite | None:
+def queue_crm_write(ctx: Context, session: Session, receipt: Receipt, row: Submission) -> CrmWrite | None:
     """Add the pending write for this submission in the caller's transaction (None: no CRM, no mapping)."""
-    if not crm_enabled(settings):
+    if not ctx.crm_enabled:
         return None
-    crm = settings.crm.provider
-    mapping = crm_mappings(settings).for_submission(crm, row.source, row.form_id)
+    crm = ctx.settings.crm.provider
+    mapping = ctx.mappings.for_submission(crm, row.source, row.form_id)
     if mapping is None:
         record(
             session, "crm", f"no {crm} write mapping applies to this submission: not sent", receipt=receipt
@@ -74,7 +66,11 @@ def queue_crm_write(
     if existing is not None:  # the receipt job ran again: the write is already queued (or done)
         return existing
     write = CrmWrite(
-        submission_id=row.id, event_id=row.event_id, crm=crm, object_type=mapping.object, status="pending"
+        submission_id=row.id,
+        event_id=row.event_id,
+        crm=crm,
+        object_type=mapping.object,
+        status=WriteStatus.PENDING,
     )
     session.add(write)
     session.flush()
@@ -89,21 +85,26 @@ def queue_crm_write(
 
 
 def pending_writes(ctx: Context, limit: int, after_id: int = 0) -> list[tuple[int, datetime]]:
-    """(id, created_at) of the oldest pending writes with an id above `after_id`."""
+    """(id, created_at) of the oldest ready writes (due, or left by a dead worker) above `after_id`."""
     with ctx.sessions() as session:
         rows = session.execute(
             select(CrmWrite.id, CrmWrite.created_at)
-            .where(CrmWrite.status == WriteStatus.PENDING, CrmWrite.id > after_id)
+            .where(CRM_WRITES.ready(utcnow()), CrmWrite.id > after_id)
             .order_by(CrmWrite.id)
             .limit(limit)
         ).all()
     return [(r.id, as_utc(r.created_at)) for r in rows]
 
 
-def count_by_status(ctx: Context) -> dict[str, int]:
+def overdue_write(ctx: Context) -> bool:
+    """Is any write waiting past its time with nobody holding it (for the sweeper)?"""
     with ctx.sessions() as session:
-        rows = session.execute(select(CrmWrite.status, func.count()).group_by(CrmWrite.status)).all()
-    return {status: n for status, n in rows}
+        found = session.scalar(
+            select(CrmWrite.id)
+            .where(CRM_WRITES.overdue(utcnow(), ctx.settings.jobs.sweep_grace_seconds))
+            .limit(1)
+        )
+    return found is not None
 
 
 def earlier_writes(ctx: Context, crm: str, object_type: str, emails: set[str]) -> dict[str, dict[str, Any]]:
@@ -134,18 +135,10 @@ def earlier_writes(ctx: Context, crm: str, object_type: str, emails: set[str]) -
 
 
 def claim(ctx: Context, ids: list[int]) -> list[ClaimedWrite]:
-    """Atomically move these pending rows to sending; returns only the rows this call took."""
+    """Lease these ready rows for one batch; returns only the rows this call took."""
     with ctx.sessions.begin() as session:
-        taken = (
-            session.execute(
-                update(CrmWrite)
-                .where(CrmWrite.id.in_(ids), CrmWrite.status == WriteStatus.PENDING)
-                .values(status=WriteStatus.SENDING, updated_at=utcnow())
-                .returning(CrmWrite.id)
-            )
-            .scalars()
-            .all()
-        )
+        claimed = CRM_WRITES.claim(session, job_lease_seconds(ctx.settings), ids=ids)
+        taken = claimed.ids
         if not taken:
             return []
         rows = session.execute(
@@ -157,6 +150,7 @@ def claim(ctx: Context, ids: list[int]) -> list[ClaimedWrite]:
         return [
             ClaimedWrite(
                 w.id,
+                claimed.token,
                 w.crm,
                 w.object_type,
                 w.attempts,
@@ -174,29 +168,13 @@ def claim(ctx: Context, ids: list[int]) -> list[ClaimedWrite]:
         ]
 
 
-def reclaim_abandoned(ctx: Context, lease_seconds: int) -> int:
-    """Rows left in sending by a worker that died go back to pending."""
-    cutoff = utcnow() - timedelta(seconds=lease_seconds)
-    with ctx.sessions.begin() as session:
-        count = session.execute(
-            update(CrmWrite)
-            .where(CrmWrite.status == WriteStatus.SENDING, CrmWrite.updated_at < cutoff)
-            .values(status=WriteStatus.PENDING)
-        ).rowcount
-    if count:
-        log.warning("%s crm write(s) abandoned by a dead worker are pending again", count)
-    return count
-
-
 def release(ctx: Context, writes: list[ClaimedWrite], error: CrmError, retry_in: float) -> None:
     """The batch could not be sent: back to pending, untouched attempts (the records were never judged)."""
     message = f"{type(error).__name__}: {error}"[:4000]
     with ctx.sessions.begin() as session:
-        session.execute(
-            update(CrmWrite)
-            .where(CrmWrite.id.in_([w.id for w in writes]), CrmWrite.status == WriteStatus.SENDING)
-            .values(status=WriteStatus.PENDING, last_error=message)
-        )
+        for token in {w.token for w in writes}:
+            ids = [w.id for w in writes if w.token == token]
+            CRM_WRITES.release(session, token, ids, retry_in, last_error=message)
         for w in writes:
             if w.last_error != message:  # one journal line per distinct problem, not per retry
                 record(
@@ -233,8 +211,8 @@ def record_results(
             result = by_key.get(str(w.id)) or UpsertResult(
                 str(w.id), error=PermanentError("no result", "NO_RESULT")
             )
-            where = (CrmWrite.id == w.id) & (CrmWrite.status == WriteStatus.SENDING)
             attempts = w.attempts + 1
+            retry_in: float | None = None
             if result.ok:
                 outcome = _outcome(result)
                 values: dict[str, Any] = {
@@ -258,14 +236,18 @@ def record_results(
                     "last_error": f"{type(error).__name__}: {error}"[:4000],
                 }
                 if retry:
-                    retry_delays.append(float(getattr(error, "delay", 30.0)))
+                    retry_in = float(getattr(error, "delay", None) or 30.0)
+                    retry_delays.append(retry_in)
                 message = f"{w.crm} {w.object_type} {'will retry' if retry else 'rejected'}: {error}"
                 kind = "crm-retry" if retry else "crm-failed"
             values["attempts"] = attempts
-            done = session.execute(update(CrmWrite).where(where).values(**values)).rowcount
+            if retry_in is not None:
+                done = CRM_WRITES.release(session, w.token, [w.id], retry_in, **values)
+            else:
+                done = CRM_WRITES.finish(session, w.token, [w.id], **values)
             if not done:
                 log.warning(
-                    "crm_write_id=%s event_id=%s: result discarded, row no longer sending", w.id, w.event_id
+                    "crm_write_id=%s event_id=%s: lease lost, result discarded", w.id, w.event_id
                 )
                 continue
             record(

@@ -1,19 +1,27 @@
-"""The contract every webhook source implements, with shared-secret authentication as the default."""
+"""The contract every webhook source implements, with shared-secret authentication as the default.
+
+A source authenticates a request, parses it into what it delivers (a `Submission` for forms, bookings
+and beacons; the CRM sources' stage changes), may check that against the configuration, may answer in
+its own format, and, inside the receipt job's transaction, processes what it parsed.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
+from connector.intake.classification import with_channels
 from connector.intake.errors import Unauthorized
+from connector.intake.records import save_submission
 from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from connector.config import SourceSettings
+    from connector.config import Settings, SourceSettings
     from connector.store.models import Receipt
     from connector.store.models import Submission as SubmissionRow
 
@@ -24,13 +32,43 @@ TOKEN_QUERY = "token"
 """Query parameter carrying the shared secret for senders that cannot set headers."""
 
 
-class Source:
-    """One webhook sender: how to authenticate its requests and turn them into Submissions."""
+class Delivery(Protocol):
+    """What every parsed request names: its delivery key (deduplication) and its event_id, if any."""
+
+    @property
+    def delivery_key(self) -> str: ...
+
+    @property
+    def event_id(self) -> str | None: ...
+
+
+ParsedT = TypeVar("ParsedT", bound=Delivery)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer in the sender's own format (Salesforce counts only its Ack as delivered)."""
+
+    body: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What processing kept: a new lead (its row and the submission as saved) and stage changes stored."""
+
+    lead: SubmissionRow | None = None
+    submission: Submission | None = None
+    stage_changes: int = 0
+
+
+class Source(Generic[ParsedT]):
+    """One webhook sender: how to authenticate its requests, parse them and process what they deliver."""
 
     name: ClassVar[str]
     """URL segment and ledger name, e.g. `generic` in /webhooks/forms/generic."""
     kind: ClassVar[str] = "forms"
-    """`forms`, `booking` or `crm`: the URL family the source lives under."""
+    """`forms`, `booking`, `crm` or `beacon`: the URL family the source lives under."""
     kept_headers: ClassVar[tuple[str, ...]] = ("content-type", "user-agent", "x-forwarded-for")
     """Headers stored with the receipt (never the secret); what a later re-parse needs."""
     gone_when_disabled: ClassVar[bool] = False
@@ -51,22 +89,30 @@ class Source:
     ) -> None:
         """Check credentials computed over the body (signatures); the default has none."""
 
-    def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> Submission:
-        """Turn the request into a Submission (using `conf`'s field maps); raise BadPayload saying what is wrong."""
+    def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> ParsedT:
+        """Turn the request into what it delivers (using `conf`'s field maps); raise BadPayload saying
+        what is wrong."""
         raise NotImplementedError
 
-    def process(
-        self, session: Session, receipt: Receipt, submission: Submission
-    ) -> tuple[SubmissionRow, Submission] | None:
-        """In the job, inside the transaction that marks the receipt processed: keep the submission.
+    def verify_parsed(self, parsed: ParsedT, settings: Settings) -> None:
+        """Check the parsed delivery against the configuration (e.g. the Salesforce org); raise an
+        IntakeError. The default accepts it."""
 
-        Returns the saved row and the submission as saved (for the conversion), or None when nothing new
-        was saved (a beacon, a cancellation, a reschedule of a known lead)."""
-        from connector.intake.classification import with_channels
-        from connector.pipeline import save_submission
+    def acknowledge(self, parsed: ParsedT) -> Reply | None:
+        """The answer this sender expects instead of our JSON, or None for our JSON."""
+        return None
 
-        submission = with_channels(submission)
-        return save_submission(session, receipt, submission), submission
+    def process(self, session: Session, receipt: Receipt, parsed: ParsedT) -> Processed:
+        """In the job, inside the transaction that marks the receipt processed: keep what was parsed."""
+        raise NotImplementedError
+
+
+class SubmissionSource(Source[Submission]):
+    """A sender of leads: each delivery is kept as a submission (then CRM write and conversion)."""
+
+    def process(self, session: Session, receipt: Receipt, parsed: Submission) -> Processed:
+        submission = with_channels(parsed)
+        return Processed(lead=save_submission(session, receipt, submission), submission=submission)
 
 
 def constant_time_equal(a: str, b: str) -> bool:

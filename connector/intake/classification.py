@@ -12,6 +12,7 @@ from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
 from connector.attribution import CLICK_IDS, UTM_PARAMS, Attribution
+from connector.classify import classify_touch
 from connector.intake.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ def with_channels(submission: Submission) -> Submission:
 
 def classify_missing(values: dict[str, str]) -> dict[str, str]:
     """Attribution values with `<touch>_channel` / `<touch>_ai_source` added where absent and inferable."""
-    try:
-        from connector.classify import classify_touch
-    except ImportError:  # pragma: no cover - the classifier ships with the browser script's data file
-        return values
     result = dict(values)
     for touch in ("first", "latest"):
         if result.get(f"{touch}_channel"):

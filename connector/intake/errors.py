@@ -38,3 +38,17 @@ class Ignored(IntakeError):
     so the sender neither retries nor disables the subscription."""
 
     status = 200
+
+
+class Forbidden(IntakeError):
+    status = 403
+
+
+class TooManyRequests(IntakeError):
+    """The sender went over its rate; `retry_after` says when it may send again (seconds)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int = 60):
+        super().__init__(message)
+        self.retry_after = retry_after

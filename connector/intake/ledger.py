@@ -7,22 +7,25 @@ and wakes each request. Every request still gets its answer only after its recei
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
+import secrets
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from connector.context import Context
-from connector.intake.base import Source
+from connector.intake.base import Delivery, Source
 from connector.intake.request import IncomingRequest
-from connector.intake.submission import Submission
 from connector.journal import record
+from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS
+from connector.queue.enqueue import schedule
 from connector.store.models import Receipt, ReceiptStatus
+from connector.store.upsert import insert_ignoring_conflicts
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,10 @@ MAX_BATCH = 128
 
 STORE_TIMEOUT_SECONDS = 30
 """Longest a request waits for its receipt to be committed before answering 503."""
+
+PROCESS_RECEIPTS = "connector.jobs.receipts.process_receipts"
+"""The batch job, named rather than imported: a web process never loads the job code (RQ imports it in
+the worker)."""
 
 
 class StoreTimeout(Exception):
@@ -45,7 +52,7 @@ class StoredReceipt:
     queued: bool = False
 
 
-def receipt_values(source: Source, request: IncomingRequest, submission: Submission) -> dict[str, Any]:
+def receipt_values(source: Source[Any], request: IncomingRequest, submission: Delivery) -> dict[str, Any]:
     """The receipt row: raw body, the headers a re-parse needs (never the secret), the delivery key."""
     return {
         "source": source.name,
@@ -62,7 +69,7 @@ def receipt_values(source: Source, request: IncomingRequest, submission: Submiss
 
 
 def store_receipt(
-    ctx: Context, source: Source, request: IncomingRequest, submission: Submission
+    ctx: Context, source: Source[Any], request: IncomingRequest, submission: Delivery
 ) -> StoredReceipt:
     """Commit the receipt and enqueue its job; a known delivery key is acknowledged as a duplicate."""
     future = _writer(ctx).submit(receipt_values(source, request, submission))
@@ -118,8 +125,6 @@ class ReceiptWriter(threading.Thread):
                 future.set_result(result)
 
     def _write(self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]) -> list[StoredReceipt]:
-        from connector.jobs import enqueue_receipts, new_batch_job_id
-
         job_id = new_batch_job_id()
         rows = [{**values, "job_id": job_id} for values, _future in batch]
         with self.ctx.engine.begin() as connection:
@@ -138,18 +143,34 @@ class ReceiptWriter(threading.Thread):
         return results
 
 
-@functools.cache
-def _insert_new(dialect: str):  # type: ignore[no-untyped-def]
+def _insert_new(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: known delivery keys come back as no row."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return (
-        insert(Receipt.__table__)
-        .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
-        .returning(Receipt.__table__.c.id, Receipt.__table__.c.source, Receipt.__table__.c.delivery_key)
+    table = Receipt.__table__
+    return insert_ignoring_conflicts(dialect, table, ["source", "delivery_key"]).returning(
+        table.c.id, table.c.source, table.c.delivery_key
     )
+
+
+def new_batch_job_id() -> str:
+    """Job id for one intake batch; stored on each of its receipts so the sweeper can check the job."""
+    return f"intake-{secrets.token_hex(8)}"
+
+
+def enqueue_receipts(ctx: Context, receipt_ids: list[int], job_id: str) -> bool:
+    """Queue one job for a batch of receipts (the intake path); False when Redis is unreachable."""
+    try:
+        schedule(
+            ctx,
+            PROCESS_RECEIPTS,
+            receipt_ids,
+            job_id=job_id,
+            description=f"process {len(receipt_ids)} receipt(s) from {receipt_ids[0]}",
+            failure_ttl=RECEIPT_FAILURE_TTL_SECONDS,
+        )
+    except RedisError as exc:
+        log.warning("queue unavailable, receipt_ids=%s left for the sweeper: %s", receipt_ids, exc)
+        return False
+    return True
 
 
 def _acknowledge_duplicates(ctx: Context, duplicates: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

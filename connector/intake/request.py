@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -18,3 +18,7 @@ class IncomingRequest:
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
+
+    def with_body(self, body: bytes) -> IncomingRequest:
+        """The same request once its body has been read (after the header checks)."""
+        return replace(self, body=body)

@@ -16,6 +16,7 @@ from connector.intake.errors import NotFound
 from connector.journal import record
 from connector.store.models import Receipt
 from connector.store.models import StageChange as StageChangeRow
+from connector.store.upsert import insert_ignoring_conflicts
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,7 @@ def store_stage_changes(
 
 
 @functools.cache
-def _insert(dialect: str):  # type: ignore[no-untyped-def]
+def _insert(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on either unique key (delivery or change)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = StageChangeRow.__table__
-    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return insert_ignoring_conflicts(dialect, table).returning(table.c.id)

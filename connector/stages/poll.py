@@ -11,18 +11,14 @@ change, harmless.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from connector import context
 from connector.config import Settings
 from connector.context import Context
-from connector.crm.configured import crm_adapter
 from connector.errors import ConnectorError
 from connector.stages.changes import StageChange, store_stage_changes
 from connector.stages.hubspot_poll import contact_changes, deal_changes
@@ -36,9 +32,6 @@ log = logging.getLogger(__name__)
 OVERLAP_SECONDS = 300
 """Each poll re-reads this far before the watermark (search indexes lag behind writes)."""
 
-POLL_KEY = "connector:stages:poll:{queue}"
-"""Redis key holding the scheduled poll job's id: one poll per queue is ever scheduled."""
-
 Reader = Callable[[Settings, Any, datetime], list[StageChange]]
 """Reads one object's changes since a time: (settings, CRM adapter, since) -> changes."""
 
@@ -46,52 +39,6 @@ Reader = Callable[[Settings, Any, datetime], list[StageChange]]
 def polling_on(ctx: Context) -> bool:
     stages = ctx.settings.stages
     return stages.enabled and stages.poll_interval_seconds > 0 and ctx.settings.crm.provider != "none"
-
-
-def schedule_poll(ctx: Context, delay: float) -> bool:
-    """Schedule the next poll in `delay` seconds unless one is scheduled; the sweeper calls it too."""
-    if not polling_on(ctx):
-        return False
-    job_id = f"stages-poll-{secrets.token_hex(4)}"
-    ttl = int(delay + ctx.settings.jobs.job_timeout_seconds) + 30
-    try:
-        if not ctx.redis.set(POLL_KEY.format(queue=ctx.settings.jobs.queue), job_id, nx=True, ex=ttl):
-            return False
-        ctx.queue.enqueue_in(
-            timedelta(seconds=delay),
-            poll_stage_changes,
-            job_id=job_id,
-            job_timeout=ctx.settings.jobs.job_timeout_seconds,
-            result_ttl=600,
-            failure_ttl=86400,
-            description="poll CRM stage changes",
-        )
-    except RedisError as exc:
-        log.warning("queue unavailable, next stage poll left for the sweeper: %s", exc)
-        return False
-    return True
-
-
-def poll_stage_changes() -> int:
-    """The job: one poll, then the next one in `stages.poll_interval_seconds`."""
-    from rq import get_current_job
-
-    from connector.jobs import enqueue_stage_resolution
-
-    ctx = context.current()
-    job = get_current_job()
-    key = POLL_KEY.format(queue=ctx.settings.jobs.queue)
-    if job is not None and ctx.redis.get(key) == job.id.encode():
-        ctx.redis.delete(key)
-    try:
-        new = poll_once(ctx)
-    except ConnectorError as exc:
-        log.warning("stage poll failed, next poll as scheduled: %s", exc)
-        new = 0
-    if new:
-        enqueue_stage_resolution(ctx)
-    schedule_poll(ctx, ctx.settings.stages.poll_interval_seconds)
-    return new
 
 
 def poll_once(ctx: Context) -> int:
@@ -123,17 +70,16 @@ def _readers(settings: Settings) -> list[tuple[str, Reader, bool]]:
 def _poll(ctx: Context, name: str, read: Reader, history: bool) -> int:
     with ctx.sessions() as session:
         mark = session.get(StageWatermark, name)
-        since = (
-            as_utc(mark.value) if mark else utcnow() - timedelta(hours=ctx.settings.stages.poll_start_hours)
-        )
-    since = since - timedelta(seconds=OVERLAP_SECONDS)  # type: ignore[operator]
-    changes = read(ctx.settings, crm_adapter(ctx.settings), since)
+        start = utcnow() - timedelta(hours=ctx.settings.stages.poll_start_hours)
+        watermark = as_utc(mark.value) if mark else None
+    since = (watermark or start) - timedelta(seconds=OVERLAP_SECONDS)
+    changes = read(ctx.settings, ctx.crm, since)
     with ctx.sessions.begin() as session:
         if history:
             changes = _stage_moves(session, changes)
         new = store_stage_changes(session, changes)
         latest = max((c.entered_at for c in changes), default=None)
-        if latest is not None and (mark is None or latest > as_utc(mark.value)):
+        if latest is not None and (watermark is None or latest > watermark):
             row = session.get(StageWatermark, name) or StageWatermark(name=name, value=latest)
             row.value = latest
             session.add(row)

@@ -104,9 +104,6 @@ class StageRules:
     def for_object(self, crm: str, obj: str) -> list[StageRule]:
         return [r for r in self.rules if r.crm == crm and r.object == obj]
 
-    def matching(self, crm: str, obj: str, stages: set[str], pipelines: set[str]) -> list[StageRule]:
-        return [r for r in self.for_object(crm, obj) if r.matches(stages, pipelines)]
-
     def objects(self) -> set[tuple[str, str]]:
         return {(r.crm, r.object) for r in self.rules}
 

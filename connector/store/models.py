@@ -57,6 +57,7 @@ class Receipt(Base):
     body_purged_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default=ReceiptStatus.RECEIVED)
     attempts: Mapped[int] = mapped_column(default=0)
+    attempt_token: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
@@ -84,6 +85,15 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WriteStatus:
+    """Life of a CRM write: pending -> sending -> written, or failed (rejected for good)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    WRITTEN = "written"
+    FAILED = "failed"
+
+
 class CrmWrite(Base):
     """One attempt-tracked write of a submission to a CRM object."""
 
@@ -96,10 +106,13 @@ class CrmWrite(Base):
     crm: Mapped[str] = mapped_column(String(32))
     object_type: Mapped[str] = mapped_column(String(64))
     crm_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=WriteStatus.PENDING)
     outcome: Mapped[str | None] = mapped_column(String(32))
     fields_written: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(default=0)
+    attempt_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

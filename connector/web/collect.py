@@ -11,19 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
-from connector import metrics
 from connector.config import CollectSettings
-from connector.context import Context
-from connector.intake import registry
-from connector.intake.beacon import VISITOR_HEADER
-from connector.intake.errors import IntakeError, NotFound, PayloadTooLarge
-from connector.intake.ledger import StoreTimeout, store_receipt
+from connector.intake.errors import Forbidden, NotFound, TooManyRequests
+from connector.intake.ledger import store_receipt
 from connector.intake.request import IncomingRequest
+from connector.sources.beacon import VISITOR_HEADER, BeaconSource
+from connector.web.edge import context, observe, read_body
 from connector.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -34,40 +30,27 @@ VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 """Shape of a visitor id we issued; anything else in the cookie is replaced."""
 
 
-class Forbidden(IntakeError):
-    status = 403
-
-
-class TooManyRequests(IntakeError):
-    status = 429
+BEACON = BeaconSource()
+"""The one source /collect stores receipts for."""
 
 
 @bp.route("/collect", methods=["POST", "OPTIONS"])
 def collect() -> Response:
-    started = time.perf_counter()
-    conf: CollectSettings = _ctx().settings.collect
+    observe("collect")
+    conf = context().settings.collect
+    if request.method == "OPTIONS":
+        return _preflight()
+    return _collect(conf, request.headers.get("Origin", ""))
+
+
+@bp.after_request
+def _allow_origin(response: Response) -> Response:
+    """CORS for allowed origins on every answer, errors included (the page must be able to read them)."""
+    conf = context().settings.collect
     origin = request.headers.get("Origin", "")
-    try:
-        response = _preflight() if request.method == "OPTIONS" else _collect(conf, origin)
-    except IntakeError as exc:
-        log.warning("beacon rejected %s from origin=%r: %s", exc.status, origin[:100], exc)
-        response = jsonify(error=str(exc), status=exc.status)
-        response.status_code = exc.status
-        if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(exc.args[1] if len(exc.args) > 1 else 60)
-    except (SQLAlchemyError, StoreTimeout) as exc:
-        log.error("beacon: ledger unavailable: %s", exc)
-        response = jsonify(error="storage unavailable, retry later", status=503)
-        response.status_code = 503
     if conf.enabled and origin in conf.allowed_origins:
         _cors(response, origin, conf)
-    metrics.REQUESTS.labels("collect", str(response.status_code)).inc()
-    metrics.LATENCY.labels("collect").observe(time.perf_counter() - started)
     return response
-
-
-def _ctx() -> Context:
-    return current_app.extensions["connector"]
 
 
 def _preflight() -> Response:
@@ -88,7 +71,7 @@ def _collect(conf: CollectSettings, origin: str) -> Response:
         raise TooManyRequests(
             f"more than {conf.rate_limit_per_minute} beacons a minute from this address", reset
         )
-    body = _read_body(conf.max_body_bytes)
+    body = read_body(conf.max_body_bytes)
     visitor = _visitor_id(conf)
     incoming = IncomingRequest(
         body=body,
@@ -101,10 +84,8 @@ def _collect(conf: CollectSettings, origin: str) -> Response:
         },
         remote_addr=request.remote_addr or "",
     )
-    source = registry.find("beacon", "beacon")
-    assert source is not None
-    submission = source.parse(incoming)
-    stored = store_receipt(_ctx(), source, incoming, submission)
+    submission = BEACON.parse(incoming)
+    stored = store_receipt(context(), BEACON, incoming, submission)
     response = jsonify(status="duplicate" if stored.duplicate else "accepted", receipt_id=stored.id)
     if visitor:
         response.set_cookie(
@@ -130,15 +111,6 @@ def _cors(response: Response, origin: str, conf: CollectSettings) -> None:
     response.headers["Vary"] = "Origin"
     if conf.cookie:
         response.headers["Access-Control-Allow-Credentials"] = "true"
-
-
-def _read_body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"beacon of {request.content_length} bytes exceeds the {limit}-byte limit")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"beacon exceeds the {limit}-byte limit")
-    return body
 
 
 def _client_ip(conf: CollectSettings) -> str:

@@ -1,55 +1,42 @@
-"""POST /webhooks/<kind>/<name>: authenticate -> size limit -> parse -> store -> enqueue -> 200."""
+"""POST /webhooks/<kind>/<name>: authenticate -> size limit -> parse -> verify -> store -> enqueue -> 200.
+
+Errors become JSON answers in `connector.web.edge`, registered once for every route.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
-from connector import metrics
 from connector.config import resolve_secrets
-from connector.context import Context
 from connector.intake import registry
 from connector.intake.base import Source
-from connector.intake.errors import Gone, Ignored, IntakeError, NotFound, PayloadTooLarge
-from connector.intake.ledger import StoreTimeout, store_receipt
+from connector.intake.errors import Gone, NotFound
+from connector.intake.ledger import store_receipt
 from connector.intake.request import IncomingRequest
+from connector.web.edge import context, observe, read_body
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("intake", __name__)
 
-KINDS = {"forms": "forms", "booking": "booking", "crm": "crm"}
+KINDS = ("forms", "booking", "crm")
+"""The URL families a webhook source lives under (beacons come through /collect)."""
 
 
 @bp.post("/webhooks/<kind>/<name>")
-def receive(kind: str, name: str) -> Response | tuple[Response, int]:
-    started = time.perf_counter()
+def receive(kind: str, name: str) -> Response:
     source = registry.find(kind, name) if kind in KINDS else None
-    label = f"{kind}/{name}" if source else "unknown"
-    try:
-        response, status = _receive(kind, name, source)
-    except Ignored as exc:
-        log.info("webhook %s/%s ignored: %s", kind, name, exc)
-        response, status = jsonify(status="ignored", reason=str(exc)), 200
-    except IntakeError as exc:
-        log.warning("webhook %s/%s rejected %s: %s", kind, name, exc.status, exc)
-        response, status = jsonify(error=str(exc), status=exc.status), exc.status
-    except (SQLAlchemyError, StoreTimeout) as exc:
-        log.error("webhook %s/%s: ledger unavailable, asking the sender to retry: %s", kind, name, exc)
-        response, status = jsonify(error="storage unavailable, retry later", status=503), 503
-        response.headers["Retry-After"] = "30"
-    metrics.REQUESTS.labels(label, str(status)).inc()
-    metrics.LATENCY.labels(label).observe(time.perf_counter() - started)
-    return response, status
-
-
-def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int]:
-    ctx: Context = current_app.extensions["connector"]
+    observe(f"{kind}/{name}" if source else "unknown")
     if source is None:
         raise NotFound(f"no webhook source {kind}/{name}")
+    return _receive(kind, name, source)
+
+
+def _receive(kind: str, name: str, source: Source[Any]) -> Response:
+    ctx = context()
     conf = ctx.settings.source(name)
     if not conf.enabled:
         raise (Gone if source.gone_when_disabled else NotFound)(f"source {kind}/{name} is disabled")
@@ -67,30 +54,26 @@ def _receive(kind: str, name: str, source: Source | None) -> tuple[Response, int
         remote_addr=request.remote_addr or "",
     )
     source.authenticate_headers(incoming, secrets)
-    incoming = _with_body(incoming, ctx.settings.intake.max_body_bytes)
+    incoming = incoming.with_body(read_body(ctx.settings.intake.max_body_bytes))
     source.authenticate_body(incoming, secrets, conf)
-    submission = source.parse(incoming, conf)
-    verify = getattr(source, "verify_parsed", None)
-    if verify is not None:  # CRM sources check the payload against configuration (the Salesforce org)
-        verify(submission, ctx.settings)
-    stored = store_receipt(ctx, source, incoming, submission)
-    acknowledge = getattr(source, "acknowledge", None)
-    answer = acknowledge(submission) if acknowledge is not None else None
-    if answer is not None:  # a sender that counts only its own answer as delivered (Salesforce's Ack)
-        return answer, 200
+    parsed = source.parse(incoming, conf)
+    source.verify_parsed(parsed, ctx.settings)
+    stored = store_receipt(ctx, source, incoming, parsed)
+    reply = source.acknowledge(parsed)
+    if reply is not None:  # a sender that counts only its own answer as delivered (Salesforce's Ack)
+        return Response(reply.body, status=200, content_type=reply.content_type)
     if stored.duplicate:
-        return jsonify(status="duplicate", receipt_id=stored.id), 200
-    queued = stored.queued
+        return jsonify(status="duplicate", receipt_id=stored.id)
     log.info(
         "webhook %s/%s stored receipt_id=%s event_id=%s queued=%s",
         kind,
         name,
         stored.id,
-        submission.event_id,
-        queued,
-        extra={"event_id": submission.event_id, "receipt_id": stored.id},
+        parsed.event_id,
+        stored.queued,
+        extra={"event_id": parsed.event_id, "receipt_id": stored.id},
     )
-    return jsonify(status="accepted", receipt_id=stored.id, event_id=submission.event_id, queued=queued), 200
+    return jsonify(status="accepted", receipt_id=stored.id, event_id=parsed.event_id, queued=stored.queued)
 
 
 def _public_url(public_url: str) -> str:
@@ -99,19 +82,3 @@ def _public_url(public_url: str) -> str:
         return request.url
     query = request.query_string.decode("latin-1")
     return public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
-
-
-def _with_body(incoming: IncomingRequest, limit: int) -> IncomingRequest:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body of {request.content_length} bytes exceeds the {limit}-byte limit")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body exceeds the {limit}-byte limit")
-    return IncomingRequest(
-        body=body,
-        content_type=incoming.content_type,
-        headers=incoming.headers,
-        query=incoming.query,
-        url=incoming.url,
-        remote_addr=incoming.remote_addr,
-    )

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from connector import context
 from connector.config import load_settings
-from connector.jobs import process_receipt
+from connector.jobs.receipts import process_receipt
 from connector.store.models import Conversion
 
 # The connector's own fixtures (real ledger, queue and app); the browser fixtures come from this folder.

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from connector.conversions.events import MAX_AGE_MS
 from connector.conversions.ledger import insert_conversion
-from connector.jobs import enqueue_conversions_send
+from connector.jobs.conversions import enqueue_conversions_send
 from connector.store.models import Conversion, ConversionRequest, Receipt
 from tests.conftest import TOKEN, wait_for
 from tests.conversions.conftest import API_KEY, PIXEL_ID, double_env

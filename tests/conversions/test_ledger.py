@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from connector import context
 from connector.config import load_settings
-from connector.jobs import process_receipt
+from connector.jobs.receipts import process_receipt
 from connector.store.models import Conversion, JournalEntry, Receipt
 from connector.story import event_story, render_text
 from tests.conversions.conftest import API_KEY, PIXEL_ID

@@ -10,7 +10,7 @@ from connector import context
 from connector.conversions.dispatch import LOST
 from connector.conversions.ledger import insert_conversion
 from connector.conversions.outcomes import IN_FLIGHT
-from connector.jobs import process_receipt
+from connector.jobs.receipts import process_receipt
 from connector.store.models import ConversionRequest, Receipt
 from tests.conftest import TOKEN, wait_for
 from tests.conversions.conftest import API_KEY, PIXEL_ID, double_env

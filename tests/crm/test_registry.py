@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from connector.crm import create_adapter
+from connector.config import ConfigError, load_settings
+from connector.crm.configured import build_adapter
 from connector.crm.hubspot import HubSpotAdapter
 from connector.mapping import check_against_schema, explain
 
 
-def test_create_adapter_by_name(hubspot_double):
-    adapter = create_adapter("hubspot", access_token=hubspot_double.token, host=hubspot_double.url)
+def test_the_adapter_is_built_for_the_configured_provider(hubspot_double):
+    settings = load_settings(
+        environ={"CONNECTOR_CRM__PROVIDER": "hubspot", "CONNECTOR_CRM__HUBSPOT__HOST": f'"{hubspot_double.url}"'}
+    )
+    adapter = build_adapter(settings, environ={"HUBSPOT_ACCESS_TOKEN": hubspot_double.token})
     assert isinstance(adapter, HubSpotAdapter)
-    with pytest.raises(ValueError, match="salesforce"):
-        create_adapter("pipedrive")
+    assert adapter.describe("contacts").fields  # it talks to the configured host with the token
+    with pytest.raises(ConfigError, match="no CRM configured"):
+        build_adapter(load_settings(environ={}), environ={})
 
 
 def test_check_against_live_salesforce_describe(salesforce, salesforce_double, sf_mapping):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from connector.crm_writes.flush import decided_by
+from connector.crm_writes.batch import decided_by
 from connector.crm_writes.ledger import ClaimedWrite
 
 
 def claimed(**attribution: str) -> ClaimedWrite:
     return ClaimedWrite(
         id=1,
+        token="t",
         crm="hubspot",
         object_type="contacts",
         attempts=0,

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from connector import context
-from connector.jobs import process_receipt
+from connector.jobs.receipts import process_receipt
 from connector.store.models import Booking, Receipt, Submission
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "intake"

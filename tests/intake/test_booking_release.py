@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from connector import context
 from connector.config import CollectSettings, load_settings
-from connector.jobs import release_booking
+from connector.jobs.bookings import release_booking
 from connector.store.models import Conversion, JournalEntry
 from tests.intake.helpers import run_jobs, submissions
 from tests.intake.test_bookings import INVITEE, ORIGIN, beacon, calendly
@@ -114,7 +114,7 @@ def test_sweeper_releases_a_hold_whose_timer_was_lost(booking_client, ctx):
 
     from sqlalchemy import update
 
-    from connector.jobs import held_bookings
+    from connector.jobs.bookings import held_bookings
     from connector.store.models import Submission
     from connector.timeutil import utcnow
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from connector.jobs import release_booking
+from connector.jobs.bookings import release_booking
 from tests.intake.helpers import receipts, run_jobs, submissions
 from tests.intake.test_booking_release import (
     BOOKING,

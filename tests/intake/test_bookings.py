@@ -206,7 +206,7 @@ def test_beacon_and_webhook_processed_at_the_same_time_still_join(booking_client
     import threading
 
     from connector import context
-    from connector.jobs import process_receipt
+    from connector.jobs.receipts import process_receipt
 
     created = json.loads(fixture("calendly_invitee_created.json"))
     rounds = 6

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from connector import context
 from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS
 from connector.config import CollectSettings
-from connector.jobs import process_receipt
+from connector.jobs.receipts import process_receipt
 from tests.intake.helpers import SECRET, cal_signature, stripe_style, use_secrets
 
 FORMS = (

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from connector.intake.errors import BadPayload
-from connector.intake.generic import GenericSource
+from connector.sources.generic import GenericSource
 from connector.intake.request import IncomingRequest
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from connector.intake.wpforms import php_json
+from connector.sources.wpforms import php_json
 from tests.intake.helpers import (
     FORM,
     JSON,

@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy import select
 
-from connector.stages.salesforce_outbound import ACK
+from connector.sources.salesforce import ACK
 from connector.store.models import CrmWrite, StageChange
 from connector.timeutil import parse_iso
 from tests.conftest import TOKEN, wait_for

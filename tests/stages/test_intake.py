@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from connector.stages.salesforce_outbound import ACK
+from connector.sources.salesforce import ACK
 from connector.store.models import Receipt, StageChange
 from tests.stages.conftest import ORG_ID, PUBLIC_URL, SALESFORCE_SECRET, hubspot_event, signed
 
@@ -62,7 +62,7 @@ def test_hubspot_batch_split_and_deduplicated_on_portal_subscription_event(hubsp
     assert client.post(HUBSPOT, data=body, headers=headers).status_code == 200
     from connector.intake.ledger import request_from_receipt
     from connector.stages.changes import store_stage_changes
-    from connector.stages.hubspot_webhook import HubSpotWebhookSource
+    from connector.sources.hubspot import HubSpotWebhookSource
 
     source = HubSpotWebhookSource()
     for receipt in receipts(ctx):
@@ -110,7 +110,7 @@ def test_salesforce_notifications_deduplicated_each_on_its_id(
 ):
     from connector.intake.ledger import request_from_receipt
     from connector.stages.changes import store_stage_changes
-    from connector.stages.salesforce_outbound import SalesforceSource
+    from connector.sources.salesforce import SalesforceSource
 
     one = {"Id": "006000000000001AAA", "StageName": "Closed Won", "LastStageChangeDate": WON_AT}
     two = {"Id": "006000000000002AAA", "StageName": "Negotiation", "LastStageChangeDate": WON_AT}

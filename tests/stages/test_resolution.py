@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from connector.context import Context
 from connector.stages.changes import StageChange, store_stage_changes
-from connector.stages.work import claim, run_batch
+from connector.stages.resolution import claim, run_batch
 from connector.store.models import Conversion, CrmWrite, Receipt, Submission
 from connector.store.models import StageChange as StageChangeRow
 from tests.conversions.conftest import PIXEL_ID

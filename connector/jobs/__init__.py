@@ -1,0 +1,14 @@
+"""Every RQ job, by topic; importing this package registers each topic's sweep with the sweeper.
+
+- `receipts`: process stored webhooks (intake's batch job, single retries), then queue what follows;
+- `bookings`: release a booking lead held for its beacon;
+- `crm`: send pending CRM writes in batches;
+- `conversions`: send a pixel's conversions to OpenAI;
+- `stages`: resolve CRM stage changes into conversions, and poll the CRM for them.
+
+Jobs take ids, never objects, and find their clients on the process's Context.
+"""
+
+from connector.jobs import bookings, conversions, crm, receipts, stages
+
+__all__ = ["bookings", "conversions", "crm", "receipts", "stages"]

@@ -1,0 +1,296 @@
+"""Receipt jobs: intake's batch job, a receipt's own retries, and the sweep of stranded receipts.
+
+A job claims its receipt (a lease under a fresh token), runs the pipeline, and marks the receipt
+processed in the same transaction as the pipeline's writes, fenced on that token: the outcome is
+recorded exactly once whatever the copies, retries and replays. What the pipeline calls for is queued
+after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from redis.exceptions import RedisError
+from rq import Retry
+from sqlalchemy import select, update
+
+import connector.sources  # noqa: F401  (registers every source the stored receipts may name)
+from connector import context
+from connector.context import Context
+from connector.errors import PermanentError, RetryableError
+from connector.intake.errors import IntakeError
+from connector.jobs.bookings import enqueue_booking_release
+from connector.jobs.follow_ups import enqueue_outcomes
+from connector.jobs.stages import enqueue_stage_resolution
+from connector.journal import record
+from connector.pipeline import FollowUps, parse, run
+from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS, backoff_delay, job_lease_seconds
+from connector.queue.enqueue import job_is_live, new_job_id, schedule
+from connector.queue.ledgers import RECEIPTS
+from connector.queue.sweeper import sweeps
+from connector.store.models import Receipt, ReceiptStatus
+from connector.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def receipt_job_id(receipt_id: int) -> str:
+    """The job id of a receipt's own job, so the sweeper can tell whether a receipt is already queued."""
+    return f"receipt-{receipt_id}"
+
+
+def enqueue_receipt(
+    ctx: Context,
+    receipt_id: int,
+    delay: float | None = None,
+    job_id: str | None = None,
+    attempts_done: int = 0,
+) -> bool:
+    """Queue `process_receipt` for a stored receipt; False (nothing lost) when Redis is unreachable.
+
+    RQ's Retry carries the rest of the backoff schedule from `attempts_done` on, so the delays RQ waits
+    are the ones the ledger's journal announces.
+    """
+    jobs = ctx.settings.jobs
+    retry = None
+    retries_left = jobs.max_attempts - attempts_done - 1
+    if retries_left > 0:
+        intervals = jobs.backoff_seconds[attempts_done:] or jobs.backoff_seconds[-1:]
+        retry = Retry(max=retries_left, interval=intervals)
+    options: dict[str, Any] = {
+        "job_id": job_id or receipt_job_id(receipt_id),
+        "description": f"process receipt {receipt_id}",
+        "retry": retry,
+        "failure_ttl": RECEIPT_FAILURE_TTL_SECONDS,
+    }
+    try:
+        if delay:
+            schedule(ctx, process_receipt, receipt_id, delay=delay, **options)
+        else:
+            with ctx.redis.pipeline() as pipe:  # one round trip instead of two on the intake path
+                schedule(ctx, process_receipt, receipt_id, pipeline=pipe, **options)
+                pipe.execute()
+    except RedisError as exc:
+        log.warning("queue unavailable, receipt_id=%s left for the sweeper: %s", receipt_id, exc)
+        return False
+    return True
+
+
+def process_receipts(receipt_ids: list[int]) -> dict[str, int]:
+    """Intake's batch job: each receipt is claimed and processed on its own; one failure never holds up
+    the others, and a receipt that raised is retried alone on the backoff schedule."""
+    ctx = context.current()
+    outcomes: dict[str, int] = {}
+    for receipt_id in receipt_ids:
+        try:
+            outcome = process_receipt(receipt_id)
+        except Exception:  # recorded on the receipt by process_receipt
+            outcome = _retry_alone(ctx, receipt_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def _retry_alone(ctx: Context, receipt_id: int) -> str:
+    with ctx.sessions() as session:
+        receipt = session.get(Receipt, receipt_id)
+    if receipt is None or receipt.status != ReceiptStatus.RETRYING:
+        return "failed"
+    delay = backoff_delay(ctx.settings, receipt.attempts)
+    job_id = new_job_id(receipt_job_id(receipt_id))
+    _set_job_id(ctx, receipt_id, job_id)
+    enqueue_receipt(ctx, receipt_id, delay=delay, job_id=job_id, attempts_done=receipt.attempts)
+    return "retry scheduled"
+
+
+def _ids(receipt: Receipt) -> dict[str, object]:
+    """Structured-log fields: the JSON formatter adds these (and the RQ job id) to the line."""
+    return {"event_id": receipt.event_id, "receipt_id": receipt.id}
+
+
+class Claimed:
+    """A receipt this job holds: its row (detached) and the token that fences its result."""
+
+    def __init__(self, receipt: Receipt, token: str):
+        self.receipt = receipt
+        self.token = token
+        self.attempt = receipt.attempts
+
+
+def claim_receipt(ctx: Context, receipt_id: int) -> Claimed | None:
+    """Lease a receipt for processing; None when it is done, failed, or held by a live job.
+
+    Claimed whatever its next_attempt_at: RQ's scheduler decides when a retry runs (in whole seconds,
+    so sometimes a little early), and the job it runs must not skip its receipt for that."""
+    with ctx.sessions.begin() as session:
+        claimed = RECEIPTS.claim(session, job_lease_seconds(ctx.settings), ids=[receipt_id], due=False)
+        if not claimed.ids:
+            return None
+        receipt = session.get(Receipt, receipt_id)
+        assert receipt is not None
+        record(session, "processing", f"attempt {receipt.attempts} started", receipt=receipt)
+        return Claimed(receipt, claimed.token)
+
+
+def process_receipt(receipt_id: int) -> str:
+    """Parse a stored receipt and carry what it delivers through the pipeline, exactly once."""
+    ctx = context.current()
+    claimed = claim_receipt(ctx, receipt_id)
+    if claimed is None:
+        log.info("receipt_id=%s already processed or in progress; skipped", receipt_id)
+        return "skipped"
+    receipt, attempt = claimed.receipt, claimed.attempt
+    try:
+        source, parsed = parse(ctx, receipt)
+        with ctx.sessions.begin() as session:
+            done = RECEIPTS.finish(
+                session,
+                claimed.token,
+                [receipt_id],
+                status=ReceiptStatus.PROCESSED,
+                processed_at=utcnow(),
+                last_error=None,
+            )
+            if not done:
+                session.rollback()
+                log.warning(
+                    "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
+                )
+                return "lease lost"
+            follow = run(ctx, session, receipt, source, parsed)
+            record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
+    except RetryableError as exc:
+        return _schedule_retry(ctx, claimed, exc)
+    except (PermanentError, IntakeError) as exc:
+        _mark_failed(ctx, claimed, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    except Exception as exc:
+        _record_error(ctx, claimed, exc, final=attempt >= ctx.settings.jobs.max_attempts)
+        raise
+    _enqueue_follow_ups(ctx, follow)
+    log.info(
+        "receipt_id=%s processed event_id=%s attempt=%s",
+        receipt_id,
+        receipt.event_id,
+        attempt,
+        extra=_ids(receipt),
+    )
+    return "processed"
+
+
+def _enqueue_follow_ups(ctx: Context, follow: FollowUps) -> None:
+    enqueue_outcomes(ctx, follow)
+    if follow.held is not None:
+        enqueue_booking_release(ctx, follow.held, delay=ctx.settings.collect.join_grace_seconds)
+    for lead_id in follow.released:
+        enqueue_booking_release(ctx, lead_id)
+    if follow.stage_changes:
+        enqueue_stage_resolution(ctx)
+
+
+def _schedule_retry(ctx: Context, claimed: Claimed, exc: RetryableError) -> str:
+    """An adapter asked to try later: wait exactly the delay it named (else the backoff schedule)."""
+    receipt, attempt = claimed.receipt, claimed.attempt
+    error = f"{type(exc).__name__}: {exc}"
+    if attempt >= ctx.settings.jobs.max_attempts:
+        _mark_failed(ctx, claimed, error)
+        return "failed"
+    delay = exc.delay if exc.delay is not None else backoff_delay(ctx.settings, attempt)
+    job_id = new_job_id(receipt_job_id(receipt.id))
+    _defer(ctx, claimed, error, delay, job_id)
+    enqueue_receipt(ctx, receipt.id, delay=delay, job_id=job_id, attempts_done=attempt)
+    log.info(
+        "receipt_id=%s retry in %ss event_id=%s: %s",
+        receipt.id,
+        delay,
+        receipt.event_id,
+        exc,
+        extra=_ids(receipt),
+    )
+    return "retry scheduled"
+
+
+def _record_error(ctx: Context, claimed: Claimed, exc: Exception, final: bool) -> None:
+    """Unexpected errors: RQ's Retry reschedules the job; the ledger says what happened and when."""
+    receipt = claimed.receipt
+    error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    log.exception(
+        "receipt_id=%s attempt %s raised event_id=%s",
+        receipt.id,
+        claimed.attempt,
+        receipt.event_id,
+        extra=_ids(receipt),
+    )
+    if final:
+        _mark_failed(ctx, claimed, error)
+    else:
+        _defer(ctx, claimed, error, backoff_delay(ctx.settings, claimed.attempt))
+
+
+def _defer(ctx: Context, claimed: Claimed, error: str, delay: float, job_id: str | None = None) -> None:
+    """Release the claim as `retrying`, due after `delay` (fenced on this attempt's token)."""
+    values: dict[str, Any] = {"last_error": error[:4000]}
+    if job_id:
+        values["job_id"] = job_id
+    with ctx.sessions.begin() as session:
+        RECEIPTS.release(session, claimed.token, [claimed.receipt.id], delay, **values)
+        record(
+            session,
+            "retry",
+            f"attempt {claimed.attempt} deferred {delay:g}s: {error[:500]}",
+            receipt=claimed.receipt,
+        )
+
+
+def _mark_failed(ctx: Context, claimed: Claimed, error: str) -> None:
+    receipt = claimed.receipt
+    with ctx.sessions.begin() as session:
+        RECEIPTS.finish(
+            session,
+            claimed.token,
+            [receipt.id],
+            status=ReceiptStatus.FAILED,
+            next_attempt_at=None,
+            last_error=error[:4000],
+        )
+        record(
+            session, "failed", f"gave up after attempt {claimed.attempt}: {error[:500]}", receipt=receipt
+        )
+    log.error(
+        "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
+    )
+
+
+def _set_job_id(ctx: Context, receipt_id: int, job_id: str) -> None:
+    with ctx.sessions.begin() as session:
+        session.execute(update(Receipt).where(Receipt.id == receipt_id).values(job_id=job_id))
+
+
+def stranded_receipts(ctx: Context, limit: int = 500) -> list[tuple[int, str | None, bool, int]]:
+    """Receipts the sweeper should look at: (id, job id, abandoned?, attempts so far)."""
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(Receipt.id, Receipt.job_id, Receipt.status, Receipt.attempts)
+            .where(RECEIPTS.overdue(utcnow(), ctx.settings.jobs.sweep_grace_seconds))
+            .order_by(Receipt.id)
+            .limit(limit)
+        ).all()
+    return [(r.id, r.job_id, r.status == ReceiptStatus.PROCESSING, r.attempts) for r in rows]
+
+
+@sweeps("receipts")
+def sweep_receipts(ctx: Context) -> int:
+    """Enqueue every receipt that never reached the queue (Redis was down) or whose job was lost."""
+    enqueued = 0
+    for receipt_id, job_id, abandoned, attempts in stranded_receipts(ctx):
+        if not abandoned and job_id and job_is_live(ctx, job_id):
+            continue
+        if not abandoned and job_id is None and job_is_live(ctx, receipt_job_id(receipt_id)):
+            continue
+        new_id = new_job_id(receipt_job_id(receipt_id))
+        if enqueue_receipt(ctx, receipt_id, job_id=new_id, attempts_done=attempts):
+            _set_job_id(ctx, receipt_id, new_id)
+            enqueued += 1
+            log.info("sweeper enqueued receipt_id=%s job_id=%s abandoned=%s", receipt_id, new_id, abandoned)
+    return enqueued

@@ -1,0 +1,130 @@
+"""A ledger table whose rows workers lease: the one claim / fence / release / overdue every job uses.
+
+A row waits (`waiting` statuses), is claimed (`working`, a fresh attempt token, a lease), and ends with a
+result written only where the row still holds that token (the fence). A worker that dies leaves its rows
+`working` with a lease that runs out; they are ready again, and the next claim takes them with a new
+token, so the late worker's result, if it ever comes, is discarded.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy.orm import Session
+
+from connector.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What one claim took: its token, the ids now leased under it, the tokens of the lost attempts it
+    took over (their in-flight records say so)."""
+
+    token: str
+    ids: list[int]
+    stale_tokens: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class LeasedLedger:
+    """One leased table. Its model has `id`, `status`, `attempts`, `attempt_token`, `lease_until`,
+    `next_attempt_at` and `created_at` columns."""
+
+    name: str
+    model: Any
+    waiting: tuple[str, ...]
+    """Statuses a row waits in; the first is the one a released row returns to."""
+    working: str
+    """The status of a leased row."""
+    counts_attempts: bool = True
+    """Whether a claim is an attempt (False: attempts count judged results, e.g. a record the CRM read)."""
+    created: str = "created_at"
+    """The column that says when a row was first stored."""
+    touched: str | None = None
+    """A column set to the time of every claim and result, where the model does not do it itself."""
+
+    def ready(self, now: datetime, due: bool = True) -> ColumnElement[bool]:
+        """Waiting (and due, unless `due` is off), or leased by a worker whose lease is over."""
+        m = self.model
+        waiting = m.status.in_(self.waiting)
+        if due:
+            waiting = waiting & (m.next_attempt_at.is_(None) | (m.next_attempt_at <= now))
+        return or_(waiting, (m.status == self.working) & (m.lease_until < now))
+
+    def overdue(self, now: datetime, grace_seconds: float) -> ColumnElement[bool]:
+        """For the sweeper: rows that should have been taken by now, yet nobody holds them alive."""
+        m = self.model
+        late = now - timedelta(seconds=grace_seconds)
+        return or_(
+            m.status.in_(self.waiting)
+            & or_(m.next_attempt_at.is_(None) & (getattr(m, self.created) < late), m.next_attempt_at < late),
+            (m.status == self.working) & (m.lease_until < now),
+        )
+
+    def claim(
+        self,
+        session: Session,
+        lease_seconds: float,
+        *where: ColumnElement[bool],
+        ids: list[int] | None = None,
+        limit: int | None = None,
+        due: bool = True,
+    ) -> Claim:
+        """Lease the ready rows among `ids` (or the first `limit` matching `where`), in the caller's
+        transaction; rows another worker took in between stay theirs."""
+        m = self.model
+        now = utcnow()
+        token = secrets.token_hex(16)
+        query = select(m.id, m.attempt_token, m.status).where(self.ready(now, due), *where)
+        if ids is not None:
+            query = query.where(m.id.in_(ids))
+        candidates = session.execute(query.order_by(m.id).limit(limit)).all()
+        if not candidates:
+            return Claim(token, [])
+        values: dict[str, Any] = {
+            "status": self.working,
+            "attempt_token": token,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+        }
+        if self.counts_attempts:
+            values["attempts"] = m.attempts + 1
+        if self.touched:
+            values[self.touched] = now
+        session.execute(
+            update(m).where(m.id.in_([c.id for c in candidates]), self.ready(now, due)).values(**values)
+        )
+        taken = list(session.scalars(select(m.id).where(m.attempt_token == token).order_by(m.id)))
+        stale = {c.attempt_token for c in candidates if c.status == self.working and c.attempt_token}
+        return Claim(token, taken, stale)
+
+    def fence(self, token: str, *ids: int) -> ColumnElement[bool]:
+        """Rows still leased under `token` (among `ids` when given)."""
+        m = self.model
+        clause = (m.attempt_token == token) & (m.status == self.working)
+        return clause & m.id.in_(ids) if ids else clause
+
+    def finish(self, session: Session, token: str, ids: list[int], **values: Any) -> int:
+        """Write a result where the rows still hold `token`; returns how many did (0: lease lost)."""
+        values.setdefault("lease_until", None)
+        if self.touched:
+            values.setdefault(self.touched, utcnow())
+        return rowcount(
+            session.execute(update(self.model).where(self.fence(token, *ids)).values(**values))
+        )
+
+    def release(
+        self, session: Session, token: str, ids: list[int], delay_seconds: float, **values: Any
+    ) -> int:
+        """Put leased rows back to waiting, due in `delay_seconds` (fenced on `token`)."""
+        values.setdefault("status", self.waiting[0])
+        values["next_attempt_at"] = utcnow() + timedelta(seconds=max(delay_seconds, 0.0))
+        return self.finish(session, token, ids, **values)
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE touched (SQLAlchemy types `execute` as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount

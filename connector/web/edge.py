@@ -1,0 +1,95 @@
+"""The web edge every intake route shares: one body reader, the request metrics, and the error handlers
+that turn intake errors, an unreachable ledger and timeouts into JSON answers.
+
+A route names its metrics label (`observe("forms/generic")`); whatever the outcome, handled error
+included, the answer is counted under that label with its status and latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from connector import metrics
+from connector.context import Context
+from connector.intake.errors import Ignored, IntakeError, PayloadTooLarge, TooManyRequests
+from connector.intake.ledger import StoreTimeout
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+"""What a sender is told to wait when the ledger is unavailable (seconds)."""
+
+
+def context() -> Context:
+    ctx: Context = current_app.extensions["connector"]
+    return ctx
+
+
+def observe(label: str) -> None:
+    """Count this request's answer under `label` (a source such as `forms/generic`, or `collect`)."""
+    g.metrics_label = label
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (declared or actually sent)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body of {request.content_length} bytes exceeds the {limit}-byte limit")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body exceeds the {limit}-byte limit")
+    return body
+
+
+def init_app(app: Flask) -> None:
+    """Register the timing hooks and the error handlers once, for every route."""
+    app.before_request(_start)
+    app.after_request(_count)
+    app.register_error_handler(IntakeError, _intake_error)
+    app.register_error_handler(SQLAlchemyError, _unavailable)
+    app.register_error_handler(StoreTimeout, _unavailable)
+    app.register_error_handler(404, _plain(404, "not found"))
+    app.register_error_handler(405, _plain(405, "method not allowed"))
+    app.register_error_handler(500, _plain(500, "internal error"))
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    label = g.get("metrics_label")
+    if label is not None:
+        metrics.REQUESTS.labels(label, str(response.status_code)).inc()
+        metrics.LATENCY.labels(label).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+    return response
+
+
+def _intake_error(exc: IntakeError) -> tuple[Response, int]:
+    where = g.get("metrics_label", request.path)
+    if isinstance(exc, Ignored):
+        log.info("%s ignored: %s", where, exc)
+        return jsonify(status="ignored", reason=str(exc)), 200
+    log.warning("%s rejected %s: %s", where, exc.status, exc)
+    response = jsonify(error=str(exc), status=exc.status)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, exc.status
+
+
+def _unavailable(exc: Exception) -> tuple[Response, int]:
+    log.error("%s: ledger unavailable, asking the sender to retry: %s", g.get("metrics_label"), exc)
+    response = jsonify(error="storage unavailable, retry later", status=503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, 503
+
+
+def _plain(status: int, message: str) -> Callable[[Exception], tuple[Response, int]]:
+    def handler(_exc: Exception) -> tuple[Response, int]:
+        return jsonify(error=message, status=status), status
+
+    return handler
