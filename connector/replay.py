@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from connector.context import Context
 from connector.jobs import enqueue_receipt
@@ -46,8 +47,9 @@ def purge_bodies(ctx: Context, older_than_days: int, dry_run: bool = False) -> i
     with ctx.sessions.begin() as session:
         if dry_run:
             return len(session.scalars(select(Receipt.id).where(condition)).all())
-        count = session.execute(
-            update(Receipt).where(condition).values(body=None, body_purged_at=utcnow())
+        count = cast(
+            CursorResult[Any],
+            session.execute(update(Receipt).where(condition).values(body=None, body_purged_at=utcnow())),
         ).rowcount
     log.info("purged %s raw bodies older than %s days", count, older_than_days)
     return count

@@ -6,9 +6,9 @@ import json
 import logging
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from connector.context import Context
@@ -66,10 +66,13 @@ def record_outcomes(
                 values["next_attempt_at"] = now + timedelta(seconds=delay or 0)
             if status in (ConversionStatus.SENT, ConversionStatus.VALIDATED):
                 values["sent_at"] = now
-            fenced += session.execute(
-                update(Conversion)
-                .where(Conversion.id.in_(ids), Conversion.attempt_token == token)
-                .values(**values)
+            fenced += cast(
+                CursorResult[Any],
+                session.execute(
+                    update(Conversion)
+                    .where(Conversion.id.in_(ids), Conversion.attempt_token == token)
+                    .values(**values)
+                ),
             ).rowcount
         if fenced < len(rows):
             log.warning(
