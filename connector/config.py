@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -397,7 +398,7 @@ def _build(cls: type, raw: Any, origin: str, prefix: str) -> Any:
 
 def _coerce(hint: Any, value: Any, origin: str, key: str) -> Any:
     leaf = key.rsplit(".", 1)[-1]
-    if is_dataclass(hint):
+    if isinstance(hint, type) and is_dataclass(hint):
         return _build(hint, value, origin, key + ".")
     if get_origin(hint) is dict:
         if not isinstance(value, dict):
@@ -531,7 +532,7 @@ def _check_stages(settings: Settings, origin: str) -> None:
         raise ConfigError(f"{origin}: {exc}") from None
 
 
-def resolve_secrets(settings: Settings, source: str, environ: dict[str, str] | None = None) -> list[str]:
+def resolve_secrets(settings: Settings, source: str, environ: Mapping[str, str] | None = None) -> list[str]:
     """Return the secrets a source accepts, read from the environment variables and files it names.
 
     When the generic source names none, a development token is generated once in `<data_dir>/secrets/`,

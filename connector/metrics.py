@@ -39,7 +39,7 @@ class LedgerCollector:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self):
         depth = GaugeMetricFamily("connector_queue_depth", "Jobs waiting in the RQ queue", labels=["queue"])
         try:
             depth.add_metric([self.ctx.queue.name], self.ctx.queue.count)
@@ -48,7 +48,7 @@ class LedgerCollector:
         yield depth
         yield from self._ledger()
 
-    def _ledger(self):  # type: ignore[no-untyped-def]
+    def _ledger(self):
         receipts = GaugeMetricFamily(
             "connector_receipts", "Receipts in the ledger by status", labels=["status"]
         )

@@ -22,13 +22,13 @@ class _Gunicorn(BaseApplication):
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self):  # type: ignore[no-untyped-def]
+    def load(self):
         from connector.app import create_app
 
         return create_app(self.settings, redis_url=self.redis_url)
 
 
-def _child_exit(_server, worker) -> None:  # type: ignore[no-untyped-def]
+def _child_exit(_server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

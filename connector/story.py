@@ -63,7 +63,7 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
     )
     if not (receipts or submissions or bookings or conversions or journal):
         return None
-    timeline = [
+    timeline: list[dict[str, Any]] = [
         {
             "at": _iso(r.received_at),
             "kind": "received",
@@ -132,7 +132,8 @@ def _row(obj: Any, *names: str) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+    moment = as_utc(value)
+    return moment.isoformat() if moment is not None else None
 
 
 def _crm_write_lines(w: dict[str, Any]) -> list[str]:

@@ -50,7 +50,7 @@ def run_all(
     commands = [web] + [[*base, "worker"] for _ in range(workers)]
     stopping = False
 
-    def _on_signal(signum, _frame):  # type: ignore[no-untyped-def]
+    def _on_signal(signum, _frame):
         nonlocal stopping
         stopping = True
 
@@ -69,9 +69,9 @@ def run_all(
     code = 0
     try:
         while not stopping:
-            for child in children:
+            for cmd, child in zip(commands, children, strict=True):
                 if child.poll() is not None:
-                    log.error("child %s exited with %s; stopping everything", child.args[3], child.returncode)
+                    log.error("child %s exited with %s; stopping everything", cmd[3], child.returncode)
                     stopping, code = True, 1
                     break
             time.sleep(0.2)

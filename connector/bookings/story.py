@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from connector.bookings.release import AWAITING, JOURNAL_KEY
 from connector.bookings.facts import BOOKING_KEYS
+from connector.bookings.release import AWAITING, JOURNAL_KEY
 from connector.store.models import Booking, Conversion, JournalEntry, Receipt, Submission
 from connector.timeutil import as_utc
 

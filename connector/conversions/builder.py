@@ -17,6 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from connector.attribution import Attribution, Contact
 from connector.conversions.events import (
@@ -182,7 +183,7 @@ def _user_data(
     external_id: str | None,
     notes: list[str],
 ) -> UserData | None:
-    hashed: dict[str, tuple[str, ...]] = {}
+    hashed: dict[str, Any] = {}  # UserData keyword arguments: field name -> tuple of hashes
     if settings.send_user_data:
         first, last = contact.first_name, contact.last_name
         if not first and not last and contact.name:

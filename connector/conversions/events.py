@@ -198,7 +198,9 @@ class UserData:
                 user_agent=data.get("user_agent"),
                 format="scalar",
             )
-        lists = {name: tuple(data.get(name) or ()) for name in (*_HASHED_LIST_FIELDS, *_RAW_LIST_FIELDS)}
+        lists: dict[str, Any] = {
+            name: tuple(data.get(name) or ()) for name in (*_HASHED_LIST_FIELDS, *_RAW_LIST_FIELDS)
+        }
         return cls(
             **lists,
             obref=data.get("obref"),

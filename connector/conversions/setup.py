@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import cast
 
 from connector.config import ConversionsSettings, PixelSettings, Settings
 from connector.conversions.builder import ConversionSettings
+from connector.conversions.events import UserFieldFormat
 from connector.conversions.retry import RetryPolicy
 from connector.conversions.rules import ConversionRules
 from connector.conversions.sender import SenderSettings
@@ -40,7 +42,8 @@ def builder_settings(conf: ConversionsSettings) -> ConversionSettings:
     return ConversionSettings(
         send_user_data=conf.send_user_data,
         send_ip_and_user_agent=conf.send_ip_and_user_agent,
-        user_field_format=conf.user_field_format,  # type: ignore[arg-type]  (validated by the loader)
+        # The loader accepts only the UserFieldFormat values (config: "user_field_format" choices).
+        user_field_format=cast(UserFieldFormat, conf.user_field_format),
         require_consent=conf.require_consent,
         unknown_consent=conf.unknown_consent,
     )

@@ -106,4 +106,5 @@ def payload_summary(payload: dict[str, Any]) -> str:
 
 
 def _iso(value: Any) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+    moment = as_utc(value)
+    return moment.isoformat() if moment is not None else None

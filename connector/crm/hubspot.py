@@ -256,7 +256,9 @@ class HubSpotAdapter(CrmAdapter):
         for error in getattr(response, "errors", None) or []:
             context = error.context or {}
             traces = context.get("objectWriteTraceId") or []
-            indexes = [int(t) for t in traces] or [self._index_of(people, i) for i in context.get("ids", [])]
+            indexes: list[int | None] = [int(t) for t in traces] or [
+                self._index_of(people, i) for i in context.get("ids", [])
+            ]
             code = (error.errors[0].code if error.errors else None) or error.category
             for index in indexes:
                 if index is not None and index not in done:

@@ -308,6 +308,8 @@ class SalesforceAdapter(CrmAdapter):
         """The object's describe, cached per object."""
         if object_name not in self._schemas:
             raw = self._call(lambda sf: sf.restful(f"sobjects/{object_name}/describe", timeout=self.timeout))
+            if raw is None:  # restful() returns None for an empty (204) response
+                raise CrmError(f"salesforce describe {object_name}: empty response")
             fields = {
                 f["name"]: FieldSchema(
                     name=f["name"],

@@ -227,8 +227,9 @@ def explain(
     """Dry-run a sample: {source, form_id, attribution{}, contact{}, current{}} or flat hidden fields."""
     payload = dict(sample_payload)
     source, form_id = payload.get("source"), payload.get("form_id")
-    raw_attribution = payload.get("attribution") if isinstance(payload.get("attribution"), dict) else payload
-    raw_contact = payload.get("contact") if isinstance(payload.get("contact"), dict) else payload
+    raw_attribution, raw_contact = payload.get("attribution"), payload.get("contact")
+    raw_attribution = raw_attribution if isinstance(raw_attribution, dict) else payload
+    raw_contact = raw_contact if isinstance(raw_contact, dict) else payload
     attribution = Attribution.from_mapping(raw_attribution)
     contact = Contact.from_mapping(raw_contact)
     current = payload.get("current") if isinstance(payload.get("current"), dict) else None

@@ -153,8 +153,8 @@ def _rule(c: _Collector, raw: Any, key: str) -> FieldRule | None:
     if group is not None and (policy != "once" or not isinstance(group, str)):
         c.add(f"{key}.group", 'a group name (string), only with policy = "once"')
         ok = False
-    if not ok:
-        return None
+    if not ok or not isinstance(target, str) or not isinstance(policy, str):
+        return None  # ok implies both are strings; the checks narrow their types
     return FieldRule(
         target=target.strip(),
         policy=policy,
@@ -252,7 +252,7 @@ def _match(c: _Collector, raw: Any) -> Match | None:
     if not isinstance(external_id, bool):
         c.add("match.external_id", f"true or false, got {external_id!r}")
         ok = False
-    return Match(field, value, external_id) if ok else None
+    return Match(field, value, external_id) if ok and isinstance(field, str) else None
 
 
 def _read(c: _Collector, raw: Any) -> dict[str, str]:
@@ -307,7 +307,7 @@ def parse_mapping(text: str, path: Path) -> tuple[Mapping | None, list[MappingPr
     form_ids = _string_list(c, when.get("form_ids"), "when.form_ids")
     if not rules and not read and not c.problems:
         c.add("", "at least one [[fields]] entry or a [read] table")
-    if c.problems:
+    if c.problems or not isinstance(object_name, str):  # a bad object is always a problem
         return None, c.problems
     mapping = Mapping(
         crm_name, object_name, path, match, tuple(rules), tuple(overrides), read, sources, form_ids

@@ -61,7 +61,7 @@ def check_stages(settings: Settings, say: Say) -> int:
     return problems
 
 
-def _stages(adapter, rule: StageRule, say: Say) -> tuple[dict[str, str], set[str]] | None:  # type: ignore[no-untyped-def]
+def _stages(adapter, rule: StageRule, say: Say) -> tuple[dict[str, str], set[str]] | None:
     """Stage id -> label, and pipeline ids and labels, from the live CRM (None: not reachable). HubSpot:
     deal pipelines, or the lifecycle stage options of contacts."""
     try:

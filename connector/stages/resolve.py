@@ -93,11 +93,11 @@ def resolve(
     wanted = [r for r in rows if r.id in candidates]
     if not wanted:
         return results
-    names = attribution_fields(mappings, crm, obj)
+    attr_fields = attribution_fields(mappings, crm, obj)
     record_fields = {f for rs in candidates.values() for r in rs for f in r.record_fields()}
     if crm == "hubspot" and obj == "deals":
         record_fields.add("pipeline")
-    attr = existing(adapter, obj, names)
+    attr = existing(adapter, obj, attr_fields)
     columns = sorted(record_fields | set(attr.values()))
     ids = list(dict.fromkeys(r.record_id for r in wanted))
     records = adapter.read_records(obj, ids, columns)

@@ -26,7 +26,7 @@ def make_engine(settings: Settings) -> Engine:
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         # pysqlite's own transaction handling defers BEGIN; we issue BEGIN IMMEDIATE ourselves so
         # writers queue on the busy timeout instead of failing with "database is locked" on upgrade.
         dbapi_connection.isolation_level = None
@@ -38,7 +38,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

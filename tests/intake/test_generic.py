@@ -7,8 +7,8 @@ import json
 import pytest
 
 from connector.intake.errors import BadPayload
-from connector.sources.generic import GenericSource
 from connector.intake.request import IncomingRequest
+from connector.sources.generic import GenericSource
 
 
 def parse(data: dict | bytes, content_type: str = "application/json", headers: dict | None = None):

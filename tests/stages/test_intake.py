@@ -61,8 +61,8 @@ def test_hubspot_batch_split_and_deduplicated_on_portal_subscription_event(hubsp
     body, headers = signed([first])  # a retry of one event, in a new batch
     assert client.post(HUBSPOT, data=body, headers=headers).status_code == 200
     from connector.intake.ledger import request_from_receipt
-    from connector.stages.changes import store_stage_changes
     from connector.sources.hubspot import HubSpotWebhookSource
+    from connector.stages.changes import store_stage_changes
 
     source = HubSpotWebhookSource()
     for receipt in receipts(ctx):
@@ -109,8 +109,8 @@ def test_salesforce_notifications_deduplicated_each_on_its_id(
     salesforce_env_, client, ctx, salesforce_double
 ):
     from connector.intake.ledger import request_from_receipt
-    from connector.stages.changes import store_stage_changes
     from connector.sources.salesforce import SalesforceSource
+    from connector.stages.changes import store_stage_changes
 
     one = {"Id": "006000000000001AAA", "StageName": "Closed Won", "LastStageChangeDate": WON_AT}
     two = {"Id": "006000000000002AAA", "StageName": "Negotiation", "LastStageChangeDate": WON_AT}
