@@ -99,12 +99,7 @@ def pending_writes(ctx: Context, limit: int, after_id: int = 0) -> list[tuple[in
 def overdue_write(ctx: Context) -> bool:
     """Is any write waiting past its time with nobody holding it (for the sweeper)?"""
     with ctx.sessions() as session:
-        found = session.scalar(
-            select(CrmWrite.id)
-            .where(CRM_WRITES.overdue(utcnow(), ctx.settings.jobs.sweep_grace_seconds))
-            .limit(1)
-        )
-    return found is not None
+        return CRM_WRITES.has_overdue(session, ctx.settings.jobs.sweep_grace_seconds)
 
 
 def earlier_writes(ctx: Context, crm: str, object_type: str, emails: set[str]) -> dict[str, dict[str, Any]]:

@@ -65,6 +65,11 @@ class LeasedLedger:
             (m.status == self.working) & (m.lease_until < now),
         )
 
+    def has_overdue(self, session: Session, grace_seconds: float) -> bool:
+        """Is any row overdue (for a sweep that kicks one job for the whole table)?"""
+        found = session.scalar(select(self.model.id).where(self.overdue(utcnow(), grace_seconds)).limit(1))
+        return found is not None
+
     def claim(
         self,
         session: Session,

@@ -24,7 +24,6 @@ from connector.queue.defaults import job_lease_seconds
 from connector.queue.ledgers import STAGE_CHANGES
 from connector.stages.resolve import Resolution, resolve
 from connector.store.models import ConversionStatus, StageChange, StageChangeStatus
-from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +52,7 @@ def claim(ctx: Context, limit: int) -> tuple[str, list[StageChange]]:
 def overdue(ctx: Context) -> bool:
     """Is any change waiting past its time with nobody holding it (for the sweeper)?"""
     with ctx.sessions() as session:
-        found = session.scalar(
-            select(StageChange.id)
-            .where(STAGE_CHANGES.overdue(utcnow(), ctx.settings.jobs.sweep_grace_seconds))
-            .limit(1)
-        )
-    return found is not None
+        return STAGE_CHANGES.has_overdue(session, ctx.settings.jobs.sweep_grace_seconds)
 
 
 def run_batch(ctx: Context, token: str, rows: list[StageChange]) -> list[Outcome]:

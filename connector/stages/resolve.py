@@ -144,7 +144,7 @@ def _convert(
     now_ms: int,
 ) -> Resolution:
     conf, stages = settings.conversions, settings.stages
-    entered_ms = int(as_utc(row.entered_at).timestamp() * 1000)  # type: ignore[union-attr]
+    entered_ms = int(as_utc(row.entered_at).timestamp() * 1000)
     event_id = stage_event_id(row.crm, row.object_type, row.record_id, rule, entered_ms)
     result = Resolution(row.id, "", "", rule=rule.name, event_id=event_id, attributed_event_id=found.event_id)
     result.notes = list(found.found)
