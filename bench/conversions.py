@@ -25,8 +25,8 @@ from sqlalchemy import func, select  # noqa: E402
 
 from connector.config import load_settings  # noqa: E402
 from connector.context import Context  # noqa: E402
-from connector.conversions.hashing import hash_email  # noqa: E402
 from connector.conversions.ledger import insert_conversion  # noqa: E402
+from connector.events.hashing import hash_email  # noqa: E402
 from connector.jobs.conversions import enqueue_conversions_send  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
 from connector.store.models import Conversion, ConversionStatus  # noqa: E402

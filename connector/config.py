@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS
-from connector.conversions.currency import is_known_currency
-from connector.conversions.rules import ConversionRules, RuleError
-from connector.stages.rules import StageRuleError, StageRules
+from connector.events.currency import is_known_currency
+from connector.events.form_rules import ConversionRules, RuleError
+from connector.events.stage_rules import StageRuleError, StageRules
 
 ENV_CONFIG_PATH = "CONNECTOR_CONFIG"
 """Environment variable naming the TOML file when `--config` is not given."""

@@ -11,8 +11,8 @@ from typing import Any
 from connector.config import ConfigError, Settings
 from connector.crm.base import AuthError, CrmAdapter, CrmError
 from connector.crm.configured import build_adapter, crm_enabled
-from connector.crm.schema import ObjectSchema
 from connector.mapping import MappingError, MappingSet, check_against_schema, explain, load_mappings
+from connector.mapping.schema import ObjectSchema
 
 log = logging.getLogger(__name__)
 

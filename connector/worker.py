@@ -7,8 +7,7 @@ import os
 
 from rq import SimpleWorker
 
-import connector.jobs  # noqa: F401  (every job topic, and the sweeps they register)
-from connector import context
+from connector import context, jobs
 from connector.config import Settings
 from connector.context import Context
 from connector.queue.sweeper import SweeperThread, sweep
@@ -28,6 +27,7 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
     ctx = Context(settings)
     context.install(ctx)
     worker = SimpleWorker([ctx.queue], connection=ctx.redis)
+    jobs.on_worker_start(ctx)
     sweeper = SweeperThread(ctx)
     if settings.jobs.sweep_interval_seconds <= 0:
         log.info("sweeper off (jobs.sweep_interval_seconds = 0)")

@@ -145,7 +145,7 @@ def test_redis_down_during_intake_loses_nothing(ctx, processes, tmp_path):
     own.start()  # Redis is back, empty: the job queued before the outage is gone too
     processes.env["REDIS_URL"] = own.url
     try:
-        processes.start("worker", name="worker")
+        processes.with_sweeper().start("worker", name="worker")  # only the sweeper knows the stranded ones
         ids = [before["receipt_id"], *(r.get_json()["receipt_id"] for r in during)]
         wait_for(
             lambda: all(status_of(ctx, i) == "processed" for i in ids), timeout=30, message="all processed"
@@ -172,6 +172,7 @@ def _lock_database(database_url: str, table: str, locked: threading.Event, relea
 
 def test_worker_killed_mid_job_completes_after_restart_exactly_once(ctx, processes, database_url):
     processes.env["CONNECTOR_JOBS__JOB_TIMEOUT_SECONDS"] = "30"
+    processes.with_sweeper()  # the abandoned lease is found by the sweeper: the recovery this test is about
     first = processes.start("worker", name="first")
     wait_for(lambda: Worker.count(queue=ctx.queue) > 0, message="first worker listening")
     with ctx.sessions.begin() as session:

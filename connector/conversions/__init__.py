@@ -1,8 +1,7 @@
-"""OpenAI Conversions API, one job per module.
+"""OpenAI Conversions API: from a kept submission to an event OpenAI counted, once.
 
-- `events`, `currency`, `hashing`, `rules`: the event model and its validation, amounts, user-data
-  hashing, which submission becomes which event (pure; the configuration validates with them);
-- `builder`, `setup`: a submission -> an event, with the settings of its pixel;
+- `builder`, `setup`: a submission -> an event (`connector.events` holds the event model and the rules),
+  with the settings of its pixel;
 - `ledger`: the exactly-once conversions table (insert, the submission's conversion);
 - `sender`, `retry`, `dispatch`, `outcomes`: the batch sender, its retry policy, one pixel's drain, and
   the fenced outcomes it records;

@@ -20,7 +20,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.attribution import Attribution, Contact
-from connector.conversions.events import (
+from connector.events.form_rules import ConversionRule, ConversionRules
+from connector.events.hashing import (
+    InvalidUserField,
+    hash_email,
+    hash_external_id,
+    hash_name,
+    hash_phone,
+)
+from connector.events.model import (
     EVENT_DATA_TYPES,
     MAX_AGE_MS,
     MAX_FUTURE_MS,
@@ -30,14 +38,6 @@ from connector.conversions.events import (
     UserData,
     UserFieldFormat,
 )
-from connector.conversions.hashing import (
-    InvalidUserField,
-    hash_email,
-    hash_external_id,
-    hash_name,
-    hash_phone,
-)
-from connector.conversions.rules import ConversionRule, ConversionRules
 
 logger = logging.getLogger(__name__)
 

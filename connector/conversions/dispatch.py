@@ -17,20 +17,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from connector.context import Context
-from connector.conversions.events import MAX_AGE_MS, ConversionEvent, validate_event
 from connector.conversions.outcomes import IN_FLIGHT, journal, record_outcomes, write_requests
 from connector.conversions.sender import ConversionsClient, RequestRecord
 from connector.conversions.setup import api_key, pixel_by_id, retry_policy, sender_settings
+from connector.events.model import MAX_AGE_MS, ConversionEvent, validate_event
 from connector.queue.ledgers import CONVERSIONS
 from connector.store.models import (
     Conversion,
     ConversionRequest,
     ConversionStatus,
 )
-from connector.timeutil import as_utc, utcnow
+from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -204,20 +204,7 @@ def _record_dry_run(ctx: Context, token: str, rows: list[Conversion]) -> int:
 def seconds_until_next(ctx: Context, pixel_id: str) -> float | None:
     """When the earliest waiting row of `pixel_id` becomes due; None when nothing waits."""
     with ctx.sessions() as session:
-        pending_now, next_at, lease_until = session.execute(
-            select(
-                func.count().filter(
-                    (Conversion.status == ConversionStatus.PENDING) & Conversion.next_attempt_at.is_(None)
-                ),
-                func.min(Conversion.next_attempt_at).filter(Conversion.status == ConversionStatus.PENDING),
-                func.min(Conversion.lease_until).filter(Conversion.status == ConversionStatus.SENDING),
-            ).where(Conversion.pixel_id == pixel_id)
-        ).one()
-    if pending_now:
-        return 0.0
-    now = utcnow()
-    moments = [(as_utc(m) - now).total_seconds() for m in (next_at, lease_until) if m is not None]
-    return max(0.0, min(moments)) if moments else None
+        return CONVERSIONS.seconds_until_ready(session, Conversion.pixel_id == pixel_id)
 
 
 def due_pixels(ctx: Context, grace_seconds: float) -> list[str]:

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from connector.config import Settings
 from connector.conversions.builder import Skip, build_conversion, derived_event_id
-from connector.conversions.events import validate_event
 from connector.conversions.setup import api_key, builder_settings, conversion_rules, pixel_for_source
+from connector.events.model import validate_event
 from connector.intake.submission import Submission
 from connector.journal import record
 from connector.store.models import Conversion, ConversionStatus, Receipt

@@ -6,9 +6,9 @@ import time
 import uuid
 
 from connector.config import ConfigError, Settings
-from connector.conversions.events import ConversionEvent, EventData
 from connector.conversions.sender import ConversionsClient, RequestRecord
 from connector.conversions.setup import api_key, sender_settings
+from connector.events.model import ConversionEvent, EventData
 
 SAMPLE_URL = "https://example.com/connector-test"
 """The sample event's source_url (validate_only: nothing is stored)."""

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import httpx
 
-from connector.conversions.events import MAX_AGE_MS, ConversionEvent, validate_event
 from connector.conversions.retry import RetryPolicy, parse_retry_after
+from connector.events.model import MAX_AGE_MS, ConversionEvent, validate_event
 
 logger = logging.getLogger(__name__)
 

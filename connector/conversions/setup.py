@@ -8,10 +8,10 @@ from typing import cast
 
 from connector.config import ConversionsSettings, PixelSettings, Settings
 from connector.conversions.builder import ConversionSettings
-from connector.conversions.events import UserFieldFormat
 from connector.conversions.retry import RetryPolicy
-from connector.conversions.rules import ConversionRules
 from connector.conversions.sender import SenderSettings
+from connector.events.form_rules import ConversionRules
+from connector.events.model import UserFieldFormat
 
 
 def pixel_for_source(conf: ConversionsSettings, source: str) -> PixelSettings | None:

@@ -11,7 +11,7 @@ from connector.crm.base import (
     UpsertItem,
     UpsertResult,
 )
-from connector.crm.schema import FieldSchema, ObjectSchema
+from connector.mapping.schema import FieldSchema, ObjectSchema
 
 __all__ = [
     "AuthError",

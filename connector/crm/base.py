@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.attribution import Attribution, Contact
-from connector.crm.schema import ObjectSchema
 from connector.errors import AuthError as AuthError  # re-exported: adapters raise these
 from connector.errors import ConnectorError as CrmError
 from connector.errors import PermanentError as PermanentError
@@ -18,6 +17,7 @@ from connector.errors import RetryableError as RetryableError
 from connector.mapping.engine import match_value as mapping_match_value
 from connector.mapping.engine import plan_writes
 from connector.mapping.model import Mapping
+from connector.mapping.schema import ObjectSchema
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from connector.crm.base import (
     plan_person,
     results_in_order,
 )
-from connector.crm.schema import FieldSchema, ObjectSchema
 from connector.mapping.model import Mapping
+from connector.mapping.schema import FieldSchema, ObjectSchema
 from connector.mapping.transforms import RESULT_KIND
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from connector.crm.base import (
     results_in_order,
 )
 from connector.crm.salesforce_auth import DEFAULT_API_VERSION, SalesforceAuth, sign_in
-from connector.crm.schema import FieldSchema, ObjectSchema
 from connector.mapping.model import FieldRule, Mapping, Match
+from connector.mapping.schema import FieldSchema, ObjectSchema
 from connector.mapping.transforms import RESULT_KIND
 
 log = logging.getLogger(__name__)

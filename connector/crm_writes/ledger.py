@@ -102,6 +102,12 @@ def overdue_write(ctx: Context) -> bool:
         return CRM_WRITES.has_overdue(session, ctx.settings.jobs.sweep_grace_seconds)
 
 
+def seconds_until_next_write(ctx: Context) -> float | None:
+    """When the next write becomes ready (0: now; None: none waits), for the flush's own follow-up."""
+    with ctx.sessions() as session:
+        return CRM_WRITES.seconds_until_ready(session)
+
+
 def earlier_writes(ctx: Context, crm: str, object_type: str, emails: set[str]) -> dict[str, dict[str, Any]]:
     """Lowercased email -> the fields our earlier successful writes put on that person, oldest first.
 

@@ -9,6 +9,13 @@
 Jobs take ids, never objects, and find their clients on the process's Context.
 """
 
+from connector.context import Context
 from connector.jobs import bookings, conversions, crm, receipts, stages
 
-__all__ = ["bookings", "conversions", "crm", "receipts", "stages"]
+__all__ = ["bookings", "conversions", "crm", "on_worker_start", "receipts", "stages"]
+
+
+def on_worker_start(ctx: Context) -> None:
+    """What a starting worker schedules: the stage poll, when polling is on (each poll schedules the
+    next; the sweeper only restores one that was lost)."""
+    stages.schedule_poll(ctx, 0)

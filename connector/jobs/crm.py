@@ -24,9 +24,10 @@ from connector.crm_writes.ledger import (
     pending_writes,
     record_results,
     release,
+    seconds_until_next_write,
 )
 from connector.queue.defaults import backoff_delay, key
-from connector.queue.enqueue import enqueue_once, new_job_id, schedule
+from connector.queue.enqueue import enqueue_once, take_turn
 from connector.queue.sweeper import sweeps
 from connector.timeutil import utcnow
 
@@ -43,6 +44,11 @@ def _marker(ctx: Context) -> str:
     return key(ctx.settings, "crm:flush")
 
 
+def _later_marker(ctx: Context) -> str:
+    """Redis key naming the flush scheduled for when waiting writes become due (a pause, a retry)."""
+    return key(ctx.settings, "crm:flush-later")
+
+
 def _pause_key(ctx: Context) -> str:
     """Redis key set while the CRM asked us to wait (rate limit, outage, credentials); its TTL is the wait."""
     return key(ctx.settings, "crm:pause")
@@ -54,16 +60,13 @@ def _failures_key(ctx: Context) -> str:
 
 
 def enqueue_crm_flush(ctx: Context, reason: str, delay: float | None = None) -> bool:
-    """Queue a flush now (unless one is already queued) or after `delay` seconds; False if not queued."""
+    """Queue a flush now, or after `delay` seconds, unless one is already queued for that; False if
+    none was queued."""
     description = f"flush crm writes ({reason})"
+    marker = _marker(ctx) if delay is None else _later_marker(ctx)
     try:
-        if delay is not None:
-            schedule(
-                ctx, flush_crm_writes, job_id=new_job_id(JOB_PREFIX), description=description, delay=delay
-            )
-            return True
         return enqueue_once(
-            ctx, _marker(ctx), flush_crm_writes, prefix=JOB_PREFIX, description=description
+            ctx, marker, flush_crm_writes, prefix=JOB_PREFIX, description=description, delay=delay or 0.0
         )
     except RedisError as exc:
         log.warning("queue unavailable, crm flush (%s) left for the sweeper: %s", reason, exc)
@@ -78,13 +81,23 @@ def _busy(ctx: Context) -> bool:
 def flush_crm_writes() -> str:
     """Send pending CRM writes in batches; returns a short summary for the job result."""
     ctx = context.current()
-    settings = ctx.settings
     ctx.redis.delete(_marker(ctx))  # writes committed from now on queue a new flush
+    take_turn(ctx, _later_marker(ctx))
     if not ctx.crm_enabled:
         return "no crm configured"
     paused = ctx.redis.pttl(_pause_key(ctx))
-    if paused and paused > 0:
+    if paused and paused > 0:  # run early (the scheduler keeps whole seconds): come back when it ends
+        enqueue_crm_flush(ctx, "after pause", delay=paused / 1000)
         return f"paused for {paused / 1000:.1f}s"
+    summary = _flush(ctx)
+    wait = seconds_until_next_write(ctx)
+    if wait:  # writes waiting for a retry time: their own flush, then
+        enqueue_crm_flush(ctx, "when due", delay=wait)
+    return summary
+
+
+def _flush(ctx: Context) -> str:
+    settings = ctx.settings
     sent, after = 0, 0
     while True:
         batch_max = min(settings.crm.batch_max, ctx.crm.batch_size)
@@ -131,9 +144,7 @@ def _send(ctx: Context, writes: list[ClaimedWrite]) -> bool:
         _pause(ctx, mapped, RetryableError(f"{type(exc).__name__}: {exc}", "UNEXPECTED"))
         raise
     ctx.redis.delete(_failures_key(ctx))
-    retry_delays = record_results(ctx, mapped, results, max_attempts)
-    if retry_delays:
-        enqueue_crm_flush(ctx, "record-retry", delay=max(retry_delays))
+    record_results(ctx, mapped, results, max_attempts)  # a record's retry is flushed when it is due
     log.info(
         "crm %s: %d write(s) sent in %.2fs, %d ok, first event_id=%s",
         settings.crm.provider,

@@ -15,7 +15,7 @@ from connector.queue.defaults import key
 from connector.queue.enqueue import enqueue_once, marked_job_is_live, take_turn
 from connector.queue.sweeper import sweeps
 from connector.stages.poll import poll_once, polling_on
-from connector.stages.resolution import BATCH, claim, overdue, run_batch
+from connector.stages.resolution import BATCH, claim, overdue, run_batch, seconds_until_next_change
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def resolve_stage_changes() -> dict[str, int]:
             break
     for pixel_id in pixels:
         enqueue_conversions_send(ctx, pixel_id)
+    if retry_in is None:  # nothing asked to wait, but changes may wait for a retry time (or a lease)
+        retry_in = seconds_until_next_change(ctx)
     if retry_in is not None:
         enqueue_stage_resolution(ctx, delay=retry_in)
     log.info("stage changes resolved: %s", dict(counts))

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.attribution import CLICK_IDS, CONSENT_VALUES, Attribution, Contact
-from connector.crm.schema import ObjectSchema
 from connector.mapping.engine import Decision, decide, match_value
 from connector.mapping.model import FieldRule, Mapping
+from connector.mapping.schema import ObjectSchema
 from connector.mapping.transforms import RESULT_KIND
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.timeutil import utcnow
+from connector.timeutil import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,25 @@ class LeasedLedger:
         """Is any row overdue (for a sweep that kicks one job for the whole table)?"""
         found = session.scalar(select(self.model.id).where(self.overdue(utcnow(), grace_seconds)).limit(1))
         return found is not None
+
+    def seconds_until_ready(self, session: Session, *where: ColumnElement[bool]) -> float | None:
+        """When the next row matching `where` becomes ready: 0 when one is ready now, None when none
+        waits. A job that ran a little early (RQ's scheduler keeps whole seconds) schedules itself again
+        for this."""
+        m = self.model
+        now = utcnow()
+        waiting = m.status.in_(self.waiting)
+        ready_now, next_at, lease_end = session.execute(
+            select(
+                func.count().filter(waiting & (m.next_attempt_at.is_(None) | (m.next_attempt_at <= now))),
+                func.min(m.next_attempt_at).filter(waiting),
+                func.min(m.lease_until).filter(m.status == self.working),
+            ).where(*where)
+        ).one()
+        if ready_now:
+            return 0.0
+        moments = [(as_utc(t) - now).total_seconds() for t in (next_at, lease_end) if t is not None]
+        return max(0.0, min(moments)) if moments else None
 
     def claim(
         self,

@@ -16,13 +16,13 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from connector.config import Settings, SourceSettings
+from connector.events.stage_rules import STAGE_FIELDS
 from connector.intake.base import Reply, body_digest
 from connector.intake.errors import BadPayload, Unauthorized
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
 from connector.sources.stage_base import StageSource
 from connector.stages.changes import StageChange, StageDelivery
-from connector.stages.rules import STAGE_FIELDS
 from connector.timeutil import parse_iso
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from connector.config import ConfigError, Settings
 from connector.crm.configured import build_adapter
 from connector.errors import AuthError, ConnectorError
-from connector.stages.rules import StageRule, StageRules
+from connector.events.stage_rules import StageRule, StageRules
 
 log = logging.getLogger(__name__)
 

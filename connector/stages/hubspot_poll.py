@@ -13,8 +13,8 @@ from typing import Any
 from connector.config import Settings
 from connector.crm.hubspot_labels import stage_id, stage_labels
 from connector.crm.hubspot_stages import contacts_entered_since, deals_entered_since, entered_property
+from connector.events.stage_rules import StageRules
 from connector.stages.changes import StageChange
-from connector.stages.rules import StageRules
 from connector.timeutil import parse_iso
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from connector.config import Settings
 from connector.context import Context
 from connector.errors import ConnectorError
+from connector.events.stage_rules import StageRules
 from connector.stages.changes import StageChange, store_stage_changes
 from connector.stages.hubspot_poll import contact_changes, deal_changes
-from connector.stages.rules import StageRules
 from connector.store.models import StageChange as StageChangeRow
 from connector.store.models import StageWatermark
 from connector.timeutil import as_utc, parse_iso, utcnow

@@ -49,6 +49,12 @@ def claim(ctx: Context, limit: int) -> tuple[str, list[StageChange]]:
     return claimed.token, rows
 
 
+def seconds_until_next_change(ctx: Context) -> float | None:
+    """When the next change becomes ready (0: now; None: none waits)."""
+    with ctx.sessions() as session:
+        return STAGE_CHANGES.seconds_until_ready(session)
+
+
 def overdue(ctx: Context) -> bool:
     """Is any change waiting past its time with nobody holding it (for the sweeper)?"""
     with ctx.sessions() as session:

@@ -14,8 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.config import Settings
-from connector.conversions.currency import InvalidAmount, UnknownCurrency, to_minor_units
-from connector.conversions.events import (
+from connector.conversions.setup import api_key, pixel_for_source
+from connector.crm.base import CrmAdapter
+from connector.events.currency import InvalidAmount, UnknownCurrency, to_minor_units
+from connector.events.hashing import InvalidUserField, hash_email
+from connector.events.model import (
     EVENT_DATA_TYPES,
     MAX_AGE_MS,
     ConversionEvent,
@@ -23,9 +26,7 @@ from connector.conversions.events import (
     UserData,
     validate_event,
 )
-from connector.conversions.hashing import InvalidUserField, hash_email
-from connector.conversions.setup import api_key, pixel_for_source
-from connector.crm.base import CrmAdapter
+from connector.events.stage_rules import StageRule, StageRules
 from connector.mapping import MappingSet
 from connector.stages.lookup import (
     Attribution,
@@ -35,7 +36,6 @@ from connector.stages.lookup import (
     from_ledger,
     related_people,
 )
-from connector.stages.rules import StageRule, StageRules
 from connector.store.models import ConversionStatus, StageChange, StageChangeStatus
 from connector.timeutil import as_utc
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector.conversions.events import ConversionEvent, EventData
+from connector.events.model import ConversionEvent, EventData
 from tests.doubles.openai_double import OpenAIDouble, serve
 
 API_KEY = "sk-conv-test-0123456789"

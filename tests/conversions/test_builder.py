@@ -10,9 +10,9 @@ from connector.conversions.builder import (
     build_conversion,
     derived_event_id,
 )
-from connector.conversions.events import validate_event
-from connector.conversions.hashing import sha256_hex
-from connector.conversions.rules import ConversionRules
+from connector.events.form_rules import ConversionRules
+from connector.events.hashing import sha256_hex
+from connector.events.model import validate_event
 
 RECEIVED = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 RECEIVED_MS = int(RECEIVED.timestamp() * 1000)

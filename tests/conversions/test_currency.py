@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.conversions.currency import (
+from connector.events.currency import (
     MINOR_UNIT_EXPONENTS,
     InvalidAmount,
     UnknownCurrency,

@@ -11,8 +11,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from connector.conversions.events import MAX_AGE_MS
 from connector.conversions.ledger import insert_conversion
+from connector.events.model import MAX_AGE_MS
 from connector.jobs.conversions import enqueue_conversions_send
 from connector.store.models import Conversion, ConversionRequest, Receipt
 from tests.conftest import TOKEN, wait_for
@@ -147,7 +147,7 @@ def test_worker_killed_while_the_request_is_in_flight_sends_once(client, ctx, pr
     [conv] = conversions(ctx)
     assert conv.status == "sending", "the outcome was never recorded"
     openai_double.latency_s = 0.0
-    processes.start("worker", name="second")
+    processes.with_sweeper().start("worker", name="second")  # it finds the dead attempt: the recovery path
     wait_for(lambda: statuses(ctx) == {"evt-1": "sent"}, timeout=40, message="reconciled and sent")
     assert openai_double.events_received == 2, "the same id was sent again"
     assert openai_double.unique_accepted == 1, "and OpenAI counts it once"

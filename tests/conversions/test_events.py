@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import pytest
 
-from connector.conversions.events import (
+from connector.events.model import (
     DATA_TYPE_FIELDS,
     EVENT_DATA_TYPES,
     MAX_AGE_MS,

@@ -1,6 +1,6 @@
 import pytest
 
-from connector.conversions.hashing import (
+from connector.events.hashing import (
     InvalidUserField,
     hash_email,
     hash_external_id,

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector.conversions.rules import ConversionRule, ConversionRules, RuleError
+from connector.events.form_rules import ConversionRule, ConversionRules, RuleError
 
 CONFIG = {
     "default": "lead_created",

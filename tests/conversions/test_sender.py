@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from connector.conversions.events import MAX_AGE_MS, UserData
 from connector.conversions.retry import RetryPolicy
 from connector.conversions.sender import ConversionsClient, SenderSettings
+from connector.events.model import MAX_AGE_MS, UserData
 from tests.conversions.conftest import API_KEY, PIXEL_ID
 from tests.doubles.openai_double import serve
 

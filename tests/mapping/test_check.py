@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connector.crm.schema import FieldSchema, ObjectSchema
 from connector.mapping import check_against_schema, explain, load_mappings
+from connector.mapping.schema import FieldSchema, ObjectSchema
 
 from .conftest import EXAMPLES
 

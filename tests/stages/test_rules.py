@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.config import ConfigError, load_settings
-from connector.stages.rules import StageRuleError, StageRules
+from connector.events.stage_rules import StageRuleError, StageRules
 
 WON = {"crm": "salesforce", "object": "Opportunity", "stage": "Closed Won", "event": "order_created"}
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from connector.conversions.currency import is_known_currency
-from connector.conversions.hashing import is_sha256_hex
+from connector.events.currency import is_known_currency
+from connector.events.hashing import is_sha256_hex
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.conversions.events import CUSTOM_EVENT_NAME, EVENT_DATA_TYPES
+from connector.events.model import CUSTOM_EVENT_NAME, EVENT_DATA_TYPES
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connector.conversions.currency import InvalidAmount, UnknownCurrency, to_minor_units
-from connector.conversions.events import CUSTOM_EVENT_NAME, EVENT_DATA_TYPES
+from connector.events.currency import InvalidAmount, UnknownCurrency, to_minor_units
+from connector.events.model import CUSTOM_EVENT_NAME, EVENT_DATA_TYPES
 
 logger = logging.getLogger(__name__)
 
