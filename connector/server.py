@@ -23,6 +23,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        # Imported in each gunicorn worker, after the fork: the arbiter itself never needs the app.
         from connector.app import create_app
 
         return create_app(self.settings, redis_url=self.redis_url)

@@ -66,6 +66,7 @@ def _stages(adapter, rule: StageRule, say: Say) -> tuple[dict[str, str], set[str
     deal pipelines, or the lifecycle stage options of contacts."""
     try:
         if rule.crm == "hubspot":
+            # Imported here: it loads the HubSpot client library, which Salesforce sites never need.
             from connector.crm.hubspot_labels import fetch_stage_labels
 
             found = fetch_stage_labels(adapter, rule.object)

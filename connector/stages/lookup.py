@@ -117,6 +117,7 @@ def _salesforce_people(adapter: Any, mappings: MappingSet, ids: Sequence[str]) -
 
 
 def _hubspot_people(adapter: Any, mappings: MappingSet, ids: Sequence[str]) -> dict[str, list[Person]]:
+    # Imported here: it loads the HubSpot client library, which Salesforce sites never need.
     from connector.crm.hubspot_stages import associated_ids
 
     links = associated_ids(adapter, "deals", "contacts", ids)

@@ -22,7 +22,6 @@ from connector.context import Context
 from connector.errors import ConnectorError
 from connector.events.stage_rules import StageRules
 from connector.stages.changes import StageChange, store_stage_changes
-from connector.stages.hubspot_poll import contact_changes, deal_changes
 from connector.store.models import StageChange as StageChangeRow
 from connector.store.models import StageWatermark
 from connector.timeutil import as_utc, parse_iso, utcnow
@@ -58,6 +57,9 @@ def _readers(settings: Settings) -> list[tuple[str, Reader, bool]]:
     """(watermark name, reader, whether it reads history rows that may not be stage moves) per object."""
     if settings.crm.provider == "salesforce":
         return [("salesforce:Opportunity", _salesforce, True)]
+    # Imported here: it loads the HubSpot client library, which Salesforce sites never need.
+    from connector.stages.hubspot_poll import contact_changes, deal_changes
+
     rules = StageRules.from_mapping(settings.stages.rules)
     readers: list[tuple[str, Reader, bool]] = []
     if rules.for_object("hubspot", "deals"):
