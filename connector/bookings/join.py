@@ -21,6 +21,7 @@ from connector.intake.classification import classify_missing, with_channels
 from connector.intake.records import save_submission
 from connector.intake.submission import Submission
 from connector.journal import record
+from connector.store.fit import fit_value
 from connector.store.models import Booking, Receipt
 from connector.store.models import Submission as SubmissionRow
 from connector.store.upsert import insert_new
@@ -32,8 +33,12 @@ log = logging.getLogger(__name__)
 def lock_booking(session: Session, provider: str, key: str) -> Booking:
     """The booking row, created if missing, locked until the transaction ends (PostgreSQL)."""
     now = utcnow()
+    key = fit_value(Booking, "booking_key", key)
     session.execute(
-        insert_new(session, Booking, ["provider", "booking_key"]).values(
+        insert_new(
+            session,
+            Booking,
+            ["provider", "booking_key"],
             provider=provider,
             booking_key=key,
             attribution={},

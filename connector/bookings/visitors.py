@@ -24,8 +24,14 @@ def apply_first_touch(session: Session, visitor_id: str, attribution: dict[str, 
     now = utcnow()
     offered = {k: v for k, v in attribution.items() if k in FIRST_TOUCH}
     session.execute(
-        insert_new(session, Visitor, ["visitor_id"]).values(
-            visitor_id=visitor_id, first_touch=offered, first_seen=now, last_seen=now
+        insert_new(
+            session,
+            Visitor,
+            ["visitor_id"],
+            visitor_id=visitor_id,
+            first_touch=offered,
+            first_seen=now,
+            last_seen=now,
         )
     )
     visitor = session.scalars(

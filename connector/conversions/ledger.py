@@ -104,9 +104,14 @@ def insert_conversion(session: Session, values: dict[str, Any]) -> int | None:
     """Insert one ledger row unless its unique key exists; the new id, or None for a known key."""
     now = utcnow()
     statement = (
-        insert_new(session, Conversion, ["pixel_id", "event_type", "custom_event_name", "event_id"])
-        .values(created_at=now, updated_at=now, **values)
-        .returning(Conversion.id)
+        insert_new(
+            session,
+            Conversion,
+            ["pixel_id", "event_type", "custom_event_name", "event_id"],
+            created_at=now,
+            updated_at=now,
+            **values,
+        ).returning(Conversion.id)
     )
     return session.execute(statement).scalar()
 

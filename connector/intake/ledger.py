@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector.context import Context
 from connector.intake.base import Delivery, Source
@@ -24,7 +25,8 @@ from connector.intake.request import IncomingRequest
 from connector.journal import record
 from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS
 from connector.queue.enqueue import schedule
-from connector.store.models import Receipt, ReceiptStatus
+from connector.store.fit import fit_values
+from connector.store.models import JournalEntry, Receipt, ReceiptStatus
 from connector.store.upsert import insert_ignoring_conflicts
 from connector.timeutil import utcnow
 
@@ -122,25 +124,91 @@ class ReceiptWriter(threading.Thread):
                     future.set_exception(exc)
                 continue
             for (_values, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
-    def _write(self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]) -> list[StoredReceipt]:
+    def _write(
+        self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]
+    ) -> list[StoredReceipt | BaseException]:
+        """One commit for the batch; each request gets its own answer. The first copy of a delivery key
+        is stored, every later one (a redelivery, or a copy in this very batch) is a duplicate. A row the
+        database refuses is answered alone: the batch is then written row by row."""
         job_id = new_batch_job_id()
-        rows = [{**values, "job_id": job_id} for values, _future in batch]
-        with self.ctx.engine.begin() as connection:
-            inserted = connection.execute(_insert_new(connection.dialect.name), rows).all()
-        new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
+        rows, cuts = [], []
+        for values, _future in batch:
+            fitted, cut = fit_values(Receipt, {**values, "job_id": job_id})
+            rows.append(fitted)
+            cuts.append(cut)
+        first: dict[tuple[str, str], int] = {}
+        for n, values in enumerate(rows):
+            first.setdefault(_key(values), n)
+        unique = [rows[n] for n in sorted(first.values())]
+        try:
+            new_ids = self._insert(unique, rows, cuts)
+        except OperationalError:
+            raise  # the database is unreachable or locked: every request answers 503
+        except SQLAlchemyError:
+            if len(unique) == 1:
+                raise
+            log.warning("group commit of %d receipts refused; writing them one by one", len(unique))
+            return self._write_one_by_one(batch)
         queued = enqueue_receipts(self.ctx, sorted(new_ids.values()), job_id) if new_ids else False
-        duplicates = [values for values in rows if (values["source"], values["delivery_key"]) not in new_ids]
+        stored = {_key(rows[n]) for n in first.values() if _key(rows[n]) in new_ids}
+        duplicates = [v for n, v in enumerate(rows) if _key(v) not in stored or first[_key(v)] != n]
         duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates) if duplicates else {}
-        results = []
-        for values in rows:
-            key = (values["source"], values["delivery_key"])
-            if key in new_ids:
-                results.append(StoredReceipt(new_ids.pop(key), duplicate=False, queued=queued))
-            else:  # a redelivery, or the same key twice in this batch
+        results: list[StoredReceipt | BaseException] = []
+        for n, values in enumerate(rows):
+            key = _key(values)
+            if key in stored and first[key] == n:
+                results.append(StoredReceipt(new_ids[key], duplicate=False, queued=queued))
+            else:
                 results.append(StoredReceipt(duplicate_ids[key], duplicate=True))
         return results
+
+    def _insert(
+        self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
+    ) -> dict[tuple[str, str], int]:
+        """Insert the new keys in one transaction, with a journal line for each value cut to fit."""
+        with self.ctx.engine.begin() as connection:
+            inserted = connection.execute(_insert_new(connection.dialect.name), unique).all()
+            new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
+            notes = [
+                _cut_note(new_ids[_key(values)], values, cut)
+                for values, cut in zip(rows, cuts, strict=True)
+                if cut and _key(values) in new_ids
+            ]
+            if notes:
+                connection.execute(insert(JournalEntry), notes)
+        return new_ids
+
+    def _write_one_by_one(
+        self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]
+    ) -> list[StoredReceipt | BaseException]:
+        results: list[StoredReceipt | BaseException] = []
+        for item in batch:
+            try:
+                results.append(self._write([item])[0])
+            except SQLAlchemyError as exc:
+                log.error("receipt of source %s refused by the database: %s", item[0].get("source"), exc)
+                results.append(exc)
+        return results
+
+
+def _key(values: dict[str, Any]) -> tuple[str, str]:
+    return values["source"], values["delivery_key"]
+
+
+def _cut_note(receipt_id: int, values: dict[str, Any], cut: list[str]) -> dict[str, Any]:
+    return {
+        "receipt_id": receipt_id,
+        "event_id": values.get("event_id"),
+        "at": utcnow(),
+        "kind": "received",
+        "message": f"value(s) longer than their column cut to fit: {', '.join(cut)}",
+        "details": {"cut": cut},
+    }
 
 
 def _insert_new(dialect: str) -> Any:

@@ -85,7 +85,7 @@ class CalendlySource(BookingSource):
         )
         return Submission(
             source=self.name,
-            delivery_key=f"{event}:{uri}"[:255],
+            delivery_key=f"{event}:{uri}",
             contact=contact,
             attribution=attribution,
             kind="booking",

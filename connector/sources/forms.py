@@ -20,9 +20,6 @@ from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
 from connector.timeutil import parse_iso
 
-MAX_KEY_LENGTH = 200
-"""Longest sender id kept in a delivery key (characters)."""
-
 
 @dataclass
 class Extracted:
@@ -75,9 +72,9 @@ class FormSource(SubmissionSource):
     def delivery_key(self, request: IncomingRequest, extracted: Extracted, attribution: Attribution) -> str:
         """The sender's entry id, else the script's event_id, else a hash of the body."""
         if extracted.entry_id:
-            return f"entry:{extracted.form_id or ''}:{extracted.entry_id}"[:255]
+            return f"entry:{extracted.form_id or ''}:{extracted.entry_id}"
         if attribution.event_id:
-            return "event:" + attribution.event_id[:MAX_KEY_LENGTH]
+            return "event:" + attribution.event_id
         return body_digest(request.body)
 
 

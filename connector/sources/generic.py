@@ -51,11 +51,11 @@ class GenericSource(SubmissionSource):
     def _delivery_key(request: IncomingRequest, data: dict, attribution: Attribution) -> str:
         for header in DELIVERY_HEADERS:
             if request.header(header):
-                return "delivery:" + request.header(header)[:200]
+                return "delivery:" + request.header(header)
         if _text(data.get("delivery_id")):
-            return "delivery:" + str(data["delivery_id"])[:200]
+            return "delivery:" + str(data["delivery_id"])
         if attribution.event_id:
-            return "event:" + attribution.event_id[:200]
+            return "event:" + attribution.event_id
         return body_digest(request.body)
 
 

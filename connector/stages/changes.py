@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from connector.config import Settings
 from connector.intake.errors import NotFound
 from connector.journal import record
+from connector.store.fit import fit_values
 from connector.store.models import Receipt
 from connector.store.models import StageChange as StageChangeRow
 from connector.store.upsert import insert_ignoring_conflicts
@@ -82,7 +83,7 @@ def store_stage_changes(
             "pipeline": change.pipeline,
             "entered_at": change.entered_at,
             "via": change.via,
-            "delivery_key": change.delivery_key[:255],
+            "delivery_key": change.delivery_key,
             "change_key": change.change_key,
             "receipt_id": receipt.id if receipt is not None else None,
             "fields": change.fields,
@@ -91,7 +92,8 @@ def store_stage_changes(
             "created_at": now,
             "updated_at": now,
         }
-        new_id = session.execute(_insert(session.get_bind().dialect.name).values(**values)).scalar()
+        fitted, _cut = fit_values(StageChangeRow, values)
+        new_id = session.execute(_insert(session.get_bind().dialect.name).values(**fitted)).scalar()
         what = f"{change.crm} {change.object_type} {change.record_id} entered {change.stage!r}"
         if new_id is None:
             message = f"stage change {what} ({change.via}) already known; not handled again"

@@ -16,9 +16,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from connector.store.fit import fit_instance
 from connector.timeutil import utcnow
 
 
@@ -306,3 +308,8 @@ class StageWatermark(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Every row the ORM writes fits its columns (connector.store.fit); core inserts fit their values themselves.
+event.listen(Base, "before_insert", fit_instance, propagate=True)
+event.listen(Base, "before_update", fit_instance, propagate=True)

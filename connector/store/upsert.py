@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connector.store.fit import fit_values
+
 Insert = postgresql.Insert | sqlite.Insert
 
 
@@ -16,6 +18,10 @@ def insert_ignoring_conflicts(dialect: str, table: Any, index_elements: list[str
     return builder(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
-def insert_new(session: Session, table: Any, index_elements: list[str] | None = None) -> Insert:
-    """`insert_ignoring_conflicts` for the dialect of `session`'s connection."""
-    return insert_ignoring_conflicts(session.get_bind().dialect.name, table, index_elements)
+def insert_new(
+    session: Session, model: Any, index_elements: list[str] | None = None, **values: Any
+) -> Insert:
+    """`insert_ignoring_conflicts` of one row of `model`, its values fitted to their columns, for the
+    dialect of `session`'s connection."""
+    fitted, _cut = fit_values(model, values)
+    return insert_ignoring_conflicts(session.get_bind().dialect.name, model, index_elements).values(**fitted)
