@@ -8,6 +8,9 @@ from urllib.parse import parse_qsl
 
 from connector.intake.errors import BadPayload, UnsupportedMediaType
 
+MAX_NESTING = 64
+"""Deepest nesting of JSON objects and arrays accepted (levels); deeper bodies are refused with 400."""
+
 JSON_TYPES = ("application/json", "text/plain", "text/json")
 FORM_TYPES = ("application/x-www-form-urlencoded",)
 
@@ -35,15 +38,43 @@ def decode_json(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadPayload(f"body is not valid UTF-8 (byte {exc.start})") from None
+    data = parse_json(text)
+    if not isinstance(data, dict):
+        raise BadPayload(f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Any JSON value, at most MAX_NESTING levels deep; raise BadPayload saying what is wrong."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadPayload(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise BadPayload("JSON nested too deeply") from None
-    if not isinstance(data, dict):
-        raise BadPayload(f"expected a JSON object, got {type(data).__name__}")
+        raise BadPayload(f"JSON nested deeper than {MAX_NESTING} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadPayload(f"not JSON: {exc}") from None
+    if nesting(data) > MAX_NESTING:
+        raise BadPayload(f"JSON nested deeper than {MAX_NESTING} levels")
     return data
+
+
+def nesting(value: Any) -> int:
+    """How many levels of objects and arrays `value` has (without recursion, so any depth is safe)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def decode_form(raw: bytes) -> dict[str, Any]:
@@ -67,6 +98,8 @@ def nest_pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         parts = _split_key(key)
+        if len(parts) > MAX_NESTING:
+            raise BadPayload(f"form key {key[:40]!r}... nested deeper than {MAX_NESTING} levels")
         node: Any = result
         for index, part in enumerate(parts):
             last = index == len(parts) - 1

@@ -15,6 +15,16 @@ MAX_HEADER_LENGTH = 4096
 """Longest signature header parsed (characters)."""
 
 
+def is_ascii_digits(value: str) -> bool:
+    """0-9 only: `str.isdigit` also accepts digits such as "²" that `int` refuses."""
+    return value.isascii() and value.isdigit()
+
+
+def digest_equal(presented: str, expected: str) -> bool:
+    """Constant-time comparison of two signatures as bytes (any character a stranger sends is safe)."""
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 def tolerance(conf: SourceSettings | None) -> int:
     """The source's signature age tolerance (seconds)."""
     return (conf or SourceSettings()).signature_tolerance_seconds
@@ -30,7 +40,7 @@ def parse_timestamped(header: str, version: str) -> tuple[int, list[str]]:
     signatures: list[str] = []
     for part in header[:MAX_HEADER_LENGTH].split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit() and len(value) < 12:
+        if name == "t" and is_ascii_digits(value) and len(value) < 12:
             timestamp = int(value)
         elif name == version and value:
             signatures.append(value.strip().lower())
@@ -56,7 +66,7 @@ def verify_timestamped(
         raise Unauthorized(f"signature timestamp is {int(age)}s old; the tolerance is {tolerance_seconds}s")
     message = str(timestamp).encode() + b"." + signed_body
     expected = [hmac_hex(secret, message) for secret in secrets]
-    if not any(hmac.compare_digest(sig, exp) for sig in signatures for exp in expected):
+    if not any(digest_equal(sig, exp) for sig in signatures for exp in expected):
         raise Unauthorized("invalid signature")
 
 
@@ -65,7 +75,7 @@ def verify_plain(signature: str, body: bytes, secrets: list[str]) -> None:
     if not secrets:
         raise Unauthorized("no signing secret configured; requests are refused")
     presented = signature.strip().lower()[:MAX_HEADER_LENGTH]
-    if not any(hmac.compare_digest(presented, hmac_hex(secret, body)) for secret in secrets):
+    if not any(digest_equal(presented, hmac_hex(secret, body)) for secret in secrets):
         raise Unauthorized("invalid signature")
 
 
@@ -84,4 +94,4 @@ def basic_matches(credentials: str, secrets: list[str]) -> bool:
     """Basic auth carrying a secret: as the whole credential, the user name (API key) or the password."""
     user, _, password = credentials.partition(":")
     candidates = [credentials, user, password]
-    return any(hmac.compare_digest(c.encode(), s.encode()) for c in candidates if c for s in secrets)
+    return any(digest_equal(c, s) for c in candidates if c for s in secrets)

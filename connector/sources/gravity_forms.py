@@ -6,6 +6,7 @@ from typing import Any
 
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
+from connector.intake.signatures import is_ascii_digits
 from connector.sources.forms import Extracted, FormSource, text
 
 ENTRY_KEYS = frozenset(
@@ -42,7 +43,7 @@ class GravityFormsSource(FormSource):
 
     def extract(self, data: dict[str, Any], request: IncomingRequest) -> Extracted:
         entry_id = text(data.get("id"))
-        all_fields = entry_id is not None and entry_id.isdigit() and "form_id" in data
+        all_fields = entry_id is not None and is_ascii_digits(entry_id) and "form_id" in data
         fields = {k: v for k, v in data.items() if k not in ENTRY_KEYS} if all_fields else data
         return Extracted(
             fields=fields,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -13,9 +12,11 @@ from hubspot.utils.signature import Signature
 
 from connector.config import SourceSettings
 from connector.intake.base import body_digest
+from connector.intake.body import parse_json
 from connector.intake.errors import BadPayload, Unauthorized
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
+from connector.intake.signatures import is_ascii_digits
 from connector.sources.stage_base import StageSource
 from connector.stages.changes import StageChange, StageDelivery
 
@@ -49,7 +50,7 @@ class HubSpotWebhookSource(StageSource):
         self, request: IncomingRequest, secrets: list[str], conf: SourceSettings | None = None
     ) -> None:
         signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
-        if not timestamp.isdigit() or int(timestamp) > time.time() * 1000 + MAX_SKEW_MS:
+        if not is_ascii_digits(timestamp) or int(timestamp) > time.time() * 1000 + MAX_SKEW_MS:
             raise Unauthorized("X-HubSpot-Request-Timestamp is not a time within the 5-minute window")
         body = request.body.decode("utf-8", errors="replace")
         try:
@@ -71,10 +72,7 @@ class HubSpotWebhookSource(StageSource):
             raise Unauthorized(f"invalid HubSpot signature for {request.url}")
 
     def parse(self, request: IncomingRequest, conf: SourceSettings | None = None) -> StageDelivery:
-        try:
-            events = json.loads(request.body)
-        except ValueError as exc:
-            raise BadPayload(f"not JSON: {exc}") from None
+        events = parse_json(request.body)
         if not isinstance(events, list):
             raise BadPayload("expected a JSON array of webhook events")
         changes = [c for n, event in enumerate(events) if (c := _change(n, event)) is not None]

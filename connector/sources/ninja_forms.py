@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from connector.intake.body import parse_json
+from connector.intake.errors import BadPayload
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
 from connector.sources.forms import Extracted, FormSource, text
@@ -29,8 +30,8 @@ def _unwrap_json_arg(data: dict[str, Any]) -> dict[str, Any]:
         (value,) = data.values()
         if isinstance(value, str) and value.lstrip().startswith("{"):
             try:
-                inner = json.loads(value)
-            except (ValueError, RecursionError):
+                inner = parse_json(value)
+            except BadPayload:
                 return data
             if isinstance(inner, dict):
                 return inner

@@ -7,7 +7,6 @@ the source's secret: outbound messages cannot set headers, so their endpoint URL
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from xml.etree.ElementTree import Element
@@ -18,6 +17,7 @@ from defusedxml.common import DefusedXmlException
 from connector.config import Settings, SourceSettings
 from connector.events.stage_rules import STAGE_FIELDS
 from connector.intake.base import Reply, body_digest
+from connector.intake.body import parse_json
 from connector.intake.errors import BadPayload, Unauthorized
 from connector.intake.registry import register
 from connector.intake.request import IncomingRequest
@@ -104,10 +104,7 @@ def _outbound_message(body: bytes) -> StageDelivery:
 def _flow_callout(body: bytes) -> StageDelivery:
     """`{"object": "Opportunity", "records": [{"Id", "StageName", "LastStageChangeDate", ...}]}`; a record
     may carry `ChangeId` (e.g. the flow interview GUID) to name the delivery."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise BadPayload(f"not JSON: {exc}") from None
+    data = parse_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("records"), list) or not data["records"]:
         raise BadPayload('expected {"object": "Opportunity", "records": [{...}, ...]}')
     obj = str(data.get("object") or "")

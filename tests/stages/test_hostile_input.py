@@ -1,0 +1,36 @@
+"""HubSpot's endpoint, as a stranger may call it: a 401 or a 400 with a JSON reason, never a 5xx."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+from tests.intake.helpers import receipts
+from tests.stages.conftest import HUBSPOT_SECRET, PUBLIC_URL, hubspot_event, signed
+from tests.web.test_hostile_input import VERY_DEEP, refused
+
+HUBSPOT = "/webhooks/crm/hubspot"
+
+
+def test_hubspot_timestamp_must_be_ascii_digits(hubspot_env_, client, ctx):
+    body, headers = signed([hubspot_event("1001", "closedwon", int(time.time() * 1000))])
+    headers["X-HubSpot-Request-Timestamp"] = "\u00b2" * 13
+    refused(client.post(HUBSPOT, data=body, headers=headers), 401)
+    assert receipts(ctx) == []
+
+
+def test_deeply_nested_json_after_a_valid_hubspot_signature_is_a_400(hubspot_env_, client, ctx):
+    nested = b"[" + VERY_DEEP + b"]"
+    ts = str(int(time.time() * 1000))
+    message = b"POST" + (PUBLIC_URL + HUBSPOT).encode() + nested + ts.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Request-Timestamp": ts,
+        "X-HubSpot-Signature-v3": base64.b64encode(
+            hmac.new(HUBSPOT_SECRET.encode(), message, hashlib.sha256).digest()
+        ).decode(),
+    }
+    assert "nested deeper" in refused(client.post(HUBSPOT, data=nested, headers=headers), 400)
+    assert receipts(ctx) == []

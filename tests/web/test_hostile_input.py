@@ -1,0 +1,95 @@
+"""What a stranger can send gets a 4xx with a JSON reason, never a 5xx, and nothing is stored."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from flask import Blueprint
+
+from connector.intake.body import MAX_NESTING
+from tests.intake.helpers import FORM, JSON, SECRET, receipts, stripe_style, use_secrets
+
+DEEP = b"[" * (MAX_NESTING + 1) + b"]" * (MAX_NESTING + 1)
+VERY_DEEP = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+
+
+def refused(response, status: int) -> str:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.data[:300]
+    body = response.get_json()
+    assert body["status"] == status and body["error"]
+    return body["error"]
+
+
+@pytest.mark.parametrize("digits", ["²³", "١٢٣", "12e3"])
+def test_signature_timestamps_must_be_ascii_digits(client, ctx, digits):
+    use_secrets(client)
+    body = b'{"email": "a@b.c"}'
+    header = f"t={digits},v1={stripe_style(SECRET, body, 'v1').split('v1=')[1]}"
+    for url, name in (
+        ("/webhooks/booking/calendly", "Calendly-Webhook-Signature"),
+        ("/webhooks/forms/wpforms", "X-WPForms-Webhook-Signature"),
+    ):
+        value = header if "calendly" in url else header.replace("v1=", "v=")
+        answer = client.post(url, data=body, headers={"Content-Type": JSON, name: value})
+        assert "malformed signature header" in refused(answer, 401)
+    assert receipts(ctx) == []
+
+
+@pytest.mark.parametrize("signature", ["é" * 64, "sha256=ü", "\u00ff"])
+def test_a_non_ascii_signature_is_a_wrong_signature(client, ctx, signature):
+    use_secrets(client)
+    answer = client.post(
+        "/webhooks/booking/cal_com",
+        data=b'{"triggerEvent": "BOOKING_CREATED", "payload": {}}',
+        headers={"Content-Type": JSON, "X-Cal-Signature-256": signature},
+    )
+    refused(answer, 401)
+    wp = client.post(
+        "/webhooks/forms/wpforms",
+        data=b"{}",
+        headers={"Content-Type": JSON, "X-WPForms-Webhook-Signature": f"t={int(time.time())},v={signature}"},
+    )
+    refused(wp, 401)
+    assert receipts(ctx) == []
+
+
+@pytest.mark.parametrize("body", [DEEP, VERY_DEEP], ids=["just-too-deep", "recursion-deep"])
+def test_deeply_nested_json_is_a_400(client, ctx, body):
+    use_secrets(client)
+    wrapped = b'{"email": "a@b.c", "x": ' + body + b"}"
+    for url in ("/webhooks/forms/generic", "/webhooks/forms/gravity_forms", "/webhooks/forms/fluent_forms"):
+        answer = client.post(url, data=wrapped, headers={"Content-Type": JSON, "X-Connector-Token": SECRET})
+        assert "nested deeper" in refused(answer, 400)
+    assert receipts(ctx) == []
+
+
+def test_a_form_key_nested_too_deeply_is_a_400(client, ctx):
+    use_secrets(client)
+    key = "fields" + "[a]" * (MAX_NESTING + 5)
+    answer = client.post(
+        "/webhooks/forms/generic",
+        data=f"email=a%40b.c&{key}=1",
+        headers={"Content-Type": FORM, "X-Connector-Token": SECRET},
+    )
+    assert "nested deeper" in refused(answer, 400)
+
+
+def test_every_answer_is_counted_in_metrics_even_an_unexpected_500(app, client):
+    broken = Blueprint("broken_for_test", __name__)
+
+    @broken.post("/webhooks/forms/broken")
+    def explode():  # type: ignore[no-untyped-def]
+        from connector.web.edge import observe
+
+        observe("forms/broken")
+        raise RuntimeError("a bug")
+
+    app.register_blueprint(broken)
+    app.testing = False  # answer the 500 as production does instead of raising into the test
+    answer = client.post("/webhooks/forms/broken", data=b"{}")
+    assert answer.status_code == 500 and answer.get_json() == {"error": "internal error", "status": 500}
+    metrics = client.get("/metrics").data.decode()
+    assert 'connector_webhook_requests_total{source="forms/broken",status="500"} 1.0' in metrics
+    assert json.dumps("a bug") not in metrics
