@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from connector import context, jobs
 from connector.config import Settings
@@ -26,7 +29,6 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
     os.register_at_fork(after_in_child=die_with_parent)
     ctx = Context(settings)
     context.install(ctx)
-    worker = SimpleWorker([ctx.queue], connection=ctx.redis)
     jobs.on_worker_start(ctx)
     sweeper = SweeperThread(ctx)
     if settings.jobs.sweep_interval_seconds <= 0:
@@ -36,7 +38,48 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
     else:
         sweeper.start()
     try:
-        worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+        while True:
+            worker = SimpleWorker([ctx.queue], connection=ctx.redis)
+            try:
+                worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+            except RedisError as exc:  # RQ's loop gave up, then could not even say so to Redis
+                log.warning("worker lost Redis: %s", exc)
+            except StopRequested:
+                break
+            if burst or worker._stop_requested or not _redis_lost(ctx):
+                break
+            if not _wait_for_redis(ctx):
+                break
+            jobs.on_worker_start(ctx)
     finally:
         sweeper.stop()
         ctx.close()
+
+
+RECONNECT_MAX_SECONDS = 10.0
+"""Longest wait between two attempts to reach Redis again (seconds); the first is 0.5 s."""
+
+
+def _redis_lost(ctx: Context) -> bool:
+    """Did RQ's loop end because Redis went away (rather than on request)?"""
+    try:
+        ctx.redis.ping()
+    except RedisError:
+        return True
+    return False
+
+
+def _wait_for_redis(ctx: Context) -> bool:
+    """Wait, with backoff, until Redis answers again; False when asked to stop meanwhile. The jobs are
+    in the ledger, not lost: the sweeper re-enqueues what the outage stranded."""
+    delay = 0.5
+    log.error("Redis is unreachable: the worker waits for it (jobs stay in the ledger)")
+    try:
+        while True:
+            time.sleep(delay)
+            if not _redis_lost(ctx):
+                log.warning("Redis is back: the worker resumes")
+                return True
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+    except (StopRequested, KeyboardInterrupt):
+        return False

