@@ -64,7 +64,7 @@ class SalesforceSource(StageSource):
         if org is None:
             return
         expected = settings.stages.salesforce_organization_id
-        if not expected or org[:15] != expected[:15]:
+        if not expected or id18(org) != id18(expected):
             raise Unauthorized(
                 f"OrganizationId {org} is not the configured stages.salesforce_organization_id"
             )
@@ -73,6 +73,22 @@ class SalesforceSource(StageSource):
         if parsed.organization_id is None:
             return None
         return Reply(ACK, "text/xml; charset=utf-8")
+
+
+CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def id18(record_id: str) -> str:
+    """A Salesforce id in its 18-character form: a 15-character id gains its case checksum, so the two
+    forms of one id compare equal and an 18-character id with another suffix does not."""
+    if len(record_id) != 15:
+        return record_id
+    suffix = ""
+    for start in (0, 5, 10):
+        chunk = record_id[start : start + 5]
+        bits = sum(1 << n for n, char in enumerate(chunk) if "A" <= char <= "Z")
+        suffix += CHECKSUM_ALPHABET[bits]
+    return record_id + suffix
 
 
 def _outbound_message(body: bytes) -> StageDelivery:

@@ -82,6 +82,9 @@ def test_salesforce_outbound_message_acked_only_for_the_configured_org(
     message = salesforce_double.outbound_message("00D000000000999AAA", [("04l1", "Opportunity", fields)])
     answer = client.post(SALESFORCE, data=message, content_type="text/xml")
     assert answer.status_code == 401 and "OrganizationId" in answer.get_json()["error"]
+    wrong_suffix = salesforce_double.outbound_message(ORG_ID[:15] + "ZZZ", [("04l1", "Opportunity", fields)])
+    answer = client.post(SALESFORCE, data=wrong_suffix, content_type="text/xml")
+    assert answer.status_code == 401, "the whole 18-character id is compared, not its first 15 characters"
     message = salesforce_double.outbound_message(ORG_ID, [("04l1", "Opportunity", fields)])
     assert client.post("/webhooks/crm/salesforce", data=message, content_type="text/xml").status_code == 401
     answer = client.post(SALESFORCE, data=message, content_type="text/xml")
@@ -156,3 +159,11 @@ def test_crm_endpoints_are_404_while_stages_are_off(stages_off, client, ctx):
     answer = client.post(HUBSPOT, data=body, headers=headers)
     assert answer.status_code == 404 and "enabled = true" in answer.get_json()["error"]
     assert receipts(ctx) == []
+
+
+def test_salesforce_ids_compare_in_their_18_character_form():
+    from connector.sources.salesforce import id18
+
+    assert id18("001000000000001") == "001000000000001AAA"
+    assert id18("00D5g000004ErxK") == "00D5g000004ErxKEAS"
+    assert id18("00D5g000004ErxKEAS") == "00D5g000004ErxKEAS"
