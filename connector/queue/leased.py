@@ -52,8 +52,12 @@ class LeasedLedger:
         m = self.model
         waiting = m.status.in_(self.waiting)
         if due:
-            waiting = waiting & (m.next_attempt_at.is_(None) | (m.next_attempt_at <= now))
+            waiting = waiting & self._due(now)
         return or_(waiting, (m.status == self.working) & (m.lease_until < now))
+
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        m = self.model
+        return m.next_attempt_at.is_(None) | (m.next_attempt_at <= now)
 
     def overdue(self, now: datetime, grace_seconds: float) -> ColumnElement[bool]:
         """For the sweeper: rows that should have been taken by now, yet nobody holds them alive."""
@@ -79,7 +83,7 @@ class LeasedLedger:
         waiting = m.status.in_(self.waiting)
         ready_now, next_at, lease_end = session.execute(
             select(
-                func.count().filter(waiting & (m.next_attempt_at.is_(None) | (m.next_attempt_at <= now))),
+                func.count().filter(waiting & self._due(now)),
                 func.min(m.next_attempt_at).filter(waiting),
                 func.min(m.lease_until).filter(m.status == self.working),
             ).where(*where)
