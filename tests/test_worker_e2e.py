@@ -359,3 +359,17 @@ def test_the_worker_outlives_a_redis_outage_and_resumes(ctx, processes, tmp_path
     finally:
         processes.stop_all()
         own.stop()
+
+
+def test_work_needed_now_is_not_held_behind_a_run_scheduled_for_later(ctx):
+    from connector.queue.enqueue import enqueue_once
+
+    marker = f"connector:{ctx.settings.jobs.queue}:test-marker"
+    func = "connector.jobs.stages.resolve_stage_changes"
+    once = {"prefix": "test", "description": "test"}
+    assert enqueue_once(ctx, marker, func, delay=120, **once)  # a retry far off
+    assert not enqueue_once(ctx, marker, func, delay=200, **once), "later than the scheduled run: joins it"
+    assert enqueue_once(ctx, marker, func, delay=0, **once), "needed now: an earlier run is queued"
+    assert not enqueue_once(ctx, marker, func, delay=0, **once), "and work arriving next joins that one"
+    assert ctx.queue.count == 1 and len(ctx.queue.scheduled_job_registry) == 1
+    ctx.redis.delete(marker)

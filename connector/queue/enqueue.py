@@ -70,12 +70,18 @@ def enqueue_once(
     waiting; True when this call queued one. `force` replaces a marked job the sweeper found dead.
 
     The marker holds the job's id until the job starts (`take_turn`) or the lease runs out, so arrivals
-    in between join the scheduled run instead of queueing their own.
+    in between join the scheduled run instead of queueing their own - unless that run is later than this
+    one is needed (a retry far off, new work now): then this earlier run is queued and takes the marker;
+    the later one still runs and finds its work done.
     """
     job_id = new_job_id(prefix)
-    ttl = int(delay + job_lease_seconds(ctx.settings)) + 1
+    lease = job_lease_seconds(ctx.settings)
+    ttl = int(delay + lease) + 1
     if not ctx.redis.set(marker, job_id, nx=not force, ex=ttl):
-        return False
+        scheduled_in = ctx.redis.pttl(marker) / 1000 - lease - 1  # the marked run's delay, to a second
+        if scheduled_in <= delay + 1:
+            return False
+        ctx.redis.set(marker, job_id, ex=ttl)
     schedule(ctx, func, *args, job_id=job_id, description=description, delay=delay)
     return True
 
