@@ -284,9 +284,7 @@ def sweep_receipts(ctx: Context) -> int:
     """Enqueue every receipt that never reached the queue (Redis was down) or whose job was lost."""
     enqueued = 0
     for receipt_id, job_id, abandoned, attempts in stranded_receipts(ctx):
-        if not abandoned and job_id and job_is_live(ctx, job_id):
-            continue
-        if not abandoned and job_id is None and job_is_live(ctx, receipt_job_id(receipt_id)):
+        if not abandoned and job_is_live(ctx, job_id or receipt_job_id(receipt_id)):
             continue
         new_id = new_job_id(receipt_job_id(receipt_id))
         if enqueue_receipt(ctx, receipt_id, job_id=new_id, attempts_done=attempts):
