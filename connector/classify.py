@@ -34,6 +34,7 @@ CHANNELS = (
 """Every channel a touch can be classified as."""
 
 AI_SOURCES = (
+    "openai_ads",
     "chatgpt",
     "claude",
     "perplexity",
@@ -46,7 +47,9 @@ AI_SOURCES = (
     "other_ai",
     "none",
 )
-"""Every AI source a touch can carry; `none` when the touch is not from an AI assistant."""
+"""Every AI source a touch can carry; `none` when the touch is not from an AI assistant. `openai_ads` is a
+paid OpenAI click (`oppref`, or the OpenAI Ads UTM conventions), so that one field separates it from ChatGPT
+organic."""
 
 
 def host_pattern(hosts: list[str]) -> re.Pattern[str]:
@@ -139,7 +142,7 @@ def _classify_utm(rules: Rules, source: str, medium: str) -> tuple[str, str]:
     known = rules.source_for_utm(source)
     if known and known.ai_source:
         if source in rules.openai_ads_utm_sources or (paid and known.ai_source == "chatgpt"):
-            return "openai_ads", known.ai_source
+            return "openai_ads", "openai_ads"
         return ("other" if paid else known.channel), known.ai_source
     kind = known.channel if known else None
     if rules.email_re.search(source) or rules.email_re.search(medium) or kind == "email":
