@@ -49,7 +49,7 @@ def _allow_origin(response: Response) -> Response:
     conf = context().settings.collect
     origin = request.headers.get("Origin", "")
     if conf.enabled and origin in conf.allowed_origins:
-        _cors(response, origin, conf)
+        _cors(response, origin)
     return response
 
 
@@ -106,11 +106,12 @@ def _collect(conf: CollectSettings, origin: str) -> Response:
     return response
 
 
-def _cors(response: Response, origin: str, conf: CollectSettings) -> None:
+def _cors(response: Response, origin: str) -> None:
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Vary"] = "Origin"
-    if conf.cookie:
-        response.headers["Access-Control-Allow-Credentials"] = "true"
+    # The browser script always sends its beacon with credentials (so the optional visitor cookie can go
+    # along): without this header the browser reports a CORS error for every beacon, cookie or not.
+    response.headers["Access-Control-Allow-Credentials"] = "true"
 
 
 def _client_ip(conf: CollectSettings) -> str:
