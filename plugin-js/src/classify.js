@@ -41,7 +41,9 @@ import {
       click(CLICK_RULES) ||
       (src || med
         ? ai
-          ? [ADS_SOURCES.includes(src) || (paid && ai == 'chatgpt') ? 'openai_ads' : paid ? 'other' : ch, ai]
+          ? ADS_SOURCES.includes(src) || (paid && ai == 'chatgpt')
+            ? ['openai_ads', 'openai_ads'] // a paid OpenAI click: its own AI source, apart from ChatGPT organic
+            : [paid ? 'other' : ch, ai]
           : [
               EMAIL.test(src) || EMAIL.test(med) || ch == 'email'
                 ? 'email'

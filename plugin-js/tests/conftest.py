@@ -153,15 +153,18 @@ class Harness:
         page.evaluate("new Promise(done => attribution('get', done))")
         return page
 
-    def booking_frame(self, page: Any, frame_id: str) -> Any:
-        """The stand-in booking iframe `#frame_id`, once it has loaded its final (decorated) URL."""
+    def booking_frame(self, page: Any, frame_id: str, decorated: bool = True) -> Any:
+        """The stand-in booking iframe `#frame_id`, once it has loaded its final (decorated) URL; with
+        `decorated=False` (no consent: no UTMs leave the page), once it has loaded at all."""
         page.wait_for_selector(f"#{frame_id}", state="attached")
         for i in range(300):
             handle = page.query_selector(f"#{frame_id}")
             frame = handle.content_frame() if handle else None
-            decorated = frame_id == "evil-frame" or (frame is not None and "utm_source=" in frame.url)
+            final = (frame_id == "evil-frame" or not decorated) or (
+                frame is not None and "utm_source=" in frame.url
+            )
             try:
-                if decorated and frame.evaluate("typeof window.book") == "function":
+                if frame is not None and final and frame.evaluate("typeof window.book") == "function":
                     return frame
             except Exception:  # navigating: the decorated URL replaced the first one
                 pass

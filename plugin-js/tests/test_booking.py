@@ -106,7 +106,13 @@ def test_messages_from_other_origins_are_ignored(harness):
 
 def test_beacon_without_consent_carries_consent_state_and_no_pixel(harness):
     page = harness.open("booking.html", QUERY, {**CFG, "consent": "required"})
-    harness.booking_frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
+    frame = harness.booking_frame(page, "calendly-frame", decorated=False)
+    assert "utm_" not in frame.url  # before consent no UTM leaves the page, not even to the booking widget
+    frame.evaluate("msg => book(msg)", CALENDLY_MSG)
     harness.wait_for_beacons(page)
     assert harness.loader_requests == 0
-    assert harness.beacons[0]["attribution"]["consent"] == "unknown"
+    attribution = harness.beacons[0]["attribution"]
+    assert attribution["consent"] == "unknown"
+    # at most the conversion page without its query string: no UTM, click id or referrer
+    assert not any(k.startswith(("first_", "latest_")) or k == "oppref" for k in attribution)
+    assert "?" not in attribution["conversion_page"]

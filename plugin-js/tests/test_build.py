@@ -13,7 +13,7 @@ import pytest
 PLUGIN = Path(__file__).resolve().parents[1]
 DIST = PLUGIN / "dist"
 BUDGET = 3072  # bytes gzipped, from the issue: dist/attribution.js, the script every page loads
-PARTS = ("classify.js", "booking.js")  # loaded by attribution.js only on the pages that need them
+PARTS = ("classify.js", "convert.js", "booking.js")  # loaded by attribution.js only on the pages that need them
 
 
 def gzipped(name: str) -> int:
@@ -52,4 +52,4 @@ def test_the_script_names_its_parts_by_content_hash():
 def test_parts_stay_small():
     """The parts have no budget of their own in the issue; these bounds (about 10% over today's) keep them
     from growing unnoticed."""
-    assert gzipped("classify.js") <= 1800 and gzipped("booking.js") <= 1000
+    assert gzipped("classify.js") <= 1800 and gzipped("convert.js") <= 1300 and gzipped("booking.js") <= 1000

@@ -8,9 +8,11 @@ from pathlib import Path
 CASES = json.loads(
     (Path(__file__).parents[2] / "tests" / "fixtures" / "classification_cases.json").read_text()
 )["cases"]
-# each document reads the referrer to pretend from sessionStorage, set before navigating
+# each document reads the referrer to pretend from sessionStorage, set before navigating, and starts with
+# nothing stored, so that its own touch is the latest touch
 REFERRER = """(() => { const r = sessionStorage.getItem('test_referrer');
-  if (r !== null) Object.defineProperty(Document.prototype, 'referrer', {get: () => r}); })();"""
+  if (r !== null) Object.defineProperty(Document.prototype, 'referrer', {get: () => r});
+  localStorage.clear(); document.cookie = '_attr=; path=/; max-age=0'; })();"""
 
 
 def test_browser_agrees_with_the_server_on_every_shared_case(harness, site):
@@ -19,7 +21,6 @@ def test_browser_agrees_with_the_server_on_every_shared_case(harness, site):
     mismatches = []
     for case in CASES:
         page.evaluate("r => sessionStorage.setItem('test_referrer', r)", case["referrer"] or "")
-        # consent required and not given: nothing is stored, so each page's own touch is the latest touch
         page.goto(f"{site}/tests/pages/classify.html?{case['query']}")
         got = page.evaluate(
             "(() => { const v = attribution('get'); return [v.latest_channel, v.latest_ai_source]; })()"

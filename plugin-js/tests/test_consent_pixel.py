@@ -11,11 +11,13 @@ def stored(harness, page):
 
 
 def test_consent_denied_then_granted_then_withdrawn(harness):
-    page = harness.open("landing.html", "utm_source=chatgpt.com&oppref=OPX", {**PIXEL})  # consent required
+    page = harness.open("landing.html", "utm_source=chatgpt.com&oppref=OPX", {**PIXEL, "consent": "required"})
     assert stored(harness, page) == (None, [])
     assert harness.loader_requests == 0 and page.evaluate("typeof window.oaiq") == "undefined"
-    # before consent the touch lives in memory: the form still gets this page's values
-    assert page.input_value("[type=hidden][name=oppref]") == "OPX"
+    # before consent the form carries at most the conversion page, without its query: no click id, no UTM
+    assert page.input_value("[type=hidden][name=oppref]") == ""
+    assert page.input_value("[type=hidden][name=first_utm_source]") == ""
+    assert page.input_value("[name=conversion_page]").endswith("/tests/pages/landing.html")
     assert page.input_value("[name=consent]") == "unknown"
 
     page.evaluate("attribution('consent', false)")
@@ -29,14 +31,61 @@ def test_consent_denied_then_granted_then_withdrawn(harness):
     local, cookies = stored(harness, page)
     assert '"oppref":["OPX"' in local and len(cookies) == 1
     assert page.input_value("[name=consent]") == "granted"
+    assert page.input_value("[type=hidden][name=oppref]") == "OPX"  # the refill after consent
     assert harness.loader_requests == 1
 
     page.evaluate("attribution('consent', false)")  # withdrawal clears what we stored
     assert stored(harness, page) == (None, [])
     assert page.input_value("[name=consent]") == "denied"
-    # a new page in the same visit finds nothing stored
+    assert page.input_value("[type=hidden][name=oppref]") == ""
+    # a new page in the same visit finds nothing stored, and remembers the "no"
+    page2 = harness.open("second.html", "", {**PIXEL, "consent": "required"})
+    got = page2.evaluate("attribution('get')")
+    assert got["oppref"] == "" and got["consent"] == "denied" and stored(harness, page2) == (None, [])
+
+
+def test_without_a_consent_platform_the_default_mode_captures_everything(harness):
+    """A fresh install: no banner, default settings. The whole attribution is captured and stored."""
+    page = harness.open("landing.html", "utm_source=chatgpt.com&utm_medium=referral&oppref=FRESH", {**PIXEL})
+    assert page.input_value("[name=consent]") == "unknown"
+    assert page.input_value("[type=hidden][name=oppref]") == "FRESH"
+    assert page.input_value("[type=hidden][name=first_utm_source]") == "chatgpt.com"
+    assert '"FRESH"' in stored(harness, page)[0]
+    page.wait_for_function("window.__oaiq && window.__oaiq[0][0] === 'init'")
     got = harness.open("second.html", "", {**PIXEL}).evaluate("attribution('get')")
-    assert got["oppref"] == "" and got["first_channel"] == "direct"
+    assert got["first_utm_source"] == "chatgpt.com" and got["oppref"] == "FRESH"
+
+
+def test_a_banners_answer_is_remembered_on_the_next_pages(harness):
+    page = harness.open("landing.html", "utm_source=claude", {"consent": "required"})
+    assert stored(harness, page) == (None, [])
+    page.evaluate("attribution('consent', true)")  # the banner, once
+    assert "claude" in stored(harness, page)[0]
+    # the next page: the banner does not repeat itself, the answer holds
+    got = harness.open("second.html", "utm_source=gemini", {"consent": "required"}).evaluate(
+        "attribution('get')"
+    )
+    assert got["consent"] == "granted" and got["latest_utm_source"] == "gemini"
+    assert got["first_utm_source"] == "claude"
+
+
+def test_a_fill_is_a_whole_touch_whatever_the_consent_path(harness):
+    """The documented banner call queued before the tag: the form must hold the stored touches, with no field
+    left over from this page's unconsented touch (here its referrer, an internal page)."""
+    queue = (
+        "window.attribution = window.attribution || function () {"
+        " (attribution.q = attribution.q || []).push(arguments); }; attribution('consent', true);"
+    )
+    first = harness.open("landing.html", "utm_source=chatgpt.com", {"consent": "required"}, init=queue)
+    assert first.input_value("[name=first_referrer]") == ""  # a landing with no referrer
+    pricing = harness.site + "/tests/pages/third.html?section=pricing"
+    page = harness.open("second.html", "", {"consent": "required"}, referrer=pricing, init=queue)
+    assert page.input_value("[name=first_utm_source]") == "chatgpt.com"
+    assert page.input_value("[name=first_referrer]") == "", (
+        "a referrer from another visit leaked into the touch"
+    )
+    assert page.input_value("[name=latest_referrer]") == ""
+    assert page.input_value("[name=consent]") == "granted"
 
 
 def test_pixel_init_once_and_measure_with_the_form_event_id(harness):
@@ -45,7 +94,7 @@ def test_pixel_init_once_and_measure_with_the_form_event_id(harness):
     )
     page.wait_for_function("window.__oaiq && window.__oaiq.length === 1")
     page.evaluate("attribution('consent', true)")  # re-granting never re-inits
-    page.click("#send")
+    page.click("#send")  # the page's stand-in form reports its success at once
     page.wait_for_function("window.__oaiq.length === 2")
     calls = harness.pixel_calls(page)
     sent = page.evaluate("window.__submitted[0]")

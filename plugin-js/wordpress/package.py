@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE / "connector-attribution"
 DIST = HERE.parent / "dist"
-SCRIPTS = ("attribution.js", "classify.js", "booking.js")  # the script and the parts it loads from its folder
+SCRIPTS = ("attribution.js", "classify.js", "convert.js", "booking.js")  # the script and the parts it loads from its folder
 # fixed timestamps: the same sources give the same zip
 STAMP = (1980, 1, 1, 0, 0, 0)
 

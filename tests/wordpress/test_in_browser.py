@@ -85,7 +85,10 @@ def test_the_installed_plugin_classifies_a_landing_with_its_parts(wordpress, chr
     got, requested = visit(chromium, installed, head)
     assert got["latest_ai_source"] == "chatgpt" and got["latest_utm_source"] == "chatgpt.com"
     js = f"{PLUGINS_URL}/connector-attribution/js/"
-    assert [url.split("?")[0] for url in requested] == [js + "attribution.js", js + "classify.js"]
+    # the page has a form with our fields: the conversions part comes along
+    assert sorted(url.split("?")[0] for url in requested) == [
+        js + n for n in ("attribution.js", "classify.js", "convert.js")
+    ]
 
 
 def test_the_parts_still_load_when_an_optimizer_moves_the_script(wordpress, chromium, installed):

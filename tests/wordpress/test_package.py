@@ -13,7 +13,7 @@ import pytest
 from .conftest import PACKAGE, PLUGIN_DIR, PLUGINS_URL, ROOT, config, package_zip, plugin_version, scripts
 
 DIST = ROOT / "plugin-js" / "dist"
-SCRIPTS = ("attribution.js", "classify.js", "booking.js")
+SCRIPTS = ("attribution.js", "classify.js", "convert.js", "booking.js")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_every_url_the_installed_plugin_prints_is_a_file_it_ships(package, tmp_p
     assert base.endswith("/")
     # the parts attribution.js requests (name?hash), found next to it
     parts = set(re.findall(r"(\w+\.js)\?", (installed / "js" / "attribution.js").read_text()))
-    assert parts == {"classify.js", "booking.js"}
+    assert parts == {"classify.js", "convert.js", "booking.js"}
     for name in parts:
         assert shipped(base + name).is_file()
 
