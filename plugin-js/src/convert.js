@@ -16,7 +16,8 @@
 //   Ninja Forms      `submit:response` on Backbone.Radio's "forms" channel (response, status, xhr, form id),
 //                    a success when the response holds no errors
 // A form posted the classic way (Formidable's default, Gravity Forms or WPForms without AJAX, a plain form)
-// leaves the page instead: its event_id waits in sessionStorage and the next page decides. A page showing a
+// leaves the page instead (seen as a submit nobody prevented, or, for a plugin that validates and then calls
+// form.submit(), through the Navigation API): its event_id waits in sessionStorage and the next page decides. A page showing a
 // form plugin's validation or spam error keeps the id for the retry; any other page (the plugin's message, a
 // thank-you redirect) counts it, once.
 import { uuid } from './shared.js';
@@ -81,13 +82,24 @@ import { uuid } from './shared.js';
       },
       true,
     );
-    // after every other handler: a submit nobody prevented leaves the page (a classic post), unless it posts
-    // into a frame (Gravity Forms' AJAX iframe)
-    on(w, 'submit', (e) => {
-      let form = e.target;
-      if (e.defaultPrevented || !counts(form) || !allowed() || !/^(|_self)$/.test(form.target)) return;
+    // a classic post of one of our forms: its outcome is the next page's to judge
+    let leaving = (form) => {
+      if (!counts(form) || !allowed() || !/^(|_self)$/.test(form.target)) return; // a frame: Gravity Forms' AJAX
       sessionStorage[PENDING_KEY] = JSON.stringify({ id: eventId(form), event: eventName(form), form: formKey(form), at: Date.now() });
+    };
+    // after every other handler: a submit nobody prevented leaves the page
+    on(w, 'submit', (e) => {
+      if (!e.defaultPrevented) leaving(e.target);
     });
+    // a plugin that validates first prevents the submit, then calls form.submit(), which fires no event
+    // (Formidable, WPForms and Gravity Forms without AJAX): the Navigation API, where the browser has it,
+    // still sees the form's navigation
+    if (w.navigation) {
+      on(w.navigation, 'navigate', (e) => {
+        let form = e.sourceElement || submitted.at(-1);
+        if (form?.tagName == 'FORM' && (e.formData || e.sourceElement)) leaving(form);
+      });
+    }
 
     on(d, 'wpcf7mailsent', (e) => success(e.target));
     on(d, 'fluentform_submission_success', (e) => success(e.detail.form));

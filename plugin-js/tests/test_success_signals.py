@@ -84,3 +84,17 @@ def test_a_classic_post_counts_once_on_the_page_it_leads_to_and_never_on_an_erro
     page.wait_for_function("window.attribution && window.attribution.loaded && window.__oaiq")
     page.wait_for_timeout(200)
     assert measures(harness, page) == [], "counted once: a reload of the thank-you page counts nothing"
+
+
+def test_a_plugin_that_validates_then_calls_form_submit_is_counted_on_the_next_page(harness):
+    """Formidable, WPForms and Gravity Forms without AJAX cancel the submit event, validate, then call
+    form.submit(), which fires no event: the Navigation API still sees the form's navigation."""
+    validates_first = "document.addEventListener('submit', e => { e.preventDefault(); e.target.submit(); });"
+    page = harness.open("classic.html", "utm_source=chatgpt", PIXEL, init=validates_first)
+    posted = page.input_value("[name=event_id]")
+    page.click("#classic button")
+    page.wait_for_url("**/thanks.html?**")
+    page.wait_for_function("window.__oaiq && window.__oaiq.some(c => c[0] === 'measure')")
+    assert measures(harness, page) == [
+        ["measure", "lead_created", {"type": "customer_action"}, {"event_id": posted}]
+    ]
