@@ -80,6 +80,59 @@ function connector_attribution_enqueue() {
 }
 add_action( 'wp_enqueue_scripts', 'connector_attribution_enqueue' );
 
+/** The canonical names of the hidden fields the script fills (plugin-js/README.md, "Hidden fields"). */
+function connector_attribution_field_names() {
+	$names = array( 'oppref', 'gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid', 'li_fat_id', 'conversion_page', 'consent', 'event_id', 'submitted_at' );
+	$touch = array( 'utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term', 'utm_id', 'landing_page', 'referrer', 'channel', 'ai_source', 'touch_at' );
+	foreach ( array( 'first_', 'latest_' ) as $prefix ) {
+		foreach ( $touch as $name ) {
+			$names[] = $prefix . $name;
+		}
+	}
+	return $names;
+}
+
+/** The ids of a Formidable form's hidden fields whose field key is one of our canonical names. */
+function connector_attribution_formidable_fields( $form_id ) {
+	$names = array_flip( connector_attribution_field_names() );
+	$ours  = array();
+	foreach ( (array) FrmField::get_all_for_form( $form_id ) as $field ) {
+		if ( is_object( $field ) && 'hidden' === $field->type && isset( $names[ (string) $field->field_key ] ) ) {
+			$ours[ (int) $field->id ] = true;
+		}
+	}
+	return $ours;
+}
+
+/**
+ * Formidable's spam denylist (on by default since 6.21) holds words such as "utm_source" and "_campaign" and
+ * looks for them anywhere in an entry, so the landing page our hidden fields carry made every ad visitor's
+ * entry "blocked spam". Its filter, frm_check_denylist, can only switch the whole check on or off for one
+ * entry: we run the same check on the entry without our hidden fields and keep it on only when that finds
+ * spam, so every other field, above all what the visitor typed, is checked exactly as before.
+ */
+function connector_attribution_formidable_denylist( $is_enabled, $values ) {
+	static $checking = false; // the check we run ourselves asks this filter again
+	if ( ! $is_enabled || $checking || ! class_exists( 'FrmSpamCheckDenylist' ) || ! is_array( $values )
+		|| empty( $values['form_id'] ) || empty( $values['item_meta'] ) || ! is_array( $values['item_meta'] ) ) {
+		return $is_enabled;
+	}
+	$rest = array_diff_key( $values['item_meta'], connector_attribution_formidable_fields( $values['form_id'] ) );
+	if ( count( $rest ) === count( $values['item_meta'] ) ) {
+		return $is_enabled; // none of our fields in this entry
+	}
+	$values['item_meta'] = $rest;
+	$checking            = true;
+	try {
+		$check = new FrmSpamCheckDenylist( $values );
+		$spam  = false !== $check->is_spam();
+	} finally {
+		$checking = false;
+	}
+	return $spam;
+}
+add_filter( 'frm_check_denylist', 'connector_attribution_formidable_denylist', 10, 2 );
+
 /** One submitted field as a string (a crafted request may send an array). */
 function connector_attribution_field( $input, $key ) {
 	return isset( $input[ $key ] ) && is_scalar( $input[ $key ] ) ? trim( (string) $input[ $key ] ) : '';
