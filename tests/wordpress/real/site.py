@@ -3,9 +3,12 @@ PHP's built-in server, installed and configured from PHP (wp_eval.php), with our
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -231,6 +234,8 @@ class Site:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.docroot,
+            # PHP_CLI_SERVER_WORKERS forks the workers: they outlive a stopped parent, so stop the group
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + 20
@@ -245,15 +250,21 @@ class Site:
         raise WordPressError(f"php -S did not listen on {self.port}")
 
     def close(self) -> None:
-        if self.server and self.server.poll() is None:
-            self.server.terminate()
+        if self.server:
+            self._signal_server(signal.SIGTERM)
             try:
                 self.server.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.server.kill()
+                self._signal_server(signal.SIGKILL)
                 self.server.wait()
         self._drop_database()
         shutil.rmtree(self.docroot, ignore_errors=True)
+
+    def _signal_server(self, signum: int) -> None:
+        """Signal php -S and its workers (its own process group, started by _serve)."""
+        assert self.server is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.server.pid, signum)
 
     # PHP inside WordPress
 
