@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, Processes, wait_for
 
-from .site import ARCHIVE, OPTION, Site
+from .site import ARCHIVE, OPTION, Site, WordPressError, mysql_admin
 
 CHROMIUM = "/usr/bin/chromium"
 LOADER_URL = "https://bzrcdn.openai.com/sdk/oaiq.min.js"
@@ -71,6 +71,10 @@ def wordpress_site(php: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "php-curl php-gd php-zip php-intl (scripts/setup --test and .ci/run do this)",
             pytrace=False,
         )
+    try:
+        mysql_admin(php, ["SELECT 1"])
+    except WordPressError as exc:
+        pytest.fail(f"{exc}: the real-WordPress tests need this machine's MariaDB", pytrace=False)
     site = Site(php, tmp_path_factory.mktemp("wordpress"))
     try:
         site.build()
