@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, Processes, wait_for
 
-from .site import ARCHIVE, OPTION, Site, WordPressError, mysql_admin
+from .site import ARCHIVE, CONSENT_API, OPTION, Site, WordPressError, mysql_admin
 
 CHROMIUM = "/usr/bin/chromium"
 LOADER_URL = "https://bzrcdn.openai.com/sdk/oaiq.min.js"
@@ -93,6 +93,14 @@ def wordpress(wordpress_site: Site) -> Iterator[Site]:
     wordpress_site.set_settings(pixel_id=PIXEL_ID, consent="optional", endpoint="", root_domain="")
     yield wordpress_site
     wordpress_site.run("delete_option($args[0]); return true;", OPTION)
+
+
+@pytest.fixture
+def consent_api(wordpress: Site) -> Iterator[Site]:
+    """WP Consent API active for this test only (it is inactive by default)."""
+    wordpress.activate(CONSENT_API)
+    yield wordpress
+    wordpress.deactivate(CONSENT_API)
 
 
 @pytest.fixture(scope="session")

@@ -45,3 +45,4 @@ def test_a_denylisted_word_the_visitor_types_is_still_blocked(wordpress: Site, v
     assert (wordpress.call("ct_formidable_latest", form_id) or {}).get("_count", 0) == before
     # the hidden fields carried the ad's touch all the same: the block is the visible word's
     assert page.input_value("#field_first_utm_source") == "chatgpt"
+    assert visitor.measures(timeout_ms=1000) == [], "a blocked entry is no lead"
