@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, Processes, wait_for
 
-from .site import ARCHIVE, CONSENT_API, OPTION, Site, WordPressError, mysql_admin
+from .site import ARCHIVE, CONSENT_API, OPTION, Site, WordPressError, free_port, mysql_admin
 
 CHROMIUM = "/usr/bin/chromium"
 LOADER_URL = "https://bzrcdn.openai.com/sdk/oaiq.min.js"
@@ -222,8 +222,6 @@ def _up(url: str) -> bool:
 @pytest.fixture
 def connector(env: dict[str, str], processes: Processes) -> Connector:
     """A real connector (gunicorn + RQ worker on this test's database and queue) accepting CF7's secret."""
-    from .site import free_port
-
     env["CONNECTOR_CONTACT_FORM_7_SECRET"] = CF7_SECRET
     port = free_port()
     processes.start("serve", "--port", str(port), "--processes", "1", name="serve")
