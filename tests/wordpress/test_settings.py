@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import OPTION, Elements, config, scripts
 
-DEFAULTS = {"pixel_id": "", "endpoint": "", "consent": "required", "root_domain": ""}
+DEFAULTS = {"pixel_id": "", "endpoint": "", "consent": "auto", "root_domain": ""}
 
 
 @pytest.fixture
@@ -21,16 +21,17 @@ def save(wordpress):
 @pytest.mark.parametrize(
     ("given", "kept"),
     [
-        ("optional", "optional"),
+        ("auto", "auto"),
+        ("optional", "auto"),  # the old name of "auto"
         ("required", "required"),
-        ("", "required"),
-        ("OPTIONAL", "required"),
-        ("none", "required"),
-        (["optional"], "required"),
-        (None, "required"),
+        ("", "auto"),  # anything else: the default
+        ("REQUIRED", "auto"),
+        ("none", "auto"),
+        (["required"], "auto"),
+        (None, "auto"),
     ],
 )
-def test_consent_is_required_or_optional_only(save, given, kept):
+def test_consent_is_auto_or_required_only(save, given, kept):
     assert save({"consent": given})["consent"] == kept
 
 
@@ -92,7 +93,7 @@ def test_saved_settings_reach_every_page(wordpress, node, save):
         {
             "pixel_id": "px_9",
             "endpoint": "https://c.example.com",
-            "consent": "optional",
+            "consent": "required",
             "root_domain": "https://www.example.com/",
         }
     )
@@ -101,14 +102,14 @@ def test_saved_settings_reach_every_page(wordpress, node, save):
     assert {k: cfg[k] for k in ("pixelId", "endpoint", "consent", "rootDomain")} == {
         "pixelId": "px_9",
         "endpoint": "https://c.example.com",
-        "consent": "optional",
+        "consent": "required",
         "rootDomain": "example.com",
     }
 
 
 def test_the_settings_page_shows_hostile_values_as_text(wordpress):
     hostile = '"><script>alert(1)</script><input value="'
-    options = {"pixel_id": hostile, "endpoint": hostile, "consent": "optional", "root_domain": hostile}
+    options = {"pixel_id": hostile, "endpoint": hostile, "consent": "required", "root_domain": hostile}
     page = Elements(wordpress("admin", options))
     assert page.all("script") == []
     values = {attrs["name"]: attrs.get("value") for attrs, _ in page.all("input") if attrs.get("name")}
@@ -119,7 +120,7 @@ def test_the_settings_page_shows_hostile_values_as_text(wordpress):
         == hostile
     )
     selected = [attrs["value"] for attrs, _ in page.all("option") if "selected" in attrs]
-    assert selected == ["optional"]
+    assert selected == ["required"]
     assert values["option_page"] == OPTION  # the group register_setting was given
 
 
@@ -130,6 +131,18 @@ def test_the_settings_page_shows_nothing_to_a_user_who_cannot_manage_options(wor
 def test_the_settings_page_warns_against_api_keys(wordpress):
     text = re.sub(r"\s+", " ", wordpress("admin"))
     assert "Never enter an API key here" in text
+
+
+def test_the_settings_page_names_each_consent_mode_and_what_it_does(wordpress):
+    page = Elements(wordpress("admin", {"consent": "optional"}))  # a setting saved under the old name
+    assert [(attrs["value"], "selected" in attrs) for attrs, _ in page.all("option")] == [
+        ("auto", True),
+        ("required", False),
+    ]
+    text = re.sub(r"\s+", " ", wordpress("admin"))
+    assert "Without a banner, attribution is captured from the first page" in text
+    assert "nothing is stored and the pixel does not load until a banner says yes" in text
+    assert "no referrer, no UTM, no click id" in text
 
 
 def test_deleting_the_plugin_deletes_its_settings(wordpress):

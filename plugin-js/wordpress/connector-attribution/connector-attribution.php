@@ -22,7 +22,7 @@ function connector_attribution_settings() {
 	$defaults = array(
 		'pixel_id'    => '',
 		'endpoint'    => '',
-		'consent'     => 'required',
+		'consent'     => 'auto',
 		'root_domain' => '',
 	);
 	return wp_parse_args( (array) get_option( CONNECTOR_ATTRIBUTION_OPTION, array() ), $defaults );
@@ -148,6 +148,14 @@ function connector_attribution_clean_domain( $value ) {
 	return preg_replace( '/^www\./', '', $host );
 }
 
+/**
+ * The consent mode: "required" (nothing stored and no pixel until a "yes"), else the default "auto" (follow
+ * the site's consent platform when it has one, capture when it has none; "optional" was its old name).
+ */
+function connector_attribution_consent_mode( $value ) {
+	return 'required' === $value ? 'required' : 'auto';
+}
+
 /** Sanitize the settings form. */
 function connector_attribution_sanitize( $input ) {
 	$input    = (array) $input;
@@ -156,7 +164,7 @@ function connector_attribution_sanitize( $input ) {
 		'pixel_id'    => sanitize_text_field( connector_attribution_field( $input, 'pixel_id' ) ),
 		// Only an absolute http(s) URL: the beacons go to {endpoint}/collect from every page of the site.
 		'endpoint'    => preg_match( '#^https?://[^/?\#]#i', $endpoint ) ? $endpoint : '',
-		'consent'     => 'optional' === connector_attribution_field( $input, 'consent' ) ? 'optional' : 'required',
+		'consent'     => connector_attribution_consent_mode( connector_attribution_field( $input, 'consent' ) ),
 		'root_domain' => connector_attribution_clean_domain( connector_attribution_field( $input, 'root_domain' ) ),
 	);
 }
@@ -199,11 +207,16 @@ function connector_attribution_page() {
 					<td><input id="ca-pixel" class="regular-text" name="<?php echo esc_attr( $opt ); ?>[pixel_id]" value="<?php echo esc_attr( $s['pixel_id'] ); ?>"></td></tr>
 				<tr><th scope="row"><label for="ca-endpoint"><?php esc_html_e( 'Connector URL (for booking beacons)', 'connector-attribution' ); ?></label></th>
 					<td><input id="ca-endpoint" type="url" class="regular-text" name="<?php echo esc_attr( $opt ); ?>[endpoint]" value="<?php echo esc_attr( $s['endpoint'] ); ?>"></td></tr>
-				<tr><th scope="row"><?php esc_html_e( 'Consent', 'connector-attribution' ); ?></th>
-					<td><select name="<?php echo esc_attr( $opt ); ?>[consent]">
-						<option value="required" <?php selected( $s['consent'], 'required' ); ?>><?php esc_html_e( 'Required: store nothing and load no pixel until the visitor agrees', 'connector-attribution' ); ?></option>
-						<option value="optional" <?php selected( $s['consent'], 'optional' ); ?>><?php esc_html_e( 'Optional: store unless the visitor declines', 'connector-attribution' ); ?></option>
-					</select></td></tr>
+				<tr><th scope="row"><label for="ca-consent"><?php esc_html_e( 'Consent', 'connector-attribution' ); ?></label></th>
+					<td><select id="ca-consent" name="<?php echo esc_attr( $opt ); ?>[consent]" aria-describedby="ca-consent-help">
+						<option value="auto" <?php selected( connector_attribution_consent_mode( $s['consent'] ), 'auto' ); ?>><?php esc_html_e( 'Automatic (recommended)', 'connector-attribution' ); ?></option>
+						<option value="required" <?php selected( connector_attribution_consent_mode( $s['consent'] ), 'required' ); ?>><?php esc_html_e( 'Always wait for consent', 'connector-attribution' ); ?></option>
+					</select>
+					<div id="ca-consent-help" class="description">
+						<p><?php esc_html_e( 'Automatic: if your site has a consent banner that speaks the WP Consent API or Google Consent Mode, or calls attribution(\'consent\', true), nothing is stored and the pixel does not load until the visitor agrees; the answer is remembered on the next pages. Without a banner, attribution is captured from the first page.', 'connector-attribution' ); ?></p>
+						<p><?php esc_html_e( 'Always wait for consent: nothing is stored and the pixel does not load until a banner says yes. Choose it when your banner only calls attribution(\'consent\', true) after the page has loaded.', 'connector-attribution' ); ?></p>
+						<p><?php esc_html_e( 'Before consent, forms receive only the page address without its query: no referrer, no UTM, no click id.', 'connector-attribution' ); ?></p>
+					</div></td></tr>
 				<tr><th scope="row"><label for="ca-root"><?php esc_html_e( 'Root domain for the cookie (e.g. example.com)', 'connector-attribution' ); ?></label></th>
 					<td><input id="ca-root" class="regular-text" name="<?php echo esc_attr( $opt ); ?>[root_domain]" value="<?php echo esc_attr( $s['root_domain'] ); ?>"></td></tr>
 			</table>
