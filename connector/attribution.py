@@ -21,8 +21,9 @@ TOUCH_FIELDS = (*UTM_PARAMS, "landing_page", "referrer", "channel", "ai_source",
 CONTACT_FIELDS = ("email", "first_name", "last_name", "name", "phone", "company")
 """Contact fields a form may carry; the minimum needed to create or match a CRM person."""
 
-CONSENT_VALUES = ("granted", "denied", "unknown")
-"""Allowed values of the `consent` field (marketing / ad-measurement consent)."""
+CONSENT_VALUES = ("granted", "denied", "unknown", "not_required")
+"""Allowed values of the `consent` field (marketing / ad-measurement consent). `not_required`: the page had no
+consent platform and the site's consent mode (the script's default, "auto") measures without one."""
 
 ATTRIBUTION_FIELDS = (
     *(f"first_{name}" for name in TOUCH_FIELDS),

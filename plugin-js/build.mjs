@@ -67,7 +67,7 @@ const bundle = async (entry, define = {}) => {
   const { code } = await minify(bundled.outputFiles[0].text, {
     ecma: 2020,
     toplevel: false, // a classic script's top level is the page's global scope: keep esbuild's wrapper
-    compress: { passes: 3, booleans_as_integers: true, unsafe: true, unsafe_arrows: true, unsafe_methods: true, pure_getters: true },
+    compress: { passes: 4, booleans_as_integers: true, unsafe: true, unsafe_arrows: true, unsafe_methods: true, pure_getters: true },
     format: { comments: false }, // no banner: every byte counts, and the license is in the repository
   });
   return code;

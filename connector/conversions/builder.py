@@ -7,6 +7,8 @@ Consent (the attribution `consent` field: granted / denied / unknown, absent = u
   sent anonymously, with no user data, no IP/user agent, and `opt_out: true`, because "denied" means the
   visitor refused marketing use, which includes personalization.
 - unknown: treated as `settings.unknown_consent` ("denied" by default, so silence is never consent).
+- not_required: the site has no consent platform and its script's consent mode measures without one (the
+  browser fired the pixel): treated as granted, so the server event matches the pixel's.
 The caller may also pass `personalization_opt_out=True` for an explicit signal (e.g. a `Sec-GPC: 1`
 header on the beacon): the event then carries `opt_out: true` whatever the consent.
 """
@@ -141,7 +143,7 @@ def build_conversion(
     if not rule.produces_event:
         return Skip("rule_none", f"the conversion rule for source {source!r} form {form_id!r} is 'none'")
     consent = attribution.get("consent") or "unknown"
-    effective = settings.unknown_consent if consent == "unknown" else consent
+    effective = {"unknown": settings.unknown_consent, "not_required": "granted"}.get(consent, consent)
     if effective != "granted" and settings.require_consent:
         return Skip("no_consent", f"no marketing consent (consent={consent!r}) and require_consent is on")
     notes: list[str] = []

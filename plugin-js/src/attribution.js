@@ -186,13 +186,14 @@ import { internal, uuid } from './shared.js';
   };
   let conversions;
   let convertPart = lazy(CONVERT);
-  let converting = (f) => convertPart(() => f((conversions ||= api.conversions({ cfg, allowed, loadPixel, log, eventId, scan, ours, owner, PENDING_KEY }))));
+  let converting = (f) => convertPart(() => f((conversions ||= api.conversions({ cfg, allowed, loadPixel, log, eventId, scan, ours, PENDING_KEY }))));
 
   // ---- hidden fields: a whole touch every time (a field the touch lacks is cleared, so no value can survive
   // from another visit); before consent only the conversion page, without its query string ----
   let values = () => {
     let ok = allowed();
-    let o = { conversion_page: cut(ok ? loc.href : loc.origin + loc.pathname), consent };
+    // not_required: no platform has answered and the mode ("auto") captures without one
+    let o = { conversion_page: cut(ok ? loc.href : loc.origin + loc.pathname), consent: ok && consent == 'unknown' ? 'not_required' : consent };
     for (let k of TOUCH) {
       o['first_' + k] = (ok && rec.f?.[k]) || '';
       o['latest_' + k] = (ok && rec.l?.[k]) || '';

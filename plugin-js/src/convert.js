@@ -32,7 +32,7 @@ import { uuid } from './shared.js';
   ].join();
   let PENDING_FOR = 6e5; // ms: a classic post's answer is the very next page, well within 10 minutes
 
-  api.conversions = ({ cfg, allowed, loadPixel, log, eventId, scan, ours, owner, PENDING_KEY }) => {
+  api.conversions = ({ cfg, allowed, loadPixel, log, eventId, scan, ours, PENDING_KEY }) => {
     let T = (f, ...a) => {
       try {
         return f(...a);
@@ -77,8 +77,8 @@ import { uuid } from './shared.js';
       d,
       'click',
       (e) => {
-        let button = e.target.closest('.submit-container [type=button]');
-        if (button) scan(owner(button), owner(button));
+        let form = e.target.closest('.submit-container [type=button]')?.closest('.nf-form-cont');
+        if (form) scan(form, form);
       },
       true,
     );

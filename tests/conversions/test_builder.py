@@ -123,6 +123,13 @@ def test_unknown_consent_may_be_treated_as_granted():
     assert result.event.user is not None and result.event.opt_out is False
 
 
+def test_a_site_without_a_consent_platform_sends_the_event_the_pixel_sent():
+    """consent=not_required: the script's default mode measured without a banner; the server event matches."""
+    result = build(attribution(consent="not_required"))
+    assert isinstance(result, Conversion)
+    assert result.event.user is not None and result.event.opt_out is False
+
+
 def test_explicit_personalization_opt_out_keeps_measurement_data():
     result = build(personalization_opt_out=True)
     assert result.event.opt_out is True
