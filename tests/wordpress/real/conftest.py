@@ -89,7 +89,8 @@ def wordpress_site(php: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def wordpress(wordpress_site: Site) -> Iterator[Site]:
-    """The session's site with our plugin's settings of this test: consent optional and a pixel id."""
+    """The session's site with our plugin's settings of this test: consent optional and a pixel id (saved
+    through the settings page's sanitizer, which now stores 'optional' as 'auto')."""
     wordpress_site.set_settings(pixel_id=PIXEL_ID, consent="optional", endpoint="", root_domain="")
     yield wordpress_site
     wordpress_site.run("delete_option($args[0]); return true;", OPTION)
