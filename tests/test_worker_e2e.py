@@ -60,7 +60,7 @@ def test_webhook_is_processed_by_a_real_worker(client, ctx, processes):
         "oppref": "op0",
         "event_id": "evt-0",
         "latest_channel": "openai_ads",  # classified on the server: the form carried no channel
-        "latest_ai_source": "chatgpt",
+        "latest_ai_source": "openai_ads",  # oppref: a paid OpenAI click
     }
     assert rows[0].submitted_at is not None
     assert all(processed_journal_lines(ctx, i) == 1 for i in ids)

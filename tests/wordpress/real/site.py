@@ -142,6 +142,14 @@ require_once ABSPATH . 'wp-settings.php';
 """
 
 
+MAIL_DELIVERED = """<?php
+// This machine has no mail server: every wp_mail() counts as delivered (WordPress's pre_wp_mail short-circuit),
+// so Contact Form 7 answers mail_sent, as on a site with working mail, whether or not CF7 to Webhook skips
+// CF7's own mail.
+add_filter( 'pre_wp_mail', '__return_true' );
+"""
+
+
 class Site:
     """One WordPress install: its folder, database, server, and PHP run inside it."""
 
@@ -168,6 +176,9 @@ class Site:
         self._create_database()
         (self.docroot / "wp-config.php").write_text(wp_config(self.db, self.base_url, self.debug_log))
         (self.workdir / "router.php").write_text(ROUTER)
+        mu_plugins = self.docroot / "wp-content" / "mu-plugins"
+        mu_plugins.mkdir(exist_ok=True)
+        (mu_plugins / "ct-mail-delivered.php").write_text(MAIL_DELIVERED)
         self._install_our_plugin()
         self.run(
             "wp_install('Connector E2E', 'admin', 'admin@example.com', false, '', wp_generate_password(20));"
