@@ -94,6 +94,10 @@ function trailingslashit( $value ) {
 	return rtrim( $value, '/\\' ) . '/';
 }
 
+function plugin_basename( $file ) {
+	return basename( dirname( $file ) ) . '/' . basename( $file );
+}
+
 function plugins_url( $path = '', $plugin = '' ) {
 	$url = WP_STUB_PLUGINS_URL . ( $plugin ? '/' . basename( dirname( $plugin ) ) : '' );
 	return $path ? $url . '/' . ltrim( $path, '/' ) : $url;

@@ -80,6 +80,10 @@ function connector_attribution_enqueue() {
 }
 add_action( 'wp_enqueue_scripts', 'connector_attribution_enqueue' );
 
+// Tell the WP Consent API that this plugin follows it (the script reads wp_has_consent('marketing') and listens
+// for wp_listen_for_consent_change), so Site Health does not list it as a plugin that ignores consent.
+add_filter( 'wp_consent_api_registered_' . plugin_basename( __FILE__ ), '__return_true' );
+
 /** The canonical names of the hidden fields the script fills (plugin-js/README.md, "Hidden fields"). */
 function connector_attribution_field_names() {
 	$names = array( 'oppref', 'gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'ttclid', 'li_fat_id', 'conversion_page', 'consent', 'event_id', 'submitted_at' );
