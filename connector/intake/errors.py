@@ -40,6 +40,14 @@ class Ignored(IntakeError):
     status = 200
 
 
+class Acknowledged(Ignored):
+    """A check the sender makes on purpose (a plugin's "Test connection"): 200 with `answer`, not stored."""
+
+    def __init__(self, message: str, answer: dict[str, str]):
+        super().__init__(message)
+        self.answer = answer
+
+
 class Forbidden(IntakeError):
     status = 403
 

@@ -95,3 +95,68 @@ def basic_matches(credentials: str, secrets: list[str]) -> bool:
     user, _, password = credentials.partition(":")
     candidates = [credentials, user, password]
     return any(digest_equal(c, s) for c in candidates if c for s in secrets)
+
+
+STANDARD_SECRET_PREFIX = "whsec_"
+"""Prefix of a Standard Webhooks secret, whose rest is the base64 of the HMAC key."""
+
+MAX_WEBHOOK_ID_LENGTH = 255
+"""Longest `webhook-id` accepted (characters); it is the delivery key."""
+
+
+def standard_webhook_key(secret: str) -> bytes:
+    """The HMAC key of a secret: `whsec_<base64>` decoded (as Standard Webhooks does), else its UTF-8 bytes."""
+    if secret.startswith(STANDARD_SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret[len(STANDARD_SECRET_PREFIX) :], validate=True)
+        except (binascii.Error, ValueError):
+            pass  # not base64 after all: the whole string is the key, on both sides
+    return secret.encode()
+
+
+def standard_webhook_signature(key: bytes, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` of `"{webhook-id}.{webhook-timestamp}.{body}"` (the headers as sent)."""
+    message = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+
+
+def parse_standard_webhook(webhook_id: str, timestamp: str, signature: str) -> tuple[int, list[str]]:
+    """Check the shape of the three Standard Webhooks headers (no body needed); return the timestamp and the
+    `v1,...` signatures. Raise Unauthorized saying what is wrong."""
+    headers = {"webhook-id": webhook_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+    missing = [name for name, value in headers.items() if not value]
+    if missing:
+        raise Unauthorized(f"missing header(s) {', '.join(missing)}: every request must be signed")
+    if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH or not all("!" <= c <= "~" for c in webhook_id):
+        raise Unauthorized(
+            f"malformed webhook-id: expected 1-{MAX_WEBHOOK_ID_LENGTH} visible ASCII characters"
+        )
+    if not is_ascii_digits(timestamp) or len(timestamp) >= 12:
+        raise Unauthorized("malformed webhook-timestamp: expected unix seconds in ASCII digits")
+    signatures = [s for s in signature[:MAX_HEADER_LENGTH].split(" ") if s.startswith("v1,") and len(s) > 3]
+    if not signatures:
+        raise Unauthorized("malformed webhook-signature: expected space-separated v1,<base64> signatures")
+    return int(timestamp), signatures
+
+
+def verify_standard_webhook(
+    webhook_id: str,
+    timestamp: str,
+    signature: str,
+    body: bytes,
+    secrets: list[str],
+    tolerance_seconds: int,
+    now: float | None = None,
+) -> None:
+    """Check a Standard Webhooks signature: any `v1,` signature made with any secret; raise Unauthorized."""
+    if not secrets:
+        raise Unauthorized("no signing secret configured; requests are refused")
+    at, presented = parse_standard_webhook(webhook_id, timestamp, signature)
+    age = (time.time() if now is None else now) - at
+    if abs(age) > tolerance_seconds:
+        raise Unauthorized(f"signature timestamp is {int(age)}s old; the tolerance is {tolerance_seconds}s")
+    expected = [
+        standard_webhook_signature(standard_webhook_key(s), webhook_id, timestamp, body) for s in secrets
+    ]
+    if not any(digest_equal(sig, exp) for sig in presented for exp in expected):
+        raise Unauthorized("invalid signature")

@@ -16,5 +16,6 @@ from connector.sources import (  # noqa: F401
     hubspot,
     ninja_forms,
     salesforce,
+    wordpress,
     wpforms,
 )

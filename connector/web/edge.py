@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connector import metrics
 from connector.context import Context
-from connector.intake.errors import Ignored, IntakeError, PayloadTooLarge, TooManyRequests
+from connector.intake.errors import Acknowledged, Ignored, IntakeError, PayloadTooLarge, TooManyRequests
 from connector.intake.ledger import StoreTimeout
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ def _count(response: Response) -> Response:
 
 def _intake_error(exc: IntakeError) -> tuple[Response, int]:
     where = g.get("metrics_label", request.path)
+    if isinstance(exc, Acknowledged):
+        log.info("%s acknowledged: %s", where, exc)
+        return jsonify(exc.answer), 200
     if isinstance(exc, Ignored):
         log.info("%s ignored: %s", where, exc)
         return jsonify(status="ignored", reason=str(exc)), 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -69,3 +70,18 @@ def stripe_style(secret: str, body: bytes, version: str, at: int | None = None) 
 
 def cal_signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def standard_webhook(
+    key: bytes, body: bytes, webhook_id: str = "msg_test_1", at: int | None = None
+) -> dict[str, str]:
+    """The three Standard Webhooks headers our WordPress plugin sends, signed with the raw `key`."""
+    timestamp = str(int(time.time()) if at is None else at)
+    message = f"{webhook_id}.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+    return {
+        "Content-Type": JSON,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{signature}",
+    }
