@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from connector.intake.classification import with_channels
 from connector.intake.errors import Unauthorized
-from connector.intake.records import save_submission
+from connector.intake.records import claim_form_event, record_duplicate_event, save_submission
 from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
 
@@ -108,10 +108,15 @@ class Source(Generic[ParsedT]):
 
 
 class SubmissionSource(Source[Submission]):
-    """A sender of leads: each delivery is kept as a submission (then CRM write and conversion)."""
+    """A sender of leads: each delivery is kept as a submission (then CRM write and conversion), unless a
+    form submission with the same event_id is already a lead (from this or another form source)."""
 
     def process(self, session: Session, receipt: Receipt, parsed: Submission) -> Processed:
         submission = with_channels(parsed)
+        holder = claim_form_event(session, receipt, submission)
+        if holder is not None:
+            record_duplicate_event(session, receipt, submission, holder)
+            return Processed()
         return Processed(lead=save_submission(session, receipt, submission), submission=submission)
 
 

@@ -1,4 +1,4 @@
-"""The local record of a submission: one row per receipt, whatever the retries."""
+"""The local record of a submission: one row per receipt, whatever the retries; one lead per form event_id."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from sqlalchemy.orm import Session
 
 from connector.intake.submission import Submission
 from connector.journal import record
-from connector.store.models import Receipt
+from connector.store.fit import fit_value
+from connector.store.models import FormEventClaim, Receipt
 from connector.store.models import Submission as SubmissionRow
-from connector.timeutil import as_utc
+from connector.store.upsert import insert_new
+from connector.timeutil import as_utc, utcnow
 
 
 def save_submission(session: Session, receipt: Receipt, submission: Submission) -> SubmissionRow:
@@ -36,3 +38,48 @@ def save_submission(session: Session, receipt: Receipt, submission: Submission) 
         details={"submission_id": row.id, "email": bool(submission.contact.email)},
     )
     return row
+
+
+def claim_form_event(session: Session, receipt: Receipt, submission: Submission) -> int | None:
+    """Take the submission's event_id for this receipt, in the caller's transaction; return the receipt that
+    already holds it when that is another one (this submission is then its duplicate), else None.
+
+    The claim is a primary key: of two transactions inserting the same event_id, the second waits for the
+    first and then finds its row, so concurrent deliveries by two workers still make one lead. Only form
+    submissions claim; a replay of the holder finds its own claim.
+    """
+    if submission.kind != "form" or not submission.event_id:
+        return None
+    session.execute(
+        insert_new(
+            session,
+            FormEventClaim,
+            ["event_id"],
+            event_id=submission.event_id,
+            receipt_id=receipt.id,
+            source=submission.source,
+            created_at=utcnow(),
+        )
+    )
+    holder = session.scalar(
+        select(FormEventClaim.receipt_id).where(
+            FormEventClaim.event_id == fit_value(FormEventClaim, "event_id", submission.event_id)
+        )
+    )
+    return holder if holder is not None and holder != receipt.id else None
+
+
+def record_duplicate_event(
+    session: Session, receipt: Receipt, submission: Submission, holder_id: int
+) -> None:
+    """Journal that this receipt's submission is the lead another receipt already kept."""
+    holder = session.get(Receipt, holder_id)
+    via = f" ({holder.source})" if holder is not None else ""
+    record(
+        session,
+        "duplicate",
+        f"{submission.kind} from {submission.source} is a duplicate of receipt #{holder_id}{via}: "
+        f"event_id {submission.event_id} is already a lead; no CRM write, no conversion",
+        receipt=receipt,
+        details={"duplicate_of_receipt": holder_id, "event_id": submission.event_id},
+    )

@@ -87,6 +87,18 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FormEventClaim(Base):
+    """The first form submission of an event_id, taken in the transaction that keeps it: a later one from
+    any form source (the site's plugin and a form add-on both posting the entry) is its duplicate."""
+
+    __tablename__ = "form_event_claims"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WriteStatus:
     """Life of a CRM write: pending -> sending -> written, or failed (rejected for good)."""
 
