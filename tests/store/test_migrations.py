@@ -15,3 +15,37 @@ def test_migrations_match_models_and_are_idempotent(ctx):
     with ctx.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
+
+
+def test_0007_gives_each_existing_form_event_id_to_its_first_lead(settings):
+    from sqlalchemy import text
+
+    from connector.store.db import make_engine
+
+    engine = make_engine(settings)
+    upgrade(engine, "0006")
+    now = "2026-12-01 10:00:00+00:00"
+    with engine.begin() as connection:
+        for n, source in enumerate(("contact_form_7", "wordpress", "calendly", "generic"), start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO receipts (id, source, delivery_key, received_at, content_type, headers,"
+                    " status, attempts, duplicates) VALUES (:n, :source, :key, :now, '', '{}', 'processed', 1, 0)"
+                ),
+                {"n": n, "source": source, "key": f"k{n}", "now": now},
+            )
+            kind, event_id = (
+                ("booking", "evt-1") if source == "calendly" else ("form", None if n == 4 else "evt-1")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO submissions (id, receipt_id, source, kind, event_id, contact, attribution, meta,"
+                    " submitted_at, created_at) VALUES (:n, :n, :source, :kind, :event_id, '{}', '{}', '{}', :now, :now)"
+                ),
+                {"n": n, "source": source, "kind": kind, "event_id": event_id, "now": now},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        claims = connection.execute(text("SELECT event_id, receipt_id, source FROM form_event_claims")).all()
+    engine.dispose()
+    assert [tuple(c) for c in claims] == [("evt-1", 1, "contact_form_7")]
