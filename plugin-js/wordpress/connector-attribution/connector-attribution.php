@@ -96,17 +96,41 @@ function connector_attribution_field_names() {
 	return $names;
 }
 
+/**
+ * The canonical name a Formidable hidden field's key stands for, or ''. Formidable keeps field keys unique
+ * across the whole site: a second form's `first_utm_source` is saved as `first_utm_source2`.
+ */
+function connector_attribution_formidable_name( $field_key ) {
+	$name = preg_replace( '/\d+$/', '', (string) $field_key );
+	return in_array( $name, connector_attribution_field_names(), true ) ? $name : '';
+}
+
 /** The ids of a Formidable form's hidden fields whose field key is one of our canonical names. */
 function connector_attribution_formidable_fields( $form_id ) {
-	$names = array_flip( connector_attribution_field_names() );
-	$ours  = array();
+	$ours = array();
 	foreach ( (array) FrmField::get_all_for_form( $form_id ) as $field ) {
-		if ( is_object( $field ) && 'hidden' === $field->type && isset( $names[ (string) $field->field_key ] ) ) {
+		if ( is_object( $field ) && 'hidden' === $field->type && connector_attribution_formidable_name( $field->field_key ) ) {
 			$ours[ (int) $field->id ] = true;
 		}
 	}
 	return $ours;
 }
+
+/**
+ * Name our hidden fields for the script in every Formidable form, whatever number Formidable appended to their
+ * key: `data-attribution="first_utm_source"` on the input (the script reads that attribute first of all).
+ */
+function connector_attribution_formidable_field_html( $html, $field ) {
+	$field = (array) $field;
+	$name  = isset( $field['type'], $field['field_key'] ) && 'hidden' === $field['type']
+		? connector_attribution_formidable_name( $field['field_key'] )
+		: '';
+	if ( $name && is_array( $html ) ) {
+		$html['data-attribution'] = 'data-attribution="' . esc_attr( $name ) . '"';
+	}
+	return $html;
+}
+add_filter( 'frm_field_extra_html', 'connector_attribution_formidable_field_html', 10, 2 );
 
 /**
  * Formidable's spam denylist (on by default since 6.21) holds words such as "utm_source" and "_campaign" and
