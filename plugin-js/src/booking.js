@@ -1,7 +1,8 @@
 // Calendly and Cal.com, built to dist/booking.js. attribution.js loads it only on a page that links to, embeds
 // or loads a widget script from one of them, or receives a message from one, and hands it each such element
 // and each such message together with its configuration and logger. Out: the latest UTMs (and for Cal.com our event_id, which it
-// returns in the booking's metadata) on links and embeds. Back: on the widget's booking message, the pixel's
+// returns in the booking's metadata) on links and embeds, and on Calendly inline widgets' data-url before
+// Calendly's script builds their iframe. Back: on the widget's booking message, the pixel's
 // appointment_scheduled and a beacon to {endpoint}/collect linking that event_id to the booking.
 import { uuid } from './shared.js';
 
@@ -38,23 +39,35 @@ import { uuid } from './shared.js';
       }).catch(log);
   };
 
-  // x: a link or iframe to decorate, or a message event from a booking origin
+  // the URL with the latest UTMs (and for Cal.com our event_id) added where the URL has none of its own
+  let decorated = (url, isCal) => {
+    let u = new URL(url);
+    let latest = api('get');
+    let q = u.searchParams;
+    for (let k of 'source medium campaign content term id'.split(' ')) {
+      let v = latest['latest_utm_' + k];
+      if (v && !q.has('utm_' + k)) q.set('utm_' + k, v);
+    }
+    if (isCal(u.origin) && !q.has(META)) q.set(META, bookingId);
+    return u.href;
+  };
+
+  // x: a link or iframe to decorate, a vendor's widget script, or a message event from a booking origin
   api.booking = (x, cfg, log) => {
     let isCal = (origin) => vendor(origin, 'cal') || (cfg.calOrigins || '').split(/[\s,]+/).includes(origin);
     let m = x.data;
     let o = x.origin;
-    if (x.tagName) {
-      if (x.tagName == 'SCRIPT') return; // the vendor's widget script: only the signal to load this part
+    if (x.tagName == 'SCRIPT') {
+      // Calendly's widget script builds its inline iframe from the container's data-url: decorated now, the
+      // iframe loads once, already carrying the UTMs (an iframe decorated after it started loads twice)
+      for (let widget of document.querySelectorAll('.calendly-inline-widget[data-url]')) {
+        let url = decorated(widget.dataset.url, isCal);
+        if (url != widget.dataset.url) widget.dataset.url = url;
+      }
+    } else if (x.tagName) {
       let a = x.src ? 'src' : 'href';
-      let u = new URL(x[a]);
-      let latest = api('get');
-      let q = u.searchParams;
-      'source medium campaign content term id'.split(' ').map((k) => {
-        let v = latest['latest_utm_' + k];
-        v && !q.has('utm_' + k) && q.set('utm_' + k, v);
-      });
-      isCal(u.origin) && !q.has(META) && q.set(META, bookingId);
-      u.href != x[a] && (x[a] = u.href);
+      let url = decorated(x[a], isCal);
+      if (url != x[a]) x[a] = url;
     } else if (vendor(o, 'calendly') && m.event == 'calendly.event_scheduled') {
       booked('calendly', { invitee_uri: cut(m.payload.invitee.uri), event_uri: cut(m.payload.event.uri) }, cfg, log);
     } else if (isCal(o) && m.originator == 'CAL' && m.type == 'bookingSuccessfulV2') {

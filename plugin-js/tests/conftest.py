@@ -96,6 +96,10 @@ class Harness:
         self.frames_loaded: list[str] = []
         self.errors: list[str] = []
         self.context.route(LOADER_URL, self._loader)
+        self.context.route(
+            "https://assets.calendly.com/**",
+            lambda route: route.fulfill(status=200, content_type="application/javascript", body=""),
+        )
         self.context.route(f"{ENDPOINT}/**", self._collect)
         for pattern in (
             "https://calendly.com/**",

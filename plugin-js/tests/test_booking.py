@@ -52,6 +52,16 @@ def test_links_and_later_inserted_iframes_carry_utms_and_cal_event_id(harness):
     assert "utm_source" not in loaded["evil.test"]
 
 
+def test_a_calendly_inline_widget_loads_once_with_the_utms(harness):
+    """The widget's data-url is decorated before Calendly's script builds the iframe from it: one load."""
+    page = open_booking(harness)
+    assert "utm_source=chatgpt.com" in page.get_attribute("#calendly-inline", "data-url")
+    harness.booking_frame(page, "calendly-frame")
+    page.wait_for_timeout(300)  # a second navigation, if any, would be served by now
+    calendly = [u for u in harness.frames_loaded if urlsplit(u).hostname == "calendly.com"]
+    assert len(calendly) == 1 and "utm_source=chatgpt.com" in calendly[0], calendly
+
+
 def test_calendly_booking_fires_pixel_and_beacon_with_one_fresh_event_id(harness):
     page = open_booking(harness)
     harness.booking_frame(page, "calendly-frame").evaluate("msg => book(msg)", CALENDLY_MSG)
