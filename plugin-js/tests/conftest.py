@@ -117,7 +117,15 @@ class Harness:
         request = route.request
         self.beacon_requests.append(request)
         self.beacons.append(json.loads(request.post_data or "null"))
-        route.fulfill(status=204, headers={"Access-Control-Allow-Origin": "*"})
+        # as the connector answers an allowed origin (connector/web/collect.py): the beacon goes with
+        # credentials, so "*" would be a CORS error in the page
+        origin = request.headers.get("origin", "")
+        route.fulfill(
+            status=200,
+            headers={"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true"},
+            content_type="application/json",
+            body='{"status": "accepted"}',
+        )
 
     def _frame(self, route: Any) -> None:
         self.frames_loaded.append(route.request.url)
@@ -137,6 +145,11 @@ class Harness:
         if page is None:
             page = self.context.new_page()
             page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+            # a CORS refusal is no exception: Chromium reports it on the console
+            page.on(
+                "console",
+                lambda m: self.errors.append("console: " + m.text) if "CORS" in m.text else None,
+            )
             page.on(
                 "dialog", lambda dialog: (self.errors.append("dialog: " + dialog.message), dialog.dismiss())
             )
