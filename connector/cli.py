@@ -57,11 +57,11 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 def _migrate(settings: Settings) -> None:
     from connector.store.db import make_engine
-    from connector.store.migrate import upgrade
+    from connector.store.migrate import upgrade_when_reachable
 
     engine = make_engine(settings)
     try:
-        upgrade(engine)
+        upgrade_when_reachable(engine)
     finally:
         engine.dispose()
 

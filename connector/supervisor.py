@@ -1,4 +1,5 @@
-"""`connector run`: web + workers (+ embedded Redis) as child processes, stopped together."""
+"""`connector run`: web + workers (+ embedded Redis) as child processes, each restarted when it exits (with
+backoff), all stopped together on SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -29,10 +30,59 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+RESTART_DELAYS_SECONDS = (0.5, 1, 2, 5, 10, 30)
+"""Waits before restarting a child that exited, growing while it keeps exiting soon after each start."""
+
+STABLE_AFTER_SECONDS = 60
+"""A child that ran this long before exiting starts again after the shortest wait."""
+
+
+class Child:
+    """One supervised command: its current process, and when to start it again after it exited."""
+
+    def __init__(self, command: list[str], env: dict[str, str]):
+        self.command = command
+        self.env = env
+        self.name = command[3]
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.quick_exits = 0
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command, env=self.env, start_new_session=True, preexec_fn=die_with_parent
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def check(self, now: float) -> None:
+        """Start it again when it has exited and its wait is over; schedule that wait when it just exited."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                log.info("restarting %s", self.name)
+                self.start()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        ran = now - self.started_at
+        self.quick_exits = 0 if ran >= STABLE_AFTER_SECONDS else self.quick_exits + 1
+        delay = RESTART_DELAYS_SECONDS[min(self.quick_exits, len(RESTART_DELAYS_SECONDS) - 1)]
+        log.error(
+            "%s (pid %s) exited with %s after %.0f s; restarting it in %s s",
+            self.name,
+            self.process.pid,
+            self.process.returncode,
+            ran,
+            delay,
+        )
+        self.restart_at = now + delay
+
+
 def run_all(
     settings: Settings, config_path: str | None, workers: int, host: str | None, port: int | None
 ) -> int:
-    """Start everything, wait for a signal or a child's death, stop everything; return the exit code."""
+    """Start everything, restart a child that exits (with backoff), stop everything on a signal."""
     env = dict(os.environ)
     env["REDIS_URL"] = broker.redis_url(settings)
     if config_path:
@@ -47,7 +97,7 @@ def run_all(
         web += ["--host", host]
     if port:
         web += ["--port", str(port)]
-    commands = [web] + [[*base, "worker"] for _ in range(workers)]
+    children = [Child(cmd, env) for cmd in [web] + [[*base, "worker"] for _ in range(workers)]]
     stopping = False
 
     def _on_signal(signum, _frame):
@@ -56,9 +106,8 @@ def run_all(
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    children = [
-        subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=die_with_parent) for cmd in commands
-    ]
+    for child in children:
+        child.start()
     log.info(
         "connector running: web on http://%s:%s, %s worker(s), redis %s",
         host or settings.web.host,
@@ -66,21 +115,18 @@ def run_all(
         workers,
         "embedded" if not settings.redis_url else "external",
     )
-    code = 0
     try:
         while not stopping:
-            for cmd, child in zip(commands, children, strict=True):
-                if child.poll() is not None:
-                    log.error("child %s exited with %s; stopping everything", cmd[3], child.returncode)
-                    stopping, code = True, 1
-                    break
+            now = time.monotonic()
+            for child in children:
+                child.check(now)
             time.sleep(0.2)
     finally:
-        _stop(children)
+        _stop([child.process for child in children if child.process is not None])
         broker.stop_embedded_redis()
         shutil.rmtree(metrics_dir, ignore_errors=True)
     log.info("connector stopped")
-    return code
+    return 0
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

