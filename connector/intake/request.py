@@ -7,7 +7,9 @@ from dataclasses import dataclass, field, replace
 
 @dataclass(frozen=True)
 class IncomingRequest:
-    """What a source may look at: the raw body, content type, headers (lower-cased names) and query."""
+    """What a source may look at: the raw body, content type, headers (lower-cased names) and query. `url` is
+    the URL the sender called as `web.public_url` says, or "" when that is not configured: the Host header is
+    the sender's to choose, so no signature check may rest on it."""
 
     body: bytes
     content_type: str = ""

@@ -49,6 +49,10 @@ class HubSpotWebhookSource(StageSource):
     def authenticate_body(
         self, request: IncomingRequest, secrets: list[str], conf: SourceSettings | None = None
     ) -> None:
+        if not request.url:
+            raise Unauthorized(
+                "HubSpot signs the public URL it called: set web.public_url (the Host header is never trusted)"
+            )
         signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
         if not is_ascii_digits(timestamp) or int(timestamp) > time.time() * 1000 + MAX_SKEW_MS:
             raise Unauthorized("X-HubSpot-Request-Timestamp is not a time within the 5-minute window")

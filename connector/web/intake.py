@@ -77,8 +77,9 @@ def _receive(kind: str, name: str, source: Source[Any]) -> Response:
 
 
 def _public_url(public_url: str) -> str:
-    """The URL the sender called: behind a proxy, `web.public_url` + our path and query."""
+    """The URL the sender called: `web.public_url` + our path and query; "" when it is not configured (never
+    built from the Host header, which any sender may forge)."""
     if not public_url:
-        return request.url
+        return ""
     query = request.query_string.decode("latin-1")
     return public_url.rstrip("/") + request.path + (f"?{query}" if query else "")

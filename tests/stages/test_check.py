@@ -64,3 +64,10 @@ def test_run_checks_includes_stages(settings, hubspot_double):
     run_checks(settings, said.append)
     assert any(line.startswith("stages: on, 1 rule(s)") for line in said)
     assert any(line.startswith("stage rule won:") for line in said)
+
+
+def test_check_reports_hubspot_without_a_public_url(settings, hubspot_double):
+    said: list[str] = []
+    unset = replace(settings, web=replace(settings.web, public_url=""))
+    assert run_checks(unset, said.append) > run_checks(settings, [].append)
+    assert any("source crm/hubspot: web.public_url is not set" in line for line in said)

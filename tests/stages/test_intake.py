@@ -36,6 +36,29 @@ def test_hubspot_signature_checked_against_the_public_url(hubspot_env_, client, 
     assert client.post(HUBSPOT, data=body, headers=headers).status_code == 200
 
 
+def test_hubspot_never_trusts_the_host_header_when_the_public_url_is_unset(hubspot_env_, ctx):
+    """Without web.public_url the signed URL would come from Host, which the sender chooses: every request is
+    refused, a correctly signed one included, and nothing is stored."""
+    from dataclasses import replace
+
+    from connector.app import create_app
+    from connector.context import Context
+
+    unset = Context(replace(ctx.settings, web=replace(ctx.settings.web, public_url="")))
+    app = create_app(unset.settings)
+    app.extensions["connector"] = unset
+    client = app.test_client()
+    event = hubspot_event("1001", "closedwon", int(time.time() * 1000))
+    try:
+        for host in ("localhost", "hooks.example.com"):
+            body, headers = signed([event], url=f"http://{host}/webhooks/crm/hubspot")
+            answer = client.post(HUBSPOT, data=body, headers={**headers, "Host": host})
+            assert answer.status_code == 401 and "web.public_url" in answer.get_json()["error"]
+    finally:
+        unset.close()
+    assert receipts(ctx) == [] and changes(ctx) == []
+
+
 def test_hubspot_rejects_wrong_secret_old_and_future_timestamps(hubspot_env_, client, ctx):
     event = [hubspot_event("1001", "closedwon", int(time.time() * 1000))]
     now = int(time.time() * 1000)
