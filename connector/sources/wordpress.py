@@ -166,9 +166,9 @@ def _fields(value: Any) -> dict[str, str]:
             break
         if isinstance(item, dict):
             raise BadPayload(f"fields.{label[:64]}: expected a string or a list of strings, got an object")
-        text = as_text(item)
-        if text:
-            kept[label.strip()[:MAX_LABEL_LENGTH]] = text[:MAX_FIELD_LENGTH]
+        text, name = as_text(item), label.strip()[:MAX_LABEL_LENGTH]
+        if text and name:
+            kept[name] = text[:MAX_FIELD_LENGTH]
     return kept
 
 
