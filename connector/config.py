@@ -42,6 +42,9 @@ class ConfigError(Exception):
 class IntakeSettings:
     max_body_bytes: int = 1024 * 1024
     """Largest accepted webhook body (bytes); larger bodies get 413."""
+    body_timeout_seconds: float = 10.0
+    """Longest a sender may take to send its body once the headers are in (seconds); a slower one, or an
+    endless chunked body, gets 408 and frees its thread."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,11 @@ class WebSettings:
     threads: int = 16
     """Threads per gunicorn process; many in-flight requests let one commit and one enqueue serve many."""
     public_url: str = ""
-    """The base URL senders use to reach this service (https://hooks.example.com), needed behind a proxy
-    for signatures over the URL (HubSpot v3); empty: the URL as the request arrived."""
+    """The base URL senders use to reach this service (https://hooks.example.com), needed for signatures
+    over the URL (HubSpot v3); empty: such signatures are refused (the Host header is never trusted)."""
+    header_timeout_seconds: float = 10.0
+    """Longest a client may take to send a request's headers once it has started (seconds): one that
+    trickles them in (slowloris) is cut off and frees its thread."""
 
 
 @dataclass(frozen=True)

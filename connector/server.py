@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from connector import broker
 from connector.config import Settings
@@ -26,7 +32,49 @@ class _Gunicorn(BaseApplication):
         # Imported in each gunicorn worker, after the fork: the arbiter itself never needs the app.
         from connector.app import create_app
 
-        return create_app(self.settings, redis_url=self.redis_url)
+        return headers_arrived(create_app(self.settings, redis_url=self.redis_url))
+
+
+_handling = threading.local()
+"""The header deadline of the request this worker thread is reading, if any."""
+
+
+class HeaderDeadlineWorker(ThreadWorker):
+    """gunicorn's threaded worker with a deadline on each request's headers. gunicorn waits for a new
+    connection's first bytes without holding a thread, but then reads the headers in a thread with no limit:
+    a client that trickles them in one byte at a time (slowloris) would hold that thread for good. At the
+    deadline the socket's reading side is shut, which ends the read; the app being called (the headers are
+    in) lifts the deadline. The body has its own (connector.web.edge.read_body)."""
+
+    header_timeout_seconds = 10.0
+
+    def handle(self, conn: Any) -> Any:
+        timer = threading.Timer(self.header_timeout_seconds, _shut_reading, (conn.sock,))
+        timer.daemon = True
+        _handling.header_deadline = timer
+        timer.start()
+        try:
+            return super().handle(conn)
+        finally:
+            timer.cancel()
+            _handling.header_deadline = None
+
+
+def _shut_reading(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RD)
+
+
+def headers_arrived(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app, lifting the header deadline of the thread that calls it."""
+
+    def call(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        deadline = getattr(_handling, "header_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
+        return app(environ, start_response)
+
+    return call
 
 
 def _child_exit(_server, worker) -> None:
@@ -42,11 +90,13 @@ def serve_gunicorn(settings: Settings, host: str, port: int, processes: int) -> 
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    HeaderDeadlineWorker.header_timeout_seconds = settings.web.header_timeout_seconds  # forked with it
     options = {
         "bind": f"{host}:{port}",
         "workers": processes,
         "threads": settings.web.threads,
-        "worker_class": "gthread" if settings.web.threads > 1 else "sync",
+        # sync (one thread): gunicorn's own worker timeout restarts a worker a slow client holds
+        "worker_class": "connector.server.HeaderDeadlineWorker" if settings.web.threads > 1 else "sync",
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),

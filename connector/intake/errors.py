@@ -25,6 +25,12 @@ class PayloadTooLarge(IntakeError):
     status = 413
 
 
+class RequestTimeout(IntakeError):
+    """The body did not arrive within the intake's body timeout (a slow or endless sender)."""
+
+    status = 408
+
+
 class BadPayload(IntakeError):
     status = 400
 

@@ -7,7 +7,10 @@ included, the answer is counted under that label with its status and latency.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -16,7 +19,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connector import metrics
 from connector.context import Context
-from connector.intake.errors import Acknowledged, Ignored, IntakeError, PayloadTooLarge, TooManyRequests
+from connector.intake.errors import (
+    Acknowledged,
+    BadPayload,
+    Ignored,
+    IntakeError,
+    PayloadTooLarge,
+    RequestTimeout,
+    TooManyRequests,
+)
 from connector.intake.ledger import StoreTimeout
 
 log = logging.getLogger(__name__)
@@ -35,14 +46,41 @@ def observe(label: str) -> None:
     g.metrics_label = label
 
 
-def read_body(limit: int) -> bytes:
-    """The request body, refused with 413 past `limit` bytes (declared or actually sent)."""
+def read_body(limit: int, timeout: float) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (declared or actually sent) and with 408 when it
+    has not all arrived after `timeout` seconds: a slow sender, or an endless chunked body, must not hold one
+    of the server's threads for good. (Under gunicorn a timer shuts the socket's reading side at the
+    deadline, which ends even a read that is trickled one byte at a time; the answer still goes out.)"""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body of {request.content_length} bytes exceeds the {limit}-byte limit")
-    body = request.stream.read(limit + 1)
+    connection = request.environ.get("gunicorn.socket")
+    cut: list[bool] = []
+    timer = threading.Timer(timeout, _cut_off, (connection, cut)) if connection is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        body = request.stream.read(limit + 1)
+    except Exception:
+        if cut:
+            raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if cut:
+        raise RequestTimeout(f"the body did not arrive within {timeout:g} s")
+    if request.content_length is not None and len(body) < request.content_length:
+        raise BadPayload(f"the body ended after {len(body)} of the {request.content_length} declared bytes")
     if len(body) > limit:
         raise PayloadTooLarge(f"body exceeds the {limit}-byte limit")
     return body
+
+
+def _cut_off(connection: socket.socket, cut: list[bool]) -> None:
+    cut.append(True)
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RD)
 
 
 def init_app(app: Flask) -> None:
