@@ -53,7 +53,7 @@ def test_config_path_from_environment(tmp_path: Path):
     [
         (
             "[intake]\nmax_body_byte = 10\n",
-            "unknown key 'intake.max_body_byte' (expected one of: max_body_bytes)",
+            "unknown key 'intake.max_body_byte' (expected one of: body_timeout_seconds, max_body_bytes)",
         ),
         ('[intake]\nmax_body_bytes = "big"\n', "intake.max_body_bytes: expected an integer, got 'big'"),
         ("[jobs]\nmax_attempts = 0\n", "jobs.max_attempts: expected an integer >= 1, got 0"),
