@@ -18,6 +18,7 @@ PLUGIN = PLUGIN_DIR / "connector-attribution.php"
 RUNNER = Path(__file__).with_name("run_plugin.php")
 PACKAGE = ROOT / "plugin-js" / "wordpress" / "package.py"
 OPTION = "connector_attribution"
+SECRET_OPTION = "connector_attribution_secret"
 PLUGINS_URL = "https://example.test/wp-content/plugins"  # WP_STUB_PLUGINS_URL in wp_stub.php
 UNSET = object()
 
@@ -44,8 +45,13 @@ def node() -> str:
 def wordpress(php):
     """wordpress(do, options=..., **request) -> what php printed: do is head, admin or sanitize."""
 
-    def run(do: str, options: object = UNSET, plugin: Path = PLUGIN, **request: object) -> str:
-        request |= {"plugin": str(plugin), "do": do, "options": {} if options is UNSET else {OPTION: options}}
+    def run(
+        do: str, options: object = UNSET, plugin: Path = PLUGIN, secret: str | None = None, **request: object
+    ) -> str:
+        stored = {} if options is UNSET else {OPTION: options}
+        if secret is not None:
+            stored[SECRET_OPTION] = secret
+        request |= {"plugin": str(plugin), "do": do, "options": stored}
         done = subprocess.run(
             [php, "-d", "error_reporting=-1", "-d", "display_errors=stderr", str(RUNNER)],
             input=json.dumps(request),

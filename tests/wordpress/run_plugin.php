@@ -30,7 +30,8 @@ switch ( $request['do'] ) {
 	case 'sanitize':
 		do_action( 'admin_init' );
 		$setting = $GLOBALS['wp_stub']['settings'][ CONNECTOR_ATTRIBUTION_OPTION ];
-		echo json_encode( $setting['sanitize_callback']( $request['input'] ) );
+		$saved = $setting['sanitize_callback']( $request['input'] );
+		echo json_encode( isset( $request['errors'] ) ? array( 'saved' => $saved, 'errors' => get_settings_errors() ) : $saved );
 		break;
 	case 'uninstall':
 		if ( $request['uninstalling'] ?? true ) {

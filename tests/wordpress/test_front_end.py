@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
+import hashlib
+import zipfile
 
 import pytest
 
-from .conftest import PLUGIN, PLUGIN_DIR, PLUGINS_URL, config, plugin_version, scripts
+from .conftest import PLUGIN, PLUGIN_DIR, PLUGINS_URL, config, package_zip, plugin_version, scripts
 
 BASE = f"{PLUGINS_URL}/connector-attribution/js/"
 CONFIGURED = {
@@ -63,10 +64,25 @@ def test_the_script_is_deferred_versioned_and_loads_its_parts_from_its_own_folde
 
 
 def test_the_version_is_the_same_everywhere():
+    """Written once, in the header (the code reads it with get_file_data), and as readme.txt's Stable tag."""
     version = plugin_version()
-    source = PLUGIN.read_text()
-    assert re.search(rf"CONNECTOR_ATTRIBUTION_VERSION = '{re.escape(version)}';", source)
+    assert version.count(".") == 2
+    sources = [PLUGIN.read_text()] + [p.read_text() for p in (PLUGIN_DIR / "includes").rglob("*.php")]
+    assert sum(source.count(version) for source in sources) == 1
     assert f"Stable tag: {version}\n" in (PLUGIN_DIR / "readme.txt").read_text()
+
+
+def test_the_installed_script_is_versioned_with_a_hash_of_its_content(wordpress, tmp_path):
+    with zipfile.ZipFile(package_zip(tmp_path / "plugin.zip")) as archive:
+        archive.extractall(tmp_path)
+    installed = tmp_path / "connector-attribution"
+    digest = hashlib.md5((installed / "js" / "attribution.js").read_bytes()).hexdigest()[:8]
+    (tag,) = [
+        attrs
+        for attrs, _ in scripts(wordpress("head", {}, plugin=installed / "connector-attribution.php"))
+        if attrs.get("src")
+    ]
+    assert tag["src"].endswith(f"/js/attribution.js?ver={digest}")
 
 
 @pytest.mark.parametrize("value", HOSTILE)

@@ -79,8 +79,36 @@ def test_the_endpoint_loses_characters_a_url_cannot_hold(save):
 
 
 def test_the_pixel_id_is_plain_text(save):
-    assert save({"pixel_id": " <b>px_123</b>\n"})["pixel_id"] == "px_123"
+    assert save({"pixel_id": " px_123-A\n"})["pixel_id"] == "px_123-A"
     assert save({"pixel_id": ["px_123"]})["pixel_id"] == ""
+
+
+@pytest.mark.parametrize("given", ["<b>px_123</b>", "px 123", "px_1;alert(1)", "px_1\u00e9"])
+def test_a_pixel_id_with_other_characters_is_refused_with_an_error_and_the_saved_one_stays(wordpress, given):
+    done = json.loads(
+        wordpress("sanitize", options={"pixel_id": "px_old"}, input={"pixel_id": given}, errors=True)
+    )
+    assert done["saved"]["pixel_id"] == "px_old"
+    assert [(e["code"], e["type"]) for e in done["errors"]] == [("pixel_id", "error")]
+    assert "not saved" in done["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["javascript:alert(1)", "https://c.example.com/?token=x", "https://c.example.com/#x", "not a url"],
+)
+def test_a_refused_connector_url_says_so_and_the_saved_one_stays(wordpress, given):
+    old = {"endpoint": "https://old.example.com"}
+    done = json.loads(wordpress("sanitize", options=old, input={"endpoint": given}, errors=True))
+    assert done["saved"]["endpoint"] == "https://old.example.com"
+    assert [e["code"] for e in done["errors"]] == ["endpoint"]
+
+
+@pytest.mark.parametrize(
+    "given", ["https://c.example.com/webhooks/forms/wordpress", "https://c.example.com/collect/"]
+)
+def test_a_pasted_webhook_or_beacon_url_means_its_base(save, given):
+    assert save({"endpoint": given})["endpoint"] == "https://c.example.com"
 
 
 @pytest.mark.parametrize("given", [None, "a string", [], {"unknown": "x"}])
@@ -128,9 +156,30 @@ def test_the_settings_page_shows_nothing_to_a_user_who_cannot_manage_options(wor
     assert wordpress("admin", DEFAULTS, can=False).strip() == ""
 
 
-def test_the_settings_page_warns_against_api_keys(wordpress):
-    text = re.sub(r"\s+", " ", wordpress("admin"))
-    assert "Never enter an API key here" in text
+def test_the_secret_is_a_password_field_never_shown_back(wordpress):
+    html = wordpress("admin", {"endpoint": "https://c.example.com"}, secret="whsec_c2VjcmV0LXZhbHVl")
+    assert "whsec_c2VjcmV0LXZhbHVl" not in html
+    (field,) = [
+        attrs
+        for attrs, _ in Elements(html).all("input")
+        if attrs.get("name") == "connector_attribution_secret"
+    ]
+    assert field["type"] == "password" and field["value"] == ""
+    assert "A secret is saved." in html
+
+
+def test_every_settings_field_says_its_type_and_has_help(wordpress):
+    page = Elements(wordpress("admin"))
+    fields = [
+        attrs
+        for attrs, _ in page.all("input")
+        if attrs.get("id", "").startswith("ca-") and attrs["id"] != "ca-test"
+    ]
+    assert {f["id"] for f in fields} == {"ca-endpoint", "ca-secret", "ca-pixel", "ca-root"}
+    ids = {attrs.get("id") for _, attrs, _ in page.found}
+    for f in fields + [attrs for attrs, _ in page.all("select")]:
+        assert f.get("type") or f["id"] == "ca-consent", f
+        assert f["aria-describedby"] in ids, f
 
 
 def test_the_settings_page_names_each_consent_mode_and_what_it_does(wordpress):
@@ -147,7 +196,7 @@ def test_the_settings_page_names_each_consent_mode_and_what_it_does(wordpress):
 
 def test_deleting_the_plugin_deletes_its_settings(wordpress):
     options = {"pixel_id": "px_1", "endpoint": "https://connector.example.com", "consent": "optional"}
-    assert json.loads(wordpress("uninstall", options=options)) == {}
+    assert json.loads(wordpress("uninstall", options=options, secret="s3cret")) == {}
 
 
 def test_uninstall_php_does_nothing_unless_wordpress_is_uninstalling(wordpress):

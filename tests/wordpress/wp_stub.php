@@ -84,8 +84,8 @@ function selected( $selected, $current = true, $display = true ) {
 	return $result;
 }
 
-function submit_button() {
-	echo '<input type="submit" name="submit" class="button button-primary" value="Save Changes">';
+function submit_button( $text = "Save Changes", $type = "primary", $name = "submit", $wrap = true, $attributes = array() ) {
+	echo "<input type=\"submit\" name=\"" . esc_attr( $name ) . "\" class=\"button button-" . esc_attr( $type ) . "\" value=\"" . esc_attr( $text ) . "\">";
 }
 
 // ---- URLs and scripts ----
@@ -193,3 +193,163 @@ function __( $text, $domain = 'default' ) {
 function esc_html_e( $text, $domain = 'default' ) {
 	echo esc_html( $text );
 }
+
+// ---- what the sender and the settings page call ----
+
+const DAY_IN_SECONDS    = 86400;
+const HOUR_IN_SECONDS   = 3600;
+const MINUTE_IN_SECONDS = 60;
+const ARRAY_A           = 'ARRAY_A';
+
+function is_admin() {
+	return $GLOBALS['wp_stub']['is_admin'] ?? true;
+}
+
+function register_activation_hook( $file, $callback ) {
+	$GLOBALS['wp_stub']['activation'] = $callback;
+}
+
+function register_deactivation_hook( $file, $callback ) {
+	$GLOBALS['wp_stub']['deactivation'] = $callback;
+}
+
+function untrailingslashit( $value ) {
+	return rtrim( $value, '/\\' );
+}
+
+/** Like WordPress: the header values of a file's first 8 KB. */
+function get_file_data( $file, $headers ) {
+	$data = file_get_contents( $file, false, null, 0, 8192 );
+	foreach ( $headers as $field => $regex ) {
+		$headers[ $field ] = preg_match( '/^(?:[ \t]*<\?php)?[ \t\/*#@]*' . preg_quote( $regex, '/' ) . ':(.*)$/mi', $data, $m ) ? trim( $m[1] ) : '';
+	}
+	return $headers;
+}
+
+function add_settings_error( $setting, $code, $message, $type = 'error' ) {
+	$GLOBALS['wp_stub']['settings_errors'][] = compact( 'setting', 'code', 'message', 'type' );
+}
+
+function get_settings_errors( $setting = '' ) {
+	$all = $GLOBALS['wp_stub']['settings_errors'] ?? array();
+	return $setting ? array_values( array_filter( $all, fn( $e ) => $e['setting'] === $setting ) ) : $all;
+}
+
+function update_option( $name, $value, $autoload = null ) {
+	$GLOBALS['wp_stub']['options'][ $name ] = $value;
+	return true;
+}
+
+function get_transient( $name ) {
+	return $GLOBALS['wp_stub']['transients'][ $name ] ?? false;
+}
+
+function set_transient( $name, $value, $expiration = 0 ) {
+	$GLOBALS['wp_stub']['transients'][ $name ] = $value;
+	return true;
+}
+
+function delete_transient( $name ) {
+	unset( $GLOBALS['wp_stub']['transients'][ $name ] );
+	return true;
+}
+
+function get_current_user_id() {
+	return 1;
+}
+
+function home_url( $path = '' ) {
+	return 'https://example.test' . ( $path ? '/' . ltrim( $path, '/' ) : '' );
+}
+
+function admin_url( $path = '' ) {
+	return 'https://example.test/wp-admin/' . ltrim( $path, '/' );
+}
+
+function add_query_arg( $args, $url ) {
+	return $url . ( strpos( $url, '?' ) === false ? '?' : '&' ) . http_build_query( $args );
+}
+
+function wp_unslash( $value ) {
+	return is_array( $value ) ? array_map( 'wp_unslash', $value ) : stripslashes( (string) $value );
+}
+
+function wp_doing_ajax() {
+	return false;
+}
+
+function wp_doing_cron() {
+	return false;
+}
+
+function wp_strip_all_tags( $text ) {
+	return trim( strip_tags( (string) $text ) );
+}
+
+function maybe_unserialize( $value ) {
+	return is_string( $value ) && preg_match( '/^[aOs]:\d+:/', $value ) ? unserialize( $value ) : $value;
+}
+
+/** A fixed sequence, so a test can name the ids it expects. */
+function wp_generate_uuid4() {
+	$GLOBALS['wp_stub']['uuids'] = ( $GLOBALS['wp_stub']['uuids'] ?? 0 ) + 1;
+	return sprintf( '00000000-0000-4000-8000-%012d', $GLOBALS['wp_stub']['uuids'] );
+}
+
+function wp_schedule_single_event( $timestamp, $hook, $args = array() ) {
+	$GLOBALS['wp_stub']['cron'][] = compact( 'timestamp', 'hook', 'args' );
+	return true;
+}
+
+function wp_next_scheduled( $hook ) {
+	return false;
+}
+
+function wp_schedule_event( $timestamp, $recurrence, $hook ) {
+	return wp_schedule_single_event( $timestamp, $hook );
+}
+
+function esc_html__( $text, $domain = 'default' ) {
+	return esc_html( $text );
+}
+
+function _n( $single, $plural, $number, $domain = 'default' ) {
+	return 1 === $number ? $single : $plural;
+}
+
+function disabled( $disabled, $current = true, $display = true ) {
+	$result = (string) $disabled === (string) $current ? " disabled='disabled'" : '';
+	if ( $display ) {
+		echo $result;
+	}
+	return $result;
+}
+
+function wp_nonce_field( $action ) {
+	echo '<input type="hidden" name="_wpnonce" value="stub-nonce">';
+}
+
+/** A $wpdb that keeps inserted rows in memory (the queue table). */
+class WP_Stub_DB {
+	public $prefix    = 'wp_';
+	public $insert_id = 0;
+	public $rows      = array();
+	public $queries   = array();
+
+	public function insert( $table, $data ) {
+		$this->insert_id                      = count( $this->rows ) + 1;
+		$this->rows[ $this->insert_id ]       = array( 'id' => $this->insert_id ) + $data;
+		return 1;
+	}
+
+	public function query( $sql ) {
+		$this->queries[] = $sql;
+		return 0;
+	}
+
+	public function get_charset_collate() {
+		return '';
+	}
+}
+
+$GLOBALS['wpdb'] = new WP_Stub_DB();
