@@ -4,6 +4,8 @@
  *   {"plugin": "/path/connector-attribution.php", "options": {...}, "do": "head" | "admin" | "sanitize" |
  *    "uninstall", "input": ..., "can": true, "uninstalling": true}
  * head: the script tags of a front-end page; admin: the settings page; sanitize: the saved value, as JSON;
+ * hook: fire a form plugin's action with "hook", "args" (form_plugins.php), "cookies" and "server", then print
+ * the queued rows and cron events, as JSON; call: print "function"(...$args) as JSON;
  * uninstall: run uninstall.php (as WordPress does when the plugin is deleted if "uninstalling"), then print
  * the options left, as JSON.
  */
@@ -43,6 +45,17 @@ switch ( $request['do'] ) {
 			}
 		);
 		require dirname( $request['plugin'] ) . '/uninstall.php';
+		break;
+	case 'hook':
+		// a form plugin's action as it fires in the request that saved an entry (cookies slashed, as WordPress has them)
+		require __DIR__ . '/form_plugins.php';
+		$_COOKIE = array_map( 'addslashes', $request['cookies'] ?? array() );
+		$_SERVER = array_merge( $_SERVER, $request['server'] ?? array() );
+		do_action( $request['hook'], ...wp_stub_form_plugin_args( $request['hook'], $request['args'] ) );
+		echo json_encode( array( 'rows' => array_values( $GLOBALS['wpdb']->rows ), 'cron' => $GLOBALS['wp_stub']['cron'] ?? array() ) );
+		break;
+	case 'call':
+		echo json_encode( call_user_func_array( $request['function'], $request['args'] ) );
 		break;
 	default:
 		fwrite( STDERR, "unknown request\n" );

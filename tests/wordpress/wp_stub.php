@@ -40,7 +40,13 @@ function apply_filters( $hook, $value, ...$args ) {
 }
 
 function do_action( $hook, ...$args ) {
-	apply_filters( $hook, null, ...$args );
+	$by_priority = $GLOBALS['wp_stub']['hooks'][ $hook ] ?? array();
+	ksort( $by_priority );
+	foreach ( $by_priority as $callbacks ) {
+		foreach ( $callbacks as list( $callback, $accepted ) ) {
+			$callback( ...array_slice( $args, 0, $accepted ) );
+		}
+	}
 }
 
 // ---- options and settings ----
