@@ -1,4 +1,5 @@
-"""The `connector` command: run, serve, worker, check, crm setup, db upgrade, events show, replay, purge.
+"""The `connector` command: run, serve, worker, check, crm setup, db upgrade, events show, replay, purge,
+forget.
 
 Each command imports what it runs inside its own function: `connector --help` and a quick command stay
 fast, and a command never pays for the CRM client libraries, gunicorn or RQ it does not use.
@@ -289,6 +290,31 @@ def purge(obj: Obj, older_than_days: int | None, dry_run: bool) -> None:
             "  ", " "
         )
     )
+
+
+@cli.command()
+@click.argument("who")
+@click.option("--dry-run", is_flag=True, help="Say what would be erased, change nothing.")
+@click.pass_obj
+def forget(obj: Obj, who: str, dry_run: bool) -> None:
+    """Erase one person's personal data (WHO: an email or an event id); counts for reports stay."""
+    from connector.context import Context
+    from connector.erasure import forget as erase
+
+    ctx = Context(obj.settings)
+    try:
+        found = erase(ctx, who, dry_run)
+    finally:
+        ctx.close()
+    if not found.submissions:
+        raise click.ClickException("no submission has that email or event id: nothing erased")
+    click.echo(
+        ("would erase" if dry_run else "erased") + f", for event id(s) {', '.join(found.event_ids) or '-'}:"
+    )
+    for line in found.lines():
+        click.echo("  " + line)
+    if not dry_run:
+        click.echo("not erased here: what reached the CRM or OpenAI (README.md, 'Erasing one person')")
 
 
 def main() -> None:
