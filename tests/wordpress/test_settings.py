@@ -104,6 +104,16 @@ def test_a_refused_connector_url_says_so_and_the_saved_one_stays(wordpress, give
     assert [e["code"] for e in done["errors"]] == ["endpoint"]
 
 
+def test_a_root_domain_with_nothing_of_a_host_name_is_refused_with_an_error(wordpress):
+    done = json.loads(
+        wordpress(
+            "sanitize", options={"root_domain": "example.com"}, input={"root_domain": "<script>"}, errors=True
+        )
+    )
+    assert done["saved"]["root_domain"] == "example.com"
+    assert [e["code"] for e in done["errors"]] == ["root_domain"]
+
+
 @pytest.mark.parametrize(
     "given", ["https://c.example.com/webhooks/forms/wordpress", "https://c.example.com/collect/"]
 )

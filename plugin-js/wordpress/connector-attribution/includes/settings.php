@@ -110,6 +110,16 @@ function connector_attribution_clean_pixel_id( $value ) {
 	return null;
 }
 
+/** The root domain an admin typed as a host name, or null (with an error shown) when nothing of one is left. */
+function connector_attribution_clean_root_domain( $value ) {
+	$host = connector_attribution_clean_domain( $value );
+	if ( '' === $value || '' !== $host ) {
+		return $host;
+	}
+	connector_attribution_setting_error( 'root_domain', __( 'Root domain not saved: enter a domain name such as example.com (letters, digits, dots and hyphens).', 'connector-attribution' ) );
+	return null;
+}
+
 /** Sanitize the settings form: a value that cannot be kept is reported and the saved one stays. */
 function connector_attribution_sanitize( $input ) {
 	$input = (array) $input;
@@ -119,7 +129,7 @@ function connector_attribution_sanitize( $input ) {
 		// the beacons go to {endpoint}/collect from every page, entries to {endpoint}/webhooks/forms/wordpress
 		'endpoint'    => connector_attribution_clean_endpoint( connector_attribution_field( $input, 'endpoint' ) ),
 		'consent'     => connector_attribution_consent_mode( connector_attribution_field( $input, 'consent' ) ),
-		'root_domain' => connector_attribution_clean_domain( connector_attribution_field( $input, 'root_domain' ) ),
+		'root_domain' => connector_attribution_clean_root_domain( connector_attribution_field( $input, 'root_domain' ) ),
 	);
 	foreach ( $clean as $key => $value ) {
 		if ( null === $value ) {
