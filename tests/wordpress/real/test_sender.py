@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import Processes, wait_for
 
-from .conftest import Connector, Visitor, _up
+from .conftest import CF7_SECRET, Connector, Visitor, _up
 from .site import Site
 from .test_journey import EMAIL, NAME, expected_attribution, submit_cf7, submit_fluent, visit_and_open_form
 
@@ -162,3 +162,40 @@ def test_an_entry_made_while_the_connector_is_down_is_delivered_once_after_the_r
     # a later cron run (the retry event scheduled with the failure) finds nothing to send again
     run_wp_cron(sender)
     assert len(wp_connector.events_show(row["event_id"])["receipts"]) == 1
+
+
+def test_with_cf7_to_webhook_too_both_deliveries_carry_the_posted_event_id_and_make_one_lead(
+    sender: Site, wp_connector: Connector, visitor: Visitor
+) -> None:
+    """A site that keeps its hidden fields and CF7 to Webhook, and turns our sender on: two deliveries of one
+    entry with the event_id the hidden field posted (the one the pixel measured); the connector keeps one lead."""
+    form_id = sender.forms["cf7"]
+    hook = f"{wp_connector.base_url}/webhooks/forms/contact_form_7?token={CF7_SECRET}"
+    before = sender.call("get_post_meta", form_id, "_ctz_zapier", True)
+    sender.call("ct_set_cf7_webhook", form_id, hook)
+    try:
+        submit_cf7(visit_and_open_form(visitor, sender.pages["cf7"]))
+    finally:
+        sender.call("update_post_meta", form_id, "_ctz_zapier", before)
+    event_id = sender.call("ct_flamingo_latest", form_id)["event_id"]
+    (row,) = queue(sender)
+    assert row["event_id"] == event_id
+    assert json.loads(row["body"])["attribution"]["event_id"] == event_id
+    run_wp_cron(sender)
+    assert queue(sender)[0]["status"] == "sent"
+
+    def both() -> dict[str, Any] | None:
+        story = wp_connector.events_show(event_id)
+        done = (
+            story
+            and len(story["receipts"]) == 2
+            and all(r["status"] != "received" for r in story["receipts"])
+        )
+        return story if done else None
+
+    story = wait_for(both, timeout=30, message=f"both receipts of {event_id} processed")
+    assert sorted(r["source"] for r in story["receipts"]) == ["contact_form_7", "wordpress"]
+    assert len(story["submissions"]) == 1, story["submissions"]
+    assert any("is a duplicate of receipt" in step["message"] for step in story["timeline"]), story[
+        "timeline"
+    ]
