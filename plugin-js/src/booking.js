@@ -39,17 +39,35 @@ import { uuid } from './shared.js';
       }).catch(log);
   };
 
-  // the URL with the latest UTMs (and for Cal.com our event_id) added where the URL has none of its own
-  let decorated = (url, isCal) => {
-    let u = new URL(url);
+  // what a booking page is given: the latest UTMs (and for Cal.com our event_id), each only where the page
+  // has no value of its own (has / set: a URL's searchParams, or a Cal.com embed's config object)
+  let decorate = (has, set, isCal) => {
     let latest = api('get');
-    let q = u.searchParams;
     for (let k of 'source medium campaign content term id'.split(' ')) {
       let v = latest['latest_utm_' + k];
-      if (v && !q.has('utm_' + k)) q.set('utm_' + k, v);
+      if (v && !has('utm_' + k)) set('utm_' + k, v);
     }
-    if (isCal(u.origin) && !q.has(META)) q.set(META, bookingId);
+    if (isCal && !has(META)) set(META, bookingId);
+  };
+  let decorated = (url, isCal) => {
+    let u = new URL(url);
+    let q = u.searchParams;
+    decorate((k) => q.has(k), (k, v) => q.set(k, v), isCal(u.origin));
     return u.href;
+  };
+  // Cal.com's snippet queues its instructions (Cal.q, and Cal.ns[name].q per namespace) until embed.js has
+  // loaded; an embed's config is passed to its iframe as query parameters, so a config decorated while it is
+  // queued gives an iframe that loads once, already decorated.
+  let decorateCalQueue = () => {
+    let cal = w.Cal;
+    for (let queue of [cal?.q, ...Object.values(cal?.ns || {}).map((ns) => ns.q)]) {
+      for (let [instruction, options] of queue || []) {
+        if (/^(inline|modal|floatingButton)$/.test(instruction) && options) {
+          let config = (options.config ||= {});
+          decorate((k) => k in config, (k, v) => (config[k] = v), true);
+        }
+      }
+    }
   };
 
   // x: a link or iframe to decorate, a vendor's widget script, or a message event from a booking origin
@@ -58,11 +76,21 @@ import { uuid } from './shared.js';
     let m = x.data;
     let o = x.origin;
     if (x.tagName == 'SCRIPT') {
-      // Calendly's widget script builds its inline iframe from the container's data-url: decorated now, the
-      // iframe loads once, already carrying the UTMs (an iframe decorated after it started loads twice)
+      // the vendors' widget scripts build their iframes from what the page gave them: decorated now, the
+      // iframe loads once, already carrying the UTMs (an iframe decorated after it started loads twice).
+      // Calendly: the inline widget's data-url; Cal.com: its queued embeds' config.
       for (let widget of document.querySelectorAll('.calendly-inline-widget[data-url]')) {
         let url = decorated(widget.dataset.url, isCal);
         if (url != widget.dataset.url) widget.dataset.url = url;
+      }
+      decorateCalQueue();
+      // Cal.com's click-to-open embeds read their config from data-cal-config when clicked
+      for (let el of document.querySelectorAll('[data-cal-link]')) {
+        try {
+          let config = JSON.parse(el.dataset.calConfig || '{}');
+          decorate((k) => k in config, (k, v) => (config[k] = v), true);
+          el.dataset.calConfig = JSON.stringify(config);
+        } catch (e) {} // the site's own config is not JSON: left as it is
       }
     } else if (x.tagName) {
       let a = x.src ? 'src' : 'href';

@@ -28,6 +28,21 @@ FAKE_LOADER = """(function(){var q=(window.oaiq&&window.oaiq.q)||[];window.__oai
 window.oaiq=function(){window.__oaiq.push(JSON.parse(JSON.stringify([].slice.call(arguments))))};
 q.forEach(function(a){window.oaiq.apply(null,a)});})();"""
 
+# Stands in for Cal.com's embed.js: once the attribution script's booking part is in (the usual order: the
+# script requests it the moment it sees embed.js's tag), runs the queued "inline" instructions as the real one
+# does: an iframe whose query carries the embed's config.
+FAKE_CAL_EMBED = """(function run() {
+  if (!(window.attribution && attribution.booking)) return setTimeout(run, 20);
+  var queues = [Cal.q].concat(Object.keys(Cal.ns).map(function (n) { return Cal.ns[n].q; }));
+  queues.forEach(function (q) { (q || []).forEach(function (a) {
+    if (a[0] !== 'inline') return;
+    var f = document.createElement('iframe');
+    f.id = 'cal-inline-frame';
+    f.src = 'https://app.cal.com/' + a[1].calLink + '?embed=&' + new URLSearchParams(a[1].config || {});
+    document.querySelector(a[1].elementOrSelector).appendChild(f);
+  }); });
+})();"""
+
 # Stands in for a booking iframe: reports the URL it was loaded with and posts the vendor's message on book().
 FAKE_BOOKING_FRAME = """<!doctype html><meta charset=utf-8><title>booking</title><script>
 window.book = function (msg) { parent.postMessage(msg, '*'); };
@@ -108,6 +123,13 @@ class Harness:
             "https://evil.test/**",
         ):
             self.context.route(pattern, self._frame)
+        # registered after the frames: Playwright tries the newest matching route first
+        self.context.route(
+            "https://app.cal.com/embed/embed.js",
+            lambda route: route.fulfill(
+                status=200, content_type="application/javascript", body=FAKE_CAL_EMBED
+            ),
+        )
 
     def _loader(self, route: Any) -> None:
         self.loader_requests += 1

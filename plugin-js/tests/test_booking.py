@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 CFG = {"consent": "optional", "pixelId": "px_1", "endpoint": "https://connector.example.test/"}
 QUERY = "utm_source=chatgpt.com&utm_medium=referral&utm_campaign=q4%20launch&oppref=OPB"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 CALENDLY_MSG = {
     "event": "calendly.event_scheduled",
     "payload": {
@@ -60,6 +63,23 @@ def test_a_calendly_inline_widget_loads_once_with_the_utms(harness):
     page.wait_for_timeout(300)  # a second navigation, if any, would be served by now
     calendly = [u for u in harness.frames_loaded if urlsplit(u).hostname == "calendly.com"]
     assert len(calendly) == 1 and "utm_source=chatgpt.com" in calendly[0], calendly
+
+
+def test_a_cal_com_inline_embed_loads_once_with_the_utms_and_our_event_id(harness):
+    """The snippet's queued embed config is decorated before embed.js builds the iframe from it: one load."""
+    page = harness.open("booking-cal.html", QUERY, CFG)
+    page.wait_for_selector("#cal-inline-frame", state="attached")
+    page.wait_for_timeout(300)  # a second navigation, if any, would be served by now
+    cal = [u for u in harness.frames_loaded if urlsplit(u).hostname == "app.cal.com"]
+    assert len(cal) == 1, cal
+    q = parse_qs(urlsplit(cal[0]).query)
+    assert q["layout"] == ["month_view"] and q["utm_source"] == ["chatgpt.com"]
+    assert UUID.match(q["metadata[event_id]"][0])
+    # a click-to-open embed reads data-cal-config when clicked: it carries them too; a broken one is left alone
+    config = json.loads(page.get_attribute("#cal-button", "data-cal-config"))
+    assert config["layout"] == "month_view" and config["utm_campaign"] == "q4 launch"
+    assert config["metadata[event_id]"] == q["metadata[event_id]"][0]
+    assert page.get_attribute("#cal-broken", "data-cal-config") == "not json"
 
 
 def test_calendly_booking_fires_pixel_and_beacon_with_one_fresh_event_id(harness):
