@@ -28,6 +28,9 @@ TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 MAX_SKEW_MS = 5 * 60 * 1000
 """Requests signed further than this in the future are refused too (milliseconds)."""
 
+MAX_TIMESTAMP_DIGITS = 15
+"""Longest X-HubSpot-Request-Timestamp parsed (digits of epoch milliseconds)."""
+
 STAGE_PROPERTIES = {"deal": ("deals", "dealstage"), "contact": ("contacts", "lifecyclestage")}
 """subscriptionType prefix -> (object type, the stage property we listen to)."""
 
@@ -54,8 +57,15 @@ class HubSpotWebhookSource(StageSource):
                 "HubSpot signs the public URL it called: set web.public_url (the Host header is never trusted)"
             )
         signature, timestamp = request.header(SIGNATURE_HEADER), request.header(TIMESTAMP_HEADER)
-        if not is_ascii_digits(timestamp) or int(timestamp) > time.time() * 1000 + MAX_SKEW_MS:
+        # At most 15 digits: milliseconds until the year 33658, and `int` refuses strings of over 4,300.
+        if (
+            not is_ascii_digits(timestamp)
+            or len(timestamp) > MAX_TIMESTAMP_DIGITS
+            or int(timestamp) > time.time() * 1000 + MAX_SKEW_MS
+        ):
             raise Unauthorized("X-HubSpot-Request-Timestamp is not a time within the 5-minute window")
+        if not signature.isascii():  # the SDK compares str signatures, which must be ASCII
+            raise Unauthorized(f"invalid HubSpot signature for {request.url}")
         body = request.body.decode("utf-8", errors="replace")
         try:
             valid = any(

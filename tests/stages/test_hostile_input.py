@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import time
 
+import pytest
+
 from tests.intake.helpers import receipts
 from tests.stages.conftest import HUBSPOT_SECRET, PUBLIC_URL, hubspot_event, signed
 from tests.web.test_hostile_input import VERY_DEEP, refused
@@ -33,4 +35,20 @@ def test_deeply_nested_json_after_a_valid_hubspot_signature_is_a_400(hubspot_env
         ).decode(),
     }
     assert "nested deeper" in refused(client.post(HUBSPOT, data=nested, headers=headers), 400)
+    assert receipts(ctx) == []
+
+
+@pytest.mark.parametrize("timestamp", ["9" * 4400, "1" * 16])
+def test_a_hubspot_timestamp_of_too_many_digits_is_a_401(hubspot_env_, client, ctx, timestamp):
+    body, headers = signed([hubspot_event("1001", "closedwon", int(time.time() * 1000))])
+    headers["X-HubSpot-Request-Timestamp"] = timestamp  # int() refuses strings of over 4,300 digits
+    refused(client.post(HUBSPOT, data=body, headers=headers), 401)
+    assert receipts(ctx) == []
+
+
+@pytest.mark.parametrize("signature", ["é" * 44, "\u00ff"])
+def test_a_non_ascii_hubspot_signature_is_a_wrong_signature(hubspot_env_, client, ctx, signature):
+    body, headers = signed([hubspot_event("1001", "closedwon", int(time.time() * 1000))])
+    headers["X-HubSpot-Signature-v3"] = signature
+    assert "invalid HubSpot signature" in refused(client.post(HUBSPOT, data=body, headers=headers), 401)
     assert receipts(ctx) == []
