@@ -2,7 +2,8 @@
 
 A text value longer than its column is cut to fit. A column that is part of a unique key (a delivery
 key, a booking key, a ledger id) keeps telling values apart: its long values become a prefix and a
-digest of the whole value, so two values that share a long prefix never collide.
+digest of the whole value, so two values that share a long prefix never collide. A NUL or an unpaired
+surrogate, which no database stores in text, becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 from typing import Any
 
 from sqlalchemy import String, Table, UniqueConstraint
@@ -19,6 +21,10 @@ log = logging.getLogger(__name__)
 
 DIGEST_CHARS = 32
 """Hex characters of the SHA-256 digest that ends a shortened key."""
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""Characters no text column takes: NUL (PostgreSQL refuses it) and unpaired surrogates (not UTF-8, which a
+JSON body's `\\ud800` escape still decodes to)."""
 
 
 def limits(model: Any) -> dict[str, tuple[int, bool]]:
@@ -41,6 +47,11 @@ def _limits(table: Table) -> dict[str, tuple[int, bool]]:
     }
 
 
+def storable(value: str) -> str:
+    """`value` with each NUL and unpaired surrogate replaced by U+FFFD, which every database stores."""
+    return UNSTORABLE.sub("\ufffd", value)
+
+
 def shorten(value: str, length: int, keyed: bool) -> str:
     """`value` cut to `length` characters; a key keeps a digest of the whole value at its end."""
     if len(value) <= length:
@@ -54,7 +65,7 @@ def shorten(value: str, length: int, keyed: bool) -> str:
 def fit_value(table: Any, column: str, value: str) -> str:
     """One value as `fit_values` would store it in `column` (to look up a row by a key it was stored under)."""
     length, keyed = limits(table).get(column, (0, False))
-    return shorten(value, length, keyed) if length else value
+    return shorten(storable(value), length, keyed) if length else value
 
 
 def fit_values(table: Any, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -62,7 +73,10 @@ def fit_values(table: Any, values: dict[str, Any]) -> tuple[dict[str, Any], list
     fitted, cut = dict(values), []
     for name, (length, keyed) in limits(table).items():
         value = fitted.get(name)
-        if isinstance(value, str) and len(value) > length:
+        if not isinstance(value, str):
+            continue
+        fitted[name] = value = storable(value)
+        if len(value) > length:
             fitted[name] = shorten(value, length, keyed)
             cut.append(name)
     return fitted, cut
@@ -73,7 +87,8 @@ def fit_instance(_mapper: Mapper[Any], _connection: Any, target: Any) -> None:
     table = target.__table__
     for name, (length, keyed) in limits(target).items():
         value = getattr(target, name, None)
+        if isinstance(value, str) and UNSTORABLE.search(value):
+            setattr(target, name, value := storable(value))
         if isinstance(value, str) and len(value) > length:
             setattr(target, name, shorten(value, length, keyed))
             log.warning("%s.%s: a %d-character value cut to %d", table.name, name, len(value), length)
-

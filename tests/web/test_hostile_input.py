@@ -100,3 +100,24 @@ def counted_500s(client) -> float:  # type: ignore[no-untyped-def]
     series = 'connector_webhook_requests_total{source="forms/broken",status="500"} '
     lines = [line for line in client.get("/metrics").data.decode().splitlines() if line.startswith(series)]
     return float(lines[0].split()[-1]) if lines else 0.0
+
+
+@pytest.mark.parametrize(
+    "event_id, stored",
+    [
+        ("a\\u0000b", "a\ufffdb"),  # PostgreSQL refuses NUL in text: the answer was a 503 "retry later"
+        ("a\\ud800b", "a\ufffdb"),  # valid JSON, not UTF-8: a 500 for every request in its group commit
+        ("x" * 300 + "\\udfff", None),  # over-long too: the key's digest is of the storable value
+    ],
+    ids=["nul", "surrogate", "long-surrogate"],
+)
+def test_an_event_id_no_database_stores_is_kept_with_a_replacement_character(client, ctx, event_id, stored):
+    use_secrets(client)
+    body = ('{"email": "a@b.c", "event_id": "' + event_id + '"}').encode()
+    for status in ("accepted", "duplicate"):
+        answer = client.post(
+            "/webhooks/forms/generic", data=body, headers={"Content-Type": JSON, "X-Connector-Token": SECRET}
+        )
+        assert answer.status_code == 200 and answer.get_json()["status"] == status, answer.data[:300]
+    [receipt] = receipts(ctx)
+    assert receipt.event_id == stored if stored else len(receipt.event_id) == 255
