@@ -96,6 +96,8 @@ def _outbound_message(body: bytes) -> StageDelivery:
         root = ElementTree.fromstring(body)
     except (ElementTree.ParseError, DefusedXmlException) as exc:
         raise BadPayload(f"not a SOAP message: {exc}") from None
+    except (LookupError, ValueError) as exc:  # an unknown or multi-byte encoding="..." in the declaration
+        raise BadPayload(f"not a SOAP message: {exc}"[:200]) from None
     notifications = root.find(f".//{{{OUTBOUND_NS}}}notifications")
     if notifications is None:
         raise BadPayload("no <notifications> element in the outbound message namespace")

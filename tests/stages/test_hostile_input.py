@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.intake.helpers import receipts
-from tests.stages.conftest import HUBSPOT_SECRET, PUBLIC_URL, hubspot_event, signed
+from tests.stages.conftest import HUBSPOT_SECRET, PUBLIC_URL, SALESFORCE_SECRET, hubspot_event, signed
 from tests.web.test_hostile_input import VERY_DEEP, refused
 
 HUBSPOT = "/webhooks/crm/hubspot"
@@ -51,4 +51,15 @@ def test_a_non_ascii_hubspot_signature_is_a_wrong_signature(hubspot_env_, client
     body, headers = signed([hubspot_event("1001", "closedwon", int(time.time() * 1000))])
     headers["X-HubSpot-Signature-v3"] = signature
     assert "invalid HubSpot signature" in refused(client.post(HUBSPOT, data=body, headers=headers), 401)
+    assert receipts(ctx) == []
+
+
+@pytest.mark.parametrize("encoding", ["bogus-8", "shift_jis", "hex"])
+def test_an_outbound_message_in_an_encoding_expat_cannot_read_is_a_400(
+    salesforce_env_, client, ctx, encoding
+):
+    body = f'<?xml version="1.0" encoding="{encoding}"?><x/>'.encode()
+    url = f"/webhooks/crm/salesforce?token={SALESFORCE_SECRET}"
+    answer = client.post(url, data=body, content_type="text/xml")
+    assert "not a SOAP message" in refused(answer, 400)
     assert receipts(ctx) == []
