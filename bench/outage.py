@@ -350,7 +350,14 @@ def run_once(mode: str, database_url: str, rate: float) -> bool:
         pids_after = {
             pid: kind for parent in parents for pid, kind in process_tree(psutil.Process(parent.pid)).items()
         }
-        vanished = sorted(kind for pid, kind in pids_before.items() if pid not in pids_after)
+        # a child that keeps the command line of its parent: RQ's scheduler process under a worker, a gunicorn
+        # worker under `serve`
+        kinds = {
+            "worker": "RQ scheduler (started again by its worker)",
+            "serve": "gunicorn worker",
+            "run": "run",
+        }
+        vanished = sorted(kinds.get(kind, kind) for pid, kind in pids_before.items() if pid not in pids_after)
         drained_in = None
         verdict: dict = {}
         while time.monotonic() - stopped_sending < 120:
@@ -369,8 +376,7 @@ def run_once(mode: str, database_url: str, rate: float) -> bool:
             counts = {s: n for (p, s), n in sorted(senders.answers.items()) if p == phase}
             print(f"  {phase:<14} answers {counts}")
         print(
-            f"processes: none exited: {not exited} {exited or ''}; replaced meanwhile: {vanished or 'none'} "
-            "(a gunicorn worker or RQ's scheduler process, started again by its parent)"
+            f"processes: none exited: {not exited} {exited or ''}; replaced meanwhile: {vanished or 'none'}"
         )
         print(
             f"ledger: {verdict}; backlog drained "
