@@ -65,7 +65,7 @@ def change_key(crm: str, obj: str, record_id: str, stage: str, entered_at: datet
     because webhook times and history rows of one change can differ in milliseconds."""
     second = int(entered_at.astimezone(UTC).timestamp())
     text = "\n".join((crm, obj, record_id, stage.casefold(), str(second)))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()  # JSON may carry "\\ud800"
 
 
 def store_stage_changes(

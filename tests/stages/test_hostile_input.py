@@ -63,3 +63,12 @@ def test_an_outbound_message_in_an_encoding_expat_cannot_read_is_a_400(
     answer = client.post(url, data=body, content_type="text/xml")
     assert "not a SOAP message" in refused(answer, 400)
     assert receipts(ctx) == []
+
+
+def test_a_flow_callout_with_an_unpaired_surrogate_is_stored(salesforce_env_, client, ctx):
+    body = b'{"object": "Opportunity", "records": [{"Id": "\\ud800", "StageName": "Closed Won", '
+    body += b'"LastStageChangeDate": "2026-11-20T10:00:00Z"}]}'  # valid JSON, not UTF-8 once decoded
+    headers = {"Content-Type": "application/json", "X-Connector-Token": SALESFORCE_SECRET}
+    answer = client.post("/webhooks/crm/salesforce", data=body, headers=headers)
+    assert answer.status_code == 200 and answer.get_json()["status"] == "accepted", answer.data[:300]
+    assert len(receipts(ctx)) == 1
