@@ -475,7 +475,7 @@ def mutate_form(rng: random.Random, pairs: list[tuple[str, str]], limit: int) ->
     if choice == 5:
         count = rng.choice([4999, 5001, 20000])
         return f"many_fields_{count}", pairs + [(f"f{n}", "v") for n in range(count)]
-    raw = urlencode(pairs).encode()
+    raw = urlencode(pairs, errors="surrogatepass").encode()
     if choice == 6:
         return "truncated", raw[: rng.randrange(len(raw) + 1)]
     if choice == 7:
@@ -875,7 +875,7 @@ class Generator:
         else:
             mutation, result = mutate_xml(rng, seed.value, lambda v: f"{v}{tag}", limit)
         if isinstance(result, list) and result and isinstance(result[0], tuple):
-            body, content_type = urlencode(result).encode(), FORM
+            body, content_type = urlencode(result, errors="surrogatepass").encode(), FORM
         elif isinstance(result, bytes):
             body = result
         else:
