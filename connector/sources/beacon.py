@@ -32,6 +32,7 @@ from connector.timeutil import parse_iso
 VISITOR_HEADER = "x-connector-visitor"
 """Header /collect adds to the stored receipt with the visitor id from its first-party cookie."""
 
+
 @register
 class BeaconSource(Source[Submission]):
     name = "beacon"
@@ -89,7 +90,7 @@ class BeaconSource(Source[Submission]):
 
 def _booking(data: dict[str, Any]) -> dict[str, str]:
     provider = data.get("provider")
-    if provider not in BOOKING_KEYS:
+    if not isinstance(provider, str) or provider not in BOOKING_KEYS:  # a list or object is unhashable
         raise BadPayload(f"provider: expected calendly or cal_com, got {str(provider)[:32]!r}")
     booking = data.get("booking")
     key = text(booking.get(BOOKING_KEYS[provider]), 255) if isinstance(booking, dict) else None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 from flask import Blueprint
 
+from connector.config import CollectSettings
 from connector.intake.body import MAX_NESTING
 from tests.intake.helpers import FORM, JSON, SECRET, receipts, stripe_style, use_secrets
 
@@ -121,3 +123,16 @@ def test_an_event_id_no_database_stores_is_kept_with_a_replacement_character(cli
         assert answer.status_code == 200 and answer.get_json()["status"] == status, answer.data[:300]
     [receipt] = receipts(ctx)
     assert receipt.event_id == stored if stored else len(receipt.event_id) == 255
+
+
+@pytest.mark.parametrize("provider", [[], {}, ["calendly"]])
+def test_a_beacon_whose_provider_is_not_a_string_is_a_400(client, ctx, provider):
+    ctx.settings = replace(ctx.settings, collect=CollectSettings(allowed_origins=["https://www.example.com"]))
+    beacon = {"v": 1, "type": "booking", "event_id": "evt-1", "provider": provider, "booking": {"uid": "u"}}
+    answer = client.post(
+        "/collect",
+        data=json.dumps(beacon).encode(),
+        headers={"Content-Type": "text/plain", "Origin": "https://www.example.com"},
+    )
+    assert "provider: expected calendly or cal_com" in refused(answer, 400)
+    assert receipts(ctx) == []
