@@ -149,6 +149,13 @@ MAIL_DELIVERED = """<?php
 add_filter( 'pre_wp_mail', '__return_true' );
 """
 
+FORMIDABLE_NO_DUPLICATE_WINDOW = """<?php
+// Formidable refuses an entry whose values equal another entry's of the last 60 s (its double-click guard,
+// frm_time_to_check_duplicates). The tests send the same visitor again and again (each database variant of a
+// test, each journey): without this, the second identical entry would fail as a duplicate.
+add_filter( 'frm_time_to_check_duplicates', '__return_zero' );
+"""
+
 
 class Site:
     """One WordPress install: its folder, database, server, and PHP run inside it."""
@@ -179,6 +186,7 @@ class Site:
         mu_plugins = self.docroot / "wp-content" / "mu-plugins"
         mu_plugins.mkdir(exist_ok=True)
         (mu_plugins / "ct-mail-delivered.php").write_text(MAIL_DELIVERED)
+        (mu_plugins / "ct-formidable-no-duplicate-window.php").write_text(FORMIDABLE_NO_DUPLICATE_WINDOW)
         self._install_our_plugin()
         self.run(
             "wp_install('Connector E2E', 'admin', 'admin@example.com', false, '', wp_generate_password(20));"
