@@ -33,7 +33,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fuzz_cases import FAMILIES, Case, Generator, server_env  # noqa: E402
+from bench.fuzz_cases import FAMILIES, Case, Generator  # noqa: E402
+from bench.fuzz_seeds import server_env  # noqa: E402
 
 TIMEOUT_SECONDS = 30.0
 """Longest wait for one answer (the server's own body and header deadlines are 10 s)."""
@@ -174,7 +175,6 @@ def run_fuzz(
     concurrency: int = 16,
     families: tuple[str, ...] = tuple(FAMILIES),
     run: str | None = None,
-    report: bool = False,
 ) -> list[FamilyResult]:
     """Fuzz every family of a running `connector serve` at `base_url` (configured with `server_env`)."""
     host, _, port = base_url.removeprefix("http://").partition(":")
@@ -183,8 +183,6 @@ def run_fuzz(
     for family in families:
         generator = Generator(family, seed, public_url, run)
         results.append(asyncio.run(_run_family(host, int(port), generator, cases, concurrency)))
-        if report:
-            print(f"  {family}: {results[-1].cases} cases in {results[-1].seconds:.1f}s", flush=True)
     return results
 
 
@@ -406,9 +404,13 @@ def main() -> None:
             wait_up(port, proc)
             before = web_rss(proc.pid)
             started = time.perf_counter()
-            results = run_fuzz(
-                public_url, public_url, args.cases, args.seed, args.concurrency, families, report=True
-            )
+            results, memory, run = [], [], uuid.uuid4().hex[:8]
+            for family in families:
+                results += run_fuzz(
+                    public_url, public_url, args.cases, args.seed, args.concurrency, (family,), run
+                )
+                memory.append(f"{family} {web_rss(proc.pid) / 2**20:.0f} MiB")
+                print(f"  {family}: {results[-1].cases} cases in {results[-1].seconds:.1f}s", flush=True)
             elapsed = time.perf_counter() - started
             after = web_rss(proc.pid)
             accepted = {k: v for r in results for k, v in r.accepted.items()}
@@ -418,7 +420,7 @@ def main() -> None:
             print()
             print(details(results))
             print(
-                f"\nweb memory (RSS, master + workers): before {before / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB"
+                f"\nweb memory (RSS, master + workers): before {before / 2**20:.0f} MiB, after {after / 2**20:.0f} MiB (after each family: {', '.join(memory)})"
             )
             print(f"run time: {elapsed:.1f}s for {sum(r.requests for r in results)} requests")
             print(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from bench.fuzz import details, run_fuzz, stored_once, summary
-from bench.fuzz_cases import FAMILIES, server_env
+from bench.fuzz_seeds import FAMILIES, server_env
 from tests.conftest import wait_for
 from tests.test_processes import free_port, up
 
