@@ -405,9 +405,10 @@ def main() -> None:
             before = web_rss(proc.pid)
             started = time.perf_counter()
             results, memory, run = [], [], uuid.uuid4().hex[:8]
-            for family in families:
+            for n, family in enumerate(families):  # a family named twice gets ids of its own each time
+                tag = f"{run}{n if families.count(family) > 1 else ''}"
                 results += run_fuzz(
-                    public_url, public_url, args.cases, args.seed, args.concurrency, (family,), run
+                    public_url, public_url, args.cases, args.seed, args.concurrency, (family,), tag
                 )
                 memory.append(f"{family} {web_rss(proc.pid) / 2**20:.0f} MiB")
                 print(f"  {family}: {results[-1].cases} cases in {results[-1].seconds:.1f}s", flush=True)
