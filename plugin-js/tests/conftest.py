@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 PLUGIN = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 LOADER_URL = "https://bzrcdn.openai.com/sdk/oaiq.min.js"
 ENDPOINT = "https://connector.example.test"
 
@@ -69,28 +68,17 @@ def site() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(site: str, playwright_session: Any) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+def browser(site: str, launch_chromium: Any) -> Iterator[Any]:
     port = site.rsplit(":", 1)[1]
     secure = ",".join(f"http://{h}.example.test:{port}" for h in ("www", "shop", "blog"))
-    b = playwright_session.chromium.launch(  # the session's one Playwright (root conftest.py)
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP *.example.test 127.0.0.1",
-            # booking iframes in the page's own process: with out-of-process iframes, a stand-in frame whose
-            # first navigation the script replaced (it decorates the src the moment the iframe is inserted)
-            # was now and then lost to Playwright on a loaded machine (content_frame() None for good)
-            "--disable-site-isolation-trials",
-            # crypto.randomUUID needs a secure context, as on any https site
-            f"--unsafely-treat-insecure-origin-as-secure={secure}",
-        ],
+    b = launch_chromium(
+        "--host-resolver-rules=MAP *.example.test 127.0.0.1",
+        # booking iframes in the page's own process: with out-of-process iframes, a stand-in frame whose
+        # first navigation the script replaced (it decorates the src the moment the iframe is inserted)
+        # was now and then lost to Playwright on a loaded machine (content_frame() None for good)
+        "--disable-site-isolation-trials",
+        # crypto.randomUUID needs a secure context, as on any https site
+        f"--unsafely-treat-insecure-origin-as-secure={secure}",
     )
     yield b
     b.close()

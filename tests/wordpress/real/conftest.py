@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,6 @@ from tests.conftest import ROOT, Processes, wait_for
 
 from .site import ARCHIVE, CONSENT_API, OPTION, Site, WordPressError, free_port, mysql_admin
 
-CHROMIUM = "/usr/bin/chromium"
 LOADER_URL = "https://bzrcdn.openai.com/sdk/oaiq.min.js"
 CF7_SECRET = "cf7-e2e-secret-0123456789"
 PIXEL_ID = "px_e2e_test"
@@ -105,21 +103,8 @@ def consent_api(wordpress: Site) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="session")
-def chromium(playwright_session: Any) -> Iterator[Any]:
-    """Chromium, launched from the session's one Playwright (conftest.py at the root says why)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`", pytrace=False)
-    browser = playwright_session.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    )
+def chromium(launch_chromium: Any) -> Iterator[Any]:
+    browser = launch_chromium()
     yield browser
     browser.close()
 
