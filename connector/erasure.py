@@ -82,34 +82,37 @@ class Erasure:
 
 
 def forget(ctx: Context, who: str, dry_run: bool = False) -> Erasure:
-    """Erase the personal data of the person `who` names (an email, or an event id); see the module doc."""
-    with ctx.sessions.begin() as session:
+    """Erase the personal data of the person `who` names (an email, or an event id); see the module doc.
+    A dry run makes the same changes in a transaction it then rolls back."""
+    with ctx.sessions() as session:
         submissions = _submissions_of(session, who.strip())
-        found = _erase(session, submissions, dry_run)
-        if not dry_run and submissions:
-            record(
-                session,
-                "erasure",
-                f"personal data of one person erased (connector forget): {found.submissions} submission(s)",
-                details={k: v for k, v in vars(found).items() if isinstance(v, int)},
-            )
-    if not dry_run:
-        log.info("erased the personal data of one person: %s submission(s)", found.submissions)
+        found = _erase(session, submissions)
+        if dry_run or not submissions:
+            session.rollback()
+            return found
+        record(
+            session,
+            "erasure",
+            f"personal data of one person erased (connector forget): {found.submissions} submission(s)",
+            details={k: v for k, v in vars(found).items() if isinstance(v, int)},
+        )
+        session.commit()
+    log.info("erased the personal data of one person: %s submission(s)", found.submissions)
     return found
 
 
 def _submissions_of(session: Session, who: str) -> list[Submission]:
+    """An email's submissions; for an event id, that event's and those of every email it carries."""
     if "@" in who:
-        emails = {who.lower()}
+        condition = Submission.email == who.lower()
     else:
-        emails = {e for e in session.scalars(select(Submission.email).where(Submission.event_id == who)) if e}
-    condition = Submission.email.in_(emails) if emails else Submission.event_id == who
-    if emails and "@" not in who:
-        condition = or_(condition, Submission.event_id == who)
+        emails = session.scalars(select(Submission.email).where(Submission.event_id == who)).all()
+        condition = or_(Submission.event_id == who, Submission.email.in_([e for e in emails if e]))
     return list(session.scalars(select(Submission).where(condition).order_by(Submission.id)))
 
 
-def _erase(session: Session, submissions: list[Submission], dry_run: bool) -> Erasure:
+def _erase(session: Session, submissions: list[Submission]) -> Erasure:
+    """Change, in the session, every row that holds these submissions' personal data; count what changed."""
     found = Erasure()
     if not submissions:
         return found
@@ -119,11 +122,10 @@ def _erase(session: Session, submissions: list[Submission], dry_run: bool) -> Er
     found.event_ids = event_ids
     found.submissions = len(submissions)
     for submission in submissions:
-        if not dry_run:
-            submission.email = None
-            submission.contact = {}
-            submission.attribution = _kept(submission.attribution)
-            submission.meta = {k: v for k, v in submission.meta.items() if k in ("form_name",)}
+        submission.email = None
+        submission.contact = {}
+        submission.attribution = _kept(submission.attribution)
+        submission.meta = {k: v for k, v in submission.meta.items() if k == "form_name"}
 
     bookings = list(
         session.scalars(
@@ -133,30 +135,26 @@ def _erase(session: Session, submissions: list[Submission], dry_run: bool) -> Er
     found.bookings = len(bookings)
     for booking in bookings:
         receipt_ids |= {r for r in (booking.receipt_id, booking.beacon_receipt_id) if r is not None}
-        if not dry_run:
-            booking.attribution = _kept(booking.attribution)
-            booking.booking_key = "forgotten:" + hashlib.sha256(booking.booking_key.encode()).hexdigest()[:40]
-            booking.cancel_reason = None
+        booking.attribution = _kept(booking.attribution)
+        booking.booking_key = "forgotten:" + hashlib.sha256(booking.booking_key.encode()).hexdigest()[:40]
+        booking.cancel_reason = None
 
     receipts = list(session.scalars(select(Receipt).where(Receipt.id.in_(receipt_ids))))
     found.receipts = len(receipts)
     for receipt in receipts:
-        if not dry_run:
-            receipt.body = None
-            receipt.body_purged_at = receipt.body_purged_at or utcnow()
-            receipt.headers = {k: v for k, v in receipt.headers.items() if k in KEPT_HEADERS}
-            receipt.last_error = None
+        receipt.body = None
+        receipt.body_purged_at = receipt.body_purged_at or utcnow()
+        receipt.headers = {k: v for k, v in receipt.headers.items() if k in KEPT_HEADERS}
+        receipt.last_error = None
 
     writes = list(session.scalars(select(CrmWrite).where(CrmWrite.submission_id.in_(ids))))
     found.crm_writes = len(writes)
     for write in writes:
-        queued = write.status in (WriteStatus.PENDING, WriteStatus.SENDING)
-        found.crm_writes_cancelled += int(queued)
-        if not dry_run:
-            write.fields_written = {}
-            write.last_error = None
-            if queued:
-                write.status, write.outcome, write.attempt_token = WriteStatus.FAILED, FORGOTTEN, None
+        write.fields_written = {}
+        write.last_error = None
+        if write.status in (WriteStatus.PENDING, WriteStatus.SENDING):
+            found.crm_writes_cancelled += 1
+            write.status, write.outcome, write.attempt_token = WriteStatus.FAILED, FORGOTTEN, None
 
     conversions = list(
         session.scalars(
@@ -167,44 +165,32 @@ def _erase(session: Session, submissions: list[Submission], dry_run: bool) -> Er
     )
     found.conversions = len(conversions)
     for conversion in conversions:
-        queued = conversion.status not in ConversionStatus.FINAL
-        found.conversions_cancelled += int(queued)
-        if not dry_run:
-            conversion.payload = _without_user(conversion.payload)
-            conversion.response = None
-            if queued:
-                conversion.status, conversion.reason, conversion.attempt_token = (
-                    ConversionStatus.SKIPPED,
-                    FORGOTTEN,
-                    None,
-                )
-
-    request_ids = set(
-        session.scalars(
-            select(ConversionRequestEvent.request_id).where(
-                ConversionRequestEvent.conversion_id.in_([c.id for c in conversions])
+        conversion.payload = _without_user(conversion.payload)
+        conversion.response = None
+        if conversion.status not in ConversionStatus.FINAL:
+            found.conversions_cancelled += 1
+            conversion.status, conversion.reason, conversion.attempt_token = (
+                ConversionStatus.SKIPPED,
+                FORGOTTEN,
+                None,
             )
-        )
+
+    request_ids = select(ConversionRequestEvent.request_id).where(
+        ConversionRequestEvent.conversion_id.in_([c.id for c in conversions])
     )
-    requests = list(session.scalars(select(ConversionRequest).where(ConversionRequest.id.in_(request_ids))))
-    found.conversion_requests = sum(1 for r in requests if r.body)
-    for request in requests:
-        if not dry_run:
+    for request in session.scalars(select(ConversionRequest).where(ConversionRequest.id.in_(request_ids))):
+        if request.body:
+            found.conversion_requests += 1
             request.body = None  # a batch's body: it held this person's hashed identifiers
 
-    journal = list(
-        session.scalars(
-            select(JournalEntry).where(
-                or_(
-                    JournalEntry.receipt_id.in_(receipt_ids),
-                    JournalEntry.event_id.in_(event_ids),
-                )
-            )
+    journal = session.scalars(
+        select(JournalEntry).where(
+            or_(JournalEntry.receipt_id.in_(receipt_ids), JournalEntry.event_id.in_(event_ids))
         )
     )
-    found.journal_entries = sum(1 for entry in journal if entry.details)
     for entry in journal:
-        if not dry_run:
+        if entry.details:
+            found.journal_entries += 1
             entry.details = {}
     return found
 
