@@ -49,6 +49,18 @@ def parse_timestamped(header: str, version: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
+def require_secrets(secrets: list[str]) -> None:
+    if not secrets:
+        raise Unauthorized("no signing secret configured; requests are refused")
+
+
+def check_age(timestamp: int, tolerance_seconds: int, now: float | None = None) -> None:
+    """Refuse a signature whose unix `timestamp` is further than the tolerance from now, either way."""
+    age = (time.time() if now is None else now) - timestamp
+    if abs(age) > tolerance_seconds:
+        raise Unauthorized(f"signature timestamp is {int(age)}s old; the tolerance is {tolerance_seconds}s")
+
+
 def verify_timestamped(
     header: str,
     signed_body: bytes,
@@ -58,12 +70,9 @@ def verify_timestamped(
     now: float | None = None,
 ) -> None:
     """Check a Stripe-style `t=...,v1=...` signature of `"<t>." + body` and its age; raise Unauthorized."""
-    if not secrets:
-        raise Unauthorized("no signing secret configured; requests are refused")
+    require_secrets(secrets)
     timestamp, signatures = parse_timestamped(header, version)
-    age = (time.time() if now is None else now) - timestamp
-    if abs(age) > tolerance_seconds:
-        raise Unauthorized(f"signature timestamp is {int(age)}s old; the tolerance is {tolerance_seconds}s")
+    check_age(timestamp, tolerance_seconds, now)
     message = str(timestamp).encode() + b"." + signed_body
     expected = [hmac_hex(secret, message) for secret in secrets]
     if not any(digest_equal(sig, exp) for sig in signatures for exp in expected):
@@ -72,8 +81,7 @@ def verify_timestamped(
 
 def verify_plain(signature: str, body: bytes, secrets: list[str]) -> None:
     """Check a hex HMAC-SHA256 of the raw body (no timestamp); raise Unauthorized."""
-    if not secrets:
-        raise Unauthorized("no signing secret configured; requests are refused")
+    require_secrets(secrets)
     presented = signature.strip().lower()[:MAX_HEADER_LENGTH]
     if not any(digest_equal(presented, hmac_hex(secret, body)) for secret in secrets):
         raise Unauthorized("invalid signature")
@@ -149,12 +157,9 @@ def verify_standard_webhook(
     now: float | None = None,
 ) -> None:
     """Check a Standard Webhooks signature: any `v1,` signature made with any secret; raise Unauthorized."""
-    if not secrets:
-        raise Unauthorized("no signing secret configured; requests are refused")
+    require_secrets(secrets)
     at, presented = parse_standard_webhook(webhook_id, timestamp, signature)
-    age = (time.time() if now is None else now) - at
-    if abs(age) > tolerance_seconds:
-        raise Unauthorized(f"signature timestamp is {int(age)}s old; the tolerance is {tolerance_seconds}s")
+    check_age(at, tolerance_seconds, now)
     expected = [
         standard_webhook_signature(standard_webhook_key(s), webhook_id, timestamp, body) for s in secrets
     ]
