@@ -12,7 +12,6 @@ from connector.context import Context
 from connector.conversions.setup import api_key
 from connector.crm_admin import check_crm
 from connector.intake import registry
-from connector.sources.hubspot import HubSpotWebhookSource
 from connector.stages.check import check_stages
 
 
@@ -54,8 +53,8 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         state = f"{count} secret(s) configured" if count else "NO SECRET: every request will get 401"
         problems += 0 if count else 1
         say(f"source {source.kind}/{source.name}: enabled, {state}")
-        if isinstance(source, HubSpotWebhookSource) and not settings.web.public_url:
-            # a problem once stage changes are on (what HubSpot's webhooks are for); a note until then
+        if source.signs_public_url and not settings.web.public_url:
+            # a problem once stage changes are on (what these CRM webhooks are for); a note until then
             problems += 1 if settings.stages.enabled else 0
             say(
                 f"source {source.kind}/{source.name}: web.public_url is not set: its signatures cover the URL it "

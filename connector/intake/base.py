@@ -73,6 +73,8 @@ class Source(Generic[ParsedT]):
     """Headers stored with the receipt (never the secret); what a later re-parse needs."""
     gone_when_disabled: ClassVar[bool] = False
     """Answer 410 when disabled, for senders that document 410 as 'stop sending'."""
+    signs_public_url: ClassVar[bool] = False
+    """Its signature covers the URL it called, so it needs `web.public_url` (Host is never trusted)."""
 
     def authenticate_headers(self, request: IncomingRequest, secrets: list[str]) -> None:
         """Check credentials that need no body (shared secret); raise Unauthorized."""

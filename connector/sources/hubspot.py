@@ -41,6 +41,7 @@ class HubSpotWebhookSource(StageSource):
     contact.propertyChange(lifecyclestage); the app's client secret is the source's secret."""
 
     name = "hubspot"
+    signs_public_url = True
     kept_headers = ("content-type", "user-agent", TIMESTAMP_HEADER)
 
     def authenticate_headers(self, request: IncomingRequest, secrets: list[str]) -> None:
