@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,6 +13,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from connector import broker
 from connector.config import Settings
+from connector.web.deadline import ReadDeadline
 
 
 class _Gunicorn(BaseApplication):
@@ -49,20 +48,12 @@ class HeaderDeadlineWorker(ThreadWorker):
     header_timeout_seconds = 10.0
 
     def handle(self, conn: Any) -> Any:
-        timer = threading.Timer(self.header_timeout_seconds, _shut_reading, (conn.sock,))
-        timer.daemon = True
-        _handling.header_deadline = timer
-        timer.start()
+        deadline = _handling.header_deadline = ReadDeadline(conn.sock, self.header_timeout_seconds)
         try:
             return super().handle(conn)
         finally:
-            timer.cancel()
+            deadline.cancel()
             _handling.header_deadline = None
-
-
-def _shut_reading(connection: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        connection.shutdown(socket.SHUT_RD)
 
 
 def headers_arrived(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:

@@ -7,10 +7,7 @@ included, the answer is counted under that label with its status and latency.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -29,6 +26,7 @@ from connector.intake.errors import (
     TooManyRequests,
 )
 from connector.intake.ledger import StoreTimeout
+from connector.web.deadline import ReadDeadline
 
 log = logging.getLogger(__name__)
 
@@ -49,38 +47,27 @@ def observe(label: str) -> None:
 def read_body(limit: int, timeout: float) -> bytes:
     """The request body, refused with 413 past `limit` bytes (declared or actually sent) and with 408 when it
     has not all arrived after `timeout` seconds: a slow sender, or an endless chunked body, must not hold one
-    of the server's threads for good. (Under gunicorn a timer shuts the socket's reading side at the
-    deadline, which ends even a read that is trickled one byte at a time; the answer still goes out.)"""
+    of the server's threads for good (under gunicorn: a ReadDeadline on its socket)."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body of {request.content_length} bytes exceeds the {limit}-byte limit")
     connection = request.environ.get("gunicorn.socket")
-    cut: list[bool] = []
-    timer = threading.Timer(timeout, _cut_off, (connection, cut)) if connection is not None else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
+    deadline = ReadDeadline(connection, timeout) if connection is not None else None
     try:
         body = request.stream.read(limit + 1)
     except Exception:
-        if cut:
+        if deadline is not None and deadline.passed:
             raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
-    if cut:
+        if deadline is not None:
+            deadline.cancel()
+    if deadline is not None and deadline.passed:
         raise RequestTimeout(f"the body did not arrive within {timeout:g} s")
     if request.content_length is not None and len(body) < request.content_length:
         raise BadPayload(f"the body ended after {len(body)} of the {request.content_length} declared bytes")
     if len(body) > limit:
         raise PayloadTooLarge(f"body exceeds the {limit}-byte limit")
     return body
-
-
-def _cut_off(connection: socket.socket, cut: list[bool]) -> None:
-    cut.append(True)
-    with contextlib.suppress(OSError):
-        connection.shutdown(socket.SHUT_RD)
 
 
 def init_app(app: Flask) -> None:
