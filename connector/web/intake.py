@@ -54,7 +54,9 @@ def _receive(kind: str, name: str, source: Source[Any]) -> Response:
         remote_addr=request.remote_addr or "",
     )
     source.authenticate_headers(incoming, secrets)
-    incoming = incoming.with_body(read_body(ctx.settings.intake.max_body_bytes, ctx.settings.intake.body_timeout_seconds))
+    incoming = incoming.with_body(
+        read_body(ctx.settings.intake.max_body_bytes, ctx.settings.intake.body_timeout_seconds)
+    )
     source.authenticate_body(incoming, secrets, conf)
     parsed = source.parse(incoming, conf)
     source.verify_parsed(parsed, ctx.settings)
