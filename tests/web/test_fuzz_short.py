@@ -14,6 +14,16 @@ CASES = 150
 """Cases per family (bench/fuzz.py sends 10,000)."""
 
 
+def test_the_fuzz_covers_every_source_there_is():
+    """A new source is fuzzed too, or this fails: the families list every registered one."""
+    import connector.sources  # noqa: F401  (registers every source)
+    from connector.intake.registry import all_sources
+
+    assert sorted(name for names in FAMILIES.values() for name in names) == sorted(
+        s.name for s in all_sources()
+    )
+
+
 def test_no_fuzzed_request_gets_a_5xx_or_costs_a_neighbour(env, processes):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
