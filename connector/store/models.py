@@ -46,6 +46,8 @@ class Receipt(Base):
     __table_args__ = (
         UniqueConstraint("source", "delivery_key", name="uq_receipts_source_delivery_key"),
         Index("ix_receipts_status_received_at", "status", "received_at"),
+        # The admin console's 24-hour counts and last delivery per source read only this index.
+        Index("ix_receipts_source_received_at", "source", "received_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -320,6 +322,51 @@ class StageWatermark(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AdminUser(Base):
+    """A person who signs in to the admin console, with one role (viewer < editor < admin)."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (UniqueConstraint("email", name="uq_admin_users_email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class AdminAudit(Base):
+    """One change made in the admin console (or to its users from the command line): who, when, what."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(512))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class AdminSignInFailure(Base):
+    """A refused console sign-in; recent ones per email and per IP rate-limit the next attempts."""
+
+    __tablename__ = "admin_sign_in_failures"
+    __table_args__ = (
+        Index("ix_admin_sign_in_failures_email_at", "email", "at"),
+        Index("ix_admin_sign_in_failures_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    email: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str] = mapped_column(String(64))
 
 
 # Every row the ORM writes fits its columns (connector.store.fit); core inserts fit their values themselves.
