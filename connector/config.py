@@ -6,6 +6,7 @@ Secrets never live in the file: it names the environment variables (or files) th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -272,6 +273,21 @@ class StagesSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    idle_timeout_seconds: int = 1800
+    """A console session unused this long is signed out (seconds)."""
+    sign_in_attempts: int = 5
+    """Failed sign-ins allowed per email and per client IP within `sign_in_window_seconds`; more get 429."""
+    sign_in_window_seconds: int = 900
+    """The window those failures are counted in (seconds)."""
+    trusted_header: str = ""
+    """Header a single-sign-on proxy sets to the signed-in user's email (e.g. X-Forwarded-Email); empty:
+    off. Honoured only from `trusted_proxies`, and only for an email that is an existing console user."""
+    trusted_proxies: list[str] = field(default_factory=list)
+    """Addresses or networks (127.0.0.1, 10.0.0.0/8) of the proxy allowed to set `trusted_header`."""
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./data"
     """Where the embedded SQLite database, embedded Redis and generated dev tokens live."""
@@ -295,6 +311,7 @@ class Settings:
     conversions: ConversionsSettings = field(default_factory=ConversionsSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     stages: StagesSettings = field(default_factory=StagesSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     source_path: str = ""
     """The file these settings came from (empty for defaults); set by the loader."""
 
@@ -358,6 +375,7 @@ def load_settings(
     settings = _build(Settings, raw, origin, "")
     _check_conversions(settings.conversions, origin)
     _check_stages(settings, origin)
+    _check_admin(settings.admin, origin)
     return replace(settings, source_path=str(path or ""))
 
 
@@ -536,6 +554,22 @@ def _check_stages(settings: Settings, origin: str) -> None:
         StageRules.from_mapping(conf.rules)
     except StageRuleError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
+
+
+def _check_admin(conf: AdminSettings, origin: str) -> None:
+    """[admin]: the trusted header needs its proxies, and each proxy is an address or a network."""
+    for proxy in conf.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{origin}: admin.trusted_proxies: expected an address or network such as 10.0.0.0/8, "
+                f"got {proxy!r}"
+            ) from None
+    if conf.trusted_header and not conf.trusted_proxies:
+        raise ConfigError(
+            f"{origin}: admin.trusted_header: needs admin.trusted_proxies (the proxy allowed to set it)"
+        )
 
 
 def resolve_secrets(settings: Settings, source: str, environ: Mapping[str, str] | None = None) -> list[str]:
