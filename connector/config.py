@@ -288,6 +288,15 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    opportunity_stages: list[str] = field(default_factory=list)
+    """Stages (label or internal id, any case) that make a CRM record an opportunity in the report,
+    besides every stage a stage rule names."""
+    won_stages: list[str] = field(default_factory=lambda: ["Closed Won", "closedwon"])
+    """Stages that count as won (Salesforce's label and HubSpot's internal id by default)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str = "./data"
     """Where the embedded SQLite database, embedded Redis and generated dev tokens live."""
@@ -312,6 +321,7 @@ class Settings:
     crm: CrmSettings = field(default_factory=CrmSettings)
     stages: StagesSettings = field(default_factory=StagesSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     source_path: str = ""
     """The file these settings came from (empty for defaults); set by the loader."""
 
