@@ -1,4 +1,4 @@
-"""The four leased tables, each described once; the jobs and the sweeper work through these."""
+"""The leased tables, each described once; the jobs and the sweeper work through these."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from connector.store.models import (
     Conversion,
     ConversionStatus,
     CrmWrite,
+    DealAttribution,
+    DealAttributionStatus,
     Receipt,
     ReceiptStatus,
     StageChange,
@@ -48,3 +50,12 @@ STAGE_CHANGES = LeasedLedger(
     working=StageChangeStatus.RESOLVING,
 )
 """CRM records entering a stage, resolved in batches into conversions."""
+
+DEAL_ATTRIBUTIONS = LeasedLedger(
+    "deal attributions",
+    DealAttribution,
+    waiting=(DealAttributionStatus.PENDING,),
+    working=DealAttributionStatus.SENDING,
+    counts_attempts=False,
+)
+"""The attribution written once onto each opportunity or deal, in batches."""

@@ -303,6 +303,49 @@ class StageChange(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class DealAttributionStatus:
+    """Life of a deal attribution: pending -> sending -> written, or one final outcome."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    WRITTEN = "written"
+    FAILED = "failed"
+    UNATTRIBUTED = "unattributed"
+    NO_MAPPING = "no_mapping"
+    DELETED = "record_deleted"
+    REVISIT = (UNATTRIBUTED, NO_MAPPING)
+    """Outcomes a later stage change of the same record looks at again."""
+
+
+class DealAttribution(Base):
+    """The attribution written onto one opportunity or deal: one row per record, written once."""
+
+    __tablename__ = "deal_attributions"
+    __table_args__ = (
+        UniqueConstraint("crm", "object_type", "record_id", name="uq_deal_attributions_record"),
+        Index("ix_deal_attributions_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    crm: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64))
+    learned_via: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str | None] = mapped_column(String(64))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    status: Mapped[str] = mapped_column(String(16), default=DealAttributionStatus.PENDING)
+    fields_written: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(default=0)
+    attempt_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Visitor(Base):
     """A browser known by the connector's first-party cookie: its first touch, kept past script-cookie caps."""
 
