@@ -22,7 +22,7 @@ from connector import broker
 from connector.config import Settings
 from connector.crm.base import CrmAdapter
 from connector.crm.configured import build_adapter
-from connector.mapping import MappingSet, load_mappings
+from connector.mapping import MappingError, MappingSet, files_fingerprint, load_mappings
 from connector.store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,25 @@ class Context:
 
     @property
     def mappings(self) -> MappingSet:
-        """The mapping files of `crm.mappings_path`, loaded and validated once per process."""
+        """The mapping files of `crm.mappings_path`, loaded again when one of them changes on disk.
+
+        A change (the admin console's save replaces a file) is seen by a few `stat` calls per use; a
+        changed set that no longer loads keeps the previous one, logged, so a bad hand edit stops nothing.
+        """
+        path = Path(self.settings.crm.mappings_path).expanduser().resolve()
         with self._lock:
+            seen = files_fingerprint(path)
             if "_mappings" not in self.__dict__:
-                path = Path(self.settings.crm.mappings_path).expanduser().resolve()
                 self.__dict__["_mappings"] = load_mappings(path)
+            elif self.__dict__.get("_mappings_seen") != seen:
+                try:
+                    self.__dict__["_mappings"] = load_mappings(path)
+                    log.info("mappings reloaded from %s", path)
+                except MappingError as exc:
+                    log.error(
+                        "mappings in %s changed but do not load; keeping the previous ones: %s", path, exc
+                    )
+            self.__dict__["_mappings_seen"] = seen
             mappings: MappingSet = self.__dict__["_mappings"]
             return mappings
 

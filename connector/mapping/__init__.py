@@ -2,7 +2,14 @@
 
 from connector.mapping.check import Explanation, Finding, check_against_schema, explain
 from connector.mapping.engine import Decision, decide, match_value, plan_writes, submission_values
-from connector.mapping.loader import MappingError, MappingProblem, load_mapping, load_mappings, parse_mapping
+from connector.mapping.loader import (
+    MappingError,
+    MappingProblem,
+    files_fingerprint,
+    load_mapping,
+    load_mappings,
+    parse_mapping,
+)
 from connector.mapping.model import POLICIES, FieldRule, Mapping, MappingSet, Match, Override, Transform
 from connector.mapping.transforms import TRANSFORMS
 
@@ -23,6 +30,7 @@ __all__ = [
     "check_against_schema",
     "decide",
     "explain",
+    "files_fingerprint",
     "load_mapping",
     "load_mappings",
     "match_value",

@@ -324,14 +324,37 @@ def load_mapping(path: str | Path) -> Mapping:
     return mapping
 
 
-def load_mappings(location: str | Path) -> MappingSet:
-    """Load every `*.toml` in a directory (or one file); raise MappingError listing problems of all files."""
+def mapping_paths(location: str | Path) -> list[Path]:
+    """The mapping files of a directory (every `*.toml`, sorted), or the one file named."""
     location = Path(location)
-    paths = sorted(location.glob("*.toml")) if location.is_dir() else [location]
+    return sorted(location.glob("*.toml")) if location.is_dir() else [location]
+
+
+def files_fingerprint(location: str | Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes when a mapping file is written, added or removed: name, inode, size, mtime (ns)."""
+    found = []
+    for path in mapping_paths(location):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found.append((path.name, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(found)
+
+
+def load_mappings(location: str | Path, texts: dict[Path, str] | None = None) -> MappingSet:
+    """Load every `*.toml` in a directory (or one file); raise MappingError listing problems of all files.
+
+    `texts` replaces the content of some files (an edit validated before it is written).
+    """
+    location = Path(location)
+    paths = mapping_paths(location)
+    texts = texts or {}
     mappings: list[Mapping] = []
     problems: list[MappingProblem] = []
     for path in paths:
-        mapping, found = parse_mapping(path.read_text(encoding="utf-8"), path)
+        text = texts[path] if path in texts else path.read_text(encoding="utf-8")
+        mapping, found = parse_mapping(text, path)
         problems += found
         if mapping is not None:
             mappings.append(mapping)
