@@ -1,7 +1,16 @@
 """Print the browser script's size (raw and gzipped, and its on-demand parts') and its measured run time on a
 page with five forms.
 
-Usage: python bench/plugin_size.py [--runs N]
+Usage: python bench/plugin_size.py [--runs N] [--baseline REV]
+
+Two builds side by side in one headless Chromium, interleaved (A B, then B A, ...): the build committed at REV
+(default 504a358, before the script's speed work; its dist/ files are taken from git into a temporary folder)
+and the working tree's dist/. For each, on the five-form ad landing (utm_*, oppref, gclid and a ChatGPT
+referrer) and on a direct visit, the main-thread time of our files from a Chrome trace (`Tracing.start`):
+EvaluateScript, compile and every FunctionCall (event listeners, observers, timers, idle callbacks) attributed
+to our files' URLs on the renderer's main thread, from navigation until the load event + 300 ms, nested events
+counted once. Beside it the performance.now() figures below, per build. The peers' figures are the ones
+measured in issue 15 (their code is not part of this project).
 
 Run time on plugin-js/tests/pages/five-forms.html (five forms, 50 hidden fields to fill) with
 dist/attribution.js inlined, in headless Chromium (/usr/bin/chromium), median over N fresh page loads of each
@@ -30,13 +39,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
+import json
 import statistics
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST_DIR = ROOT / "plugin-js" / "dist"
+BASELINE = "504a358"
+"""The commit whose build the new one is compared with: the last one before the script's speed work."""
+LANDING = "?utm_source=chatgpt.com&utm_medium=referral&utm_campaign=launch&oppref=B1&gclid=G1"
+CHATGPT = "https://chatgpt.com/"
+PEERS = {
+    "landing": "Attributor 6.8 ms, utm_form 13.4 ms, HandL + jQuery 37.1 ms",
+    "direct": "Attributor 7.4 ms",
+}
+"""Main-thread time of the peers on the same pages, as measured in issue 15."""
+GOALS = {"landing": 1.5 * 6.8, "direct": 7.4}
+"""ms: within 1.5 x Attributor's on the landing, 1.0 x on a direct visit (issue 15)."""
+TRACE_CATEGORIES = ["devtools.timeline", "v8"]
 DIST = DIST_DIR / "attribution.js"
 PARTS = ("classify.js", "booking.js")
 PAGE = ROOT / "plugin-js" / "tests" / "pages" / "five-forms.html"
@@ -64,20 +88,20 @@ SUBMIT = (
 REFILL = "() => { const t = performance.now(); attribution('fill'); return performance.now() - t; }"
 
 
-def sizes(name: str = "attribution.js") -> tuple[int, int]:
+def sizes(name: str = "attribution.js", dist_dir: Path = DIST_DIR) -> tuple[int, int]:
     """(raw bytes, gzipped bytes at level 9) of a built file."""
-    code = (DIST_DIR / name).read_bytes()
+    code = (dist_dir / name).read_bytes()
     return len(code), len(gzip.compress(code, 9))
 
 
-def page_html(first_use_paid: bool, nonce: str) -> str:
+def page_html(first_use_paid: bool, nonce: str, dist_dir: Path = DIST_DIR) -> str:
     """The five-form page with the config, optionally FIRST_USE, and the timed inline script (made
     unique by `nonce`, so V8 compiles it afresh as on a first visit instead of reusing an earlier page's code)."""
     # __s1 is taken at the end of the same script, in the same task: a later inline script could run only after
     # the HTML parser yielded to other tasks (the pixel loader's fetch, timers), which are not the script's work
     script = (
         "<script>window.__s0 = performance.now();</script><script>"
-        + DIST.read_text()
+        + (dist_dir / "attribution.js").read_text()
         + f"\n;window.__s1 = performance.now(); //{nonce}</script>"
     )
     return PAGE.read_text().replace("<!--SCRIPT-->", CONFIG + (FIRST_USE if first_use_paid else "") + script)
@@ -86,6 +110,20 @@ def page_html(first_use_paid: bool, nonce: str) -> str:
 def serve(html: str) -> Callable[[Any], None]:
     """A route handler answering with `html` (a closure: Playwright passes handlers the request as well)."""
     return lambda route: route.fulfill(body=html, content_type="text/html")
+
+
+def serve_parts(dist_dir: Path, prefix: str = "") -> Callable[[Any], None]:
+    """A route handler answering /<prefix>name.js?hash with dist_dir/name.js (`prefix` runs the new classifier
+    with `window.__c0` noted first, for the classifier-arrival figure)."""
+
+    def handler(route: Any) -> None:
+        name = route.request.url.split("?")[0].rsplit("/", 1)[1]
+        body = (dist_dir / name).read_text()
+        if name == "classify.js":
+            body = "window.__c0 = performance.now();\n" + body
+        route.fulfill(body=body, content_type="text/javascript")
+
+    return handler
 
 
 def launch(playwright: Any, chromium: str = "/usr/bin/chromium") -> Any:
@@ -103,60 +141,180 @@ def launch(playwright: Any, chromium: str = "/usr/bin/chromium") -> Any:
     )
 
 
+def page_times(
+    browser: Any, kind: str, first_use_paid: bool, nonce: str, dist_dir: Path = DIST_DIR
+) -> dict[str, float]:
+    """performance.now() figures (ms) of one fresh page load of `kind` ("landing" or "direct"): script_ms (the
+    inline script's run), and on a landing with the first use paid: access_ms, classify_ms, submit_ms, refill_ms."""
+    html = page_html(first_use_paid=first_use_paid, nonce=nonce, dist_dir=dist_dir)
+    context = browser.new_context()
+    try:
+        context.route(
+            "https://bzrcdn.openai.com/**", lambda r: r.fulfill(body="", content_type="text/javascript")
+        )
+        context.route("https://bench.test/**", serve(html))
+        context.route("https://bench.test/*.js*", serve_parts(dist_dir))
+        page = context.new_page()
+        landing = kind == "landing"
+        page.goto(
+            "https://bench.test/five-forms.html" + (LANDING if landing else ""),
+            referer=CHATGPT if landing else None,
+        )
+        page.wait_for_function("window.__c1 !== undefined")
+        filled = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][12]\"]').value")
+        assert len(filled) == 36, "the five-form page was not filled"
+        channel = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][8]\"]').value")
+        assert channel == ("openai_ads" if landing else "direct"), channel
+        t = {"script_ms": page.evaluate("window.__s1 - window.__s0")}
+        if landing and first_use_paid:
+            t["access_ms"] = page.evaluate("window.__a1 - window.__a0")
+            t["classify_ms"] = page.evaluate("window.__c1 - window.__c0")
+            t["submit_ms"] = page.evaluate(SUBMIT)
+            t["refill_ms"] = page.evaluate(REFILL)
+        return t
+    finally:
+        context.close()
+
+
 def run_times(
-    runs: int = 20, browser: object = None, chromium: str = "/usr/bin/chromium"
+    runs: int = 20, browser: object = None, chromium: str = "/usr/bin/chromium", dist_dir: Path = DIST_DIR
 ) -> dict[str, float]:
     """Median milliseconds on the five-form page: own_ms (start-up, the browser's first-use costs paid before),
     access_ms (those first-use costs: storage, cookie, first script request), start_ms (cold start-up),
-    submit_ms and refill_ms (on the warm page)."""
+    classify_ms (the classifier's arrival), direct_ms (a direct visit's start-up), submit_ms and refill_ms (on
+    the warm page)."""
     if browser is None:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
             launched = launch(p, chromium)
             try:
-                return run_times(runs, launched)
+                return run_times(runs, launched, dist_dir=dist_dir)
             finally:
                 launched.close()
     times: dict[str, list[float]] = {
         k: []
         for k in ("own_ms", "access_ms", "start_ms", "classify_ms", "direct_ms", "submit_ms", "refill_ms")
     }
-    classifier = "window.__c0 = performance.now();\n" + (DIST_DIR / "classify.js").read_text()
     for run in range(runs):
         kinds = [("warm", True), ("cold", False), ("direct", True)]
         for kind, first_use_paid in kinds[run % 3 :] + kinds[: run % 3]:  # interleaved, rotating the order
-            html = page_html(first_use_paid=first_use_paid, nonce=f"{run}-{kind}")
-            context = browser.new_context()  # type: ignore[attr-defined]
-            context.route(
-                "https://bzrcdn.openai.com/**", lambda r: r.fulfill(body="", content_type="text/javascript")
+            t = page_times(
+                browser,
+                "direct" if kind == "direct" else "landing",
+                first_use_paid,
+                f"{run}-{kind}",
+                dist_dir,
             )
-            context.route("https://bench.test/**", serve(html))
-            context.route(
-                "https://bench.test/classify.js*",
-                lambda r: r.fulfill(body=classifier, content_type="text/javascript"),
-            )
-            page = context.new_page()
-            query = "" if kind == "direct" else "?utm_source=chatgpt.com&utm_medium=referral&oppref=B1"
-            page.goto("https://bench.test/five-forms.html" + query)
-            page.wait_for_function("window.__c1 !== undefined")
-            filled = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][12]\"]').value")
-            assert len(filled) == 36, "the five-form page was not filled"
-            channel = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][8]\"]').value")
-            assert channel == ("direct" if kind == "direct" else "openai_ads"), channel
-            script_ms = page.evaluate("window.__s1 - window.__s0")
-            if kind == "warm":
-                times["own_ms"].append(script_ms)
-                times["access_ms"].append(page.evaluate("window.__a1 - window.__a0"))
-                times["classify_ms"].append(page.evaluate("window.__c1 - window.__c0"))
-                times["submit_ms"].append(page.evaluate(SUBMIT))
-                times["refill_ms"].append(page.evaluate(REFILL))
-            elif kind == "cold":
-                times["start_ms"].append(script_ms)
-            else:
-                times["direct_ms"].append(script_ms)
-            context.close()
+            script_ms = t.pop("script_ms")
+            times[{"warm": "own_ms", "cold": "start_ms", "direct": "direct_ms"}[kind]].append(script_ms)
+            for k, v in t.items():
+                times[k].append(v)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main_thread_ms(trace: dict[str, Any] | list[Any], base: str) -> float:
+    """Milliseconds the renderer's main thread spent in our files (URLs starting with `base`): EvaluateScript,
+    compile and FunctionCall events, nested ones counted once, from the trace's start to the load event + 300 ms."""
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("ph") == "M" and e["name"] == "thread_name" and e["args"].get("name") == "CrRendererMain"
+    }
+    loads = [
+        e["ts"] for e in events if e["name"] == "MarkLoad" and e["args"]["data"].get("isOutermostMainFrame")
+    ]
+    assert loads, "no load event in the trace"
+    end = loads[-1] + 300_000
+    spans = []
+    for e in events:
+        if e.get("ph") != "X" or (e["pid"], e["tid"]) not in main or e["ts"] > end:
+            continue
+        if e["name"] not in ("EvaluateScript", "v8.compile", "FunctionCall"):
+            continue
+        data = e.get("args", {}).get("data", {})
+        if str(data.get("url", "")).startswith(base):
+            spans.append((e["ts"], min(e["ts"] + e.get("dur", 0), end)))
+    total, reach = 0, 0
+    for start, stop in sorted(spans):
+        if stop > reach:
+            total += stop - max(start, reach)
+            reach = stop
+    return total / 1000
+
+
+def traced_ms(browser: Any, kind: str, dist_dir: Path, run: str) -> float:
+    """Main-thread time (ms) of our files on one fresh load of the five-form page as a `kind` visit, the script
+    served under a URL of its own (https://bench.test/<run>/attribution.js, so nothing is cached), deferred as
+    the README's tag is, with consent and a pixel id."""
+    base = f"https://bench.test/{run}/"
+    html = PAGE.read_text().replace(
+        "<!--SCRIPT-->",
+        '<script>window.attributionConfig={consent:"optional",pixelId:"px_bench"};</script>'
+        f'<script defer src="{base}attribution.js"></script>',
+    )
+    context = browser.new_context()
+    try:
+        context.route(
+            "https://bzrcdn.openai.com/**", lambda r: r.fulfill(body="", content_type="text/javascript")
+        )
+        context.route("https://bench.test/five-forms.html*", serve(html))
+        context.route(base + "**", serve_parts(dist_dir))
+        page = context.new_page()
+        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+        landing = kind == "landing"
+        try:
+            page.goto(
+                "https://bench.test/five-forms.html" + (LANDING if landing else ""),
+                referer=CHATGPT if landing else None,
+            )
+            # one timer, not a polling wait: Playwright's polling would run in the page while it is traced
+            page.evaluate(
+                "new Promise(done => { const wait = () => performance.timing.loadEventEnd ?"
+                " setTimeout(done, 300 + performance.timing.loadEventEnd - Date.now()) : setTimeout(wait, 20); wait(); })"
+            )
+        finally:
+            trace = json.loads(browser.stop_tracing())
+        channel = page.evaluate("document.querySelector('#f5 [name=\"wpforms[fields][8]\"]').value")
+        assert channel == ("openai_ads" if landing else "direct"), f"{kind}: channel {channel!r}"
+        return main_thread_ms(trace, base)
+    finally:
+        context.close()
+
+
+def baseline_dist(rev: str, folder: Path) -> Path:
+    """dist/ as committed at `rev`, written to `folder`."""
+    for name in ("attribution.js", *PARTS, "convert.js"):
+        code = subprocess.run(
+            ["git", "show", f"{rev}:plugin-js/dist/{name}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        (folder / name).write_bytes(code)
+    return folder
+
+
+def compare(browser: Any, builds: dict[str, Path], runs: int) -> dict[str, dict[str, float]]:
+    """Medians per build: the traced main-thread time of a landing and a direct visit, and the performance.now()
+    figures (own start-up and classifier arrival on the landing, the direct visit's start-up), the builds
+    interleaved A B, B A, ... within each kind."""
+    found: dict[str, dict[str, list[float]]] = {b: {} for b in builds}
+    names = list(builds)
+    for _ in range(2):  # warm-up: the browser's first pages pay for its own start
+        for name in names:
+            traced_ms(browser, "landing", builds[name], f"warm-{names.index(name)}")
+    for run in range(runs):
+        order = names if run % 2 == 0 else names[::-1]
+        for kind in ("landing", "direct"):
+            for name in order:
+                add = found[name].setdefault
+                add(f"{kind}_trace_ms", []).append(
+                    traced_ms(browser, kind, builds[name], f"{run}-{kind}-{names.index(name)}")
+                )
+                t = page_times(browser, kind, True, f"{run}-{kind}-{names.index(name)}", builds[name])
+                add(f"{kind}_now_ms", []).append(t["script_ms"])
+                if kind == "landing":
+                    add("classify_now_ms", []).append(t["classify_ms"])
+    return {b: {k: statistics.median(v) for k, v in f.items()} for b, f in found.items()}
 
 
 def repeat_times(browser: Any, runs: int) -> list[float]:
@@ -209,27 +367,43 @@ def repeat_times(browser: Any, runs: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=15, help="pairs of page loads per kind (default 15)")
+    parser.add_argument(
+        "--baseline", default=BASELINE, help=f"the commit to compare with (default {BASELINE})"
+    )
     args = parser.parse_args()
     raw, gz = sizes()
     print(f"dist/attribution.js: {raw} bytes raw, {gz} bytes gzipped (budget {BUDGET}, {BUDGET - gz:+d})")
-    for part in PARTS:
+    for part in (*PARTS, "convert.js"):
         raw, gz = sizes(part)
         print(f"dist/{part} (loaded on demand): {raw} bytes raw, {gz} bytes gzipped")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    with tempfile.TemporaryDirectory() as old, sync_playwright() as p:
+        builds = {
+            f"build at {args.baseline}": baseline_dist(args.baseline, Path(old)),
+            "this build": DIST_DIR,
+        }
         browser = launch(p)
-        t = run_times(args.runs, browser)
-        repeat = statistics.median(repeat_times(browser, args.runs))
-        browser.close()
+        try:
+            medians = compare(browser, builds, args.runs)
+            repeat = statistics.median(repeat_times(browser, args.runs))
+        finally:
+            browser.close()
     print(
-        f"five-form ad landing, median of {args.runs}: start-up {t['own_ms']:.2f} ms of the script's own work"
-        f" (cold {t['start_ms']:.2f} ms, with the browser's first storage/cookie access and first script"
-        f" request, which alone take {t['access_ms']:.2f} ms); classifier arrival {t['classify_ms']:.2f} ms;"
-        f" direct visit start-up {t['direct_ms']:.2f} ms; one submit {t['submit_ms']:.2f} ms; refill of all"
-        f" five forms {t['refill_ms']:.2f} ms"
+        f"main-thread time of our files, medians of {args.runs} interleaved pairs (trace: script run, compile and callbacks until load + 300 ms):"
     )
+    for kind, label in (("landing", "five-form ad landing"), ("direct", "direct visit")):
+        for name, m in medians.items():
+            now = f"own start-up {m[f'{kind}_now_ms']:.2f} ms"
+            if kind == "landing":
+                now += f", classifier arrival {m['classify_now_ms']:.2f} ms"
+            print(f"  {label}, {name}: {m[f'{kind}_trace_ms']:.2f} ms traced (performance.now(): {now})")
+        new, old_ms = (medians[n][f"{kind}_trace_ms"] for n in ("this build", next(iter(builds))))
+        print(
+            f"  {label}: this build / {args.baseline} {new / old_ms:.2f}; goal <= {GOALS[kind]:.1f} ms:"
+            f" {'met' if new <= GOALS[kind] else 'NOT met'}; peer (measured in issue 15): {PEERS[kind]}"
+        )
     print(f"direct visit as the fourth page view (script cached and code-cached): start-up {repeat:.2f} ms")
 
 

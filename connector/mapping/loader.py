@@ -12,6 +12,7 @@ from typing import Any
 
 from connector.mapping.lines import key_lines, line_of
 from connector.mapping.model import (
+    DEAL_OBJECTS,
     DEFAULT_ONCE_GROUP,
     POLICIES,
     READ_NAMES,
@@ -295,7 +296,8 @@ def parse_mapping(text: str, path: Path) -> tuple[Mapping | None, list[MappingPr
     rules = _rules(c, data.get("fields", []), "fields", crm_name)
     overrides = _overrides(c, data.get("overrides", []), crm_name, {r.target for r in rules})
     match = _match(c, data["match"]) if "match" in data else None
-    if "fields" in data and "match" not in data:
+    deals = bool(object_name) and DEAL_OBJECTS.get(crm_name) == object_name
+    if "fields" in data and "match" not in data and not deals:
         c.add("match", "a [match] table: a mapping that writes must say how people are matched")
     read = _read(c, data["read"]) if "read" in data else {}
     when = data.get("when", {})
@@ -360,7 +362,12 @@ def load_mappings(location: str | Path, texts: dict[Path, str] | None = None) ->
             mappings.append(mapping)
     defaults: dict[str, Mapping] = {}
     for mapping in mappings:
-        if mapping.writes and not mapping.when_sources and not mapping.when_form_ids:
+        if (
+            mapping.writes
+            and not mapping.for_deals
+            and not mapping.when_sources
+            and not mapping.when_form_ids
+        ):
             if mapping.crm in defaults:
                 problems.append(
                     MappingProblem(
