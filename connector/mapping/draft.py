@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.mapping.check import Finding, check_against_schema
-from connector.mapping.edit import RuleEdit, apply_edit, text_hash, unified_diff
+from connector.mapping.edit import RuleEdit, apply_edit
 from connector.mapping.loader import MappingError, MappingProblem, load_mappings, parse_mapping
 from connector.mapping.schema import ObjectSchema
+from connector.tomledit import text_hash, unified_diff
 
 Describe = Callable[[str], ObjectSchema | None]
 """The live schema of one CRM object (None: the CRM is not reachable or not configured)."""

@@ -12,8 +12,9 @@ import pytest
 from connector.config import Settings
 from connector.context import Context
 from connector.mapping.draft import check_text, draft_edit
-from connector.mapping.edit import ConflictError, EditError, RuleEdit, apply_edit, save_text, text_hash
+from connector.mapping.edit import RuleEdit, apply_edit
 from connector.mapping.schema import FieldSchema, ObjectSchema
+from connector.tomledit import ConflictError, EditError, save_text, text_hash
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "mappings"
 

@@ -1,0 +1,107 @@
+"""Edit TOML files people also edit by hand: comments kept, a diff to review, an atomic save with a backup.
+
+tomlkit keeps a file's comments and layout; the comments and blank lines that end a table belong, for a
+reader, to whatever follows it, so a table added or removed carries them along (`move_tail`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tomlkit.items import Table, Whitespace
+
+log = logging.getLogger(__name__)
+
+
+class EditError(ValueError):
+    """The edit cannot be applied (unknown entry, unreadable file); the message says why."""
+
+
+class ConflictError(EditError):
+    """The file changed since the edit was previewed; preview again."""
+
+
+def take_tail(table: Table) -> list[tuple[Any, Any]]:
+    """Remove and return what ends a table from the blank line before its last comments on (the next
+    part's introduction); a table ending in blank lines only gives those."""
+    body = table.value.body
+    end = len(body)
+    start = end
+    while start > 0 and body[start - 1][0] is None:
+        start -= 1
+    cut = start
+    commented = False
+    for index in range(end - 1, start - 1, -1):
+        if isinstance(body[index][1], Whitespace) and commented:
+            cut = index
+            break
+        commented = commented or not isinstance(body[index][1], Whitespace)
+    else:
+        cut = start
+    tail = body[cut:]
+    del body[cut:]
+    return tail
+
+
+def append_after(last: Table | None, new: Table) -> None:
+    """Prepare `new` to follow `last`: it takes over `last`'s closing comments, a blank line between."""
+    if last is None:
+        return
+    tail = take_tail(last)
+    if tail and not isinstance(tail[0][1], Whitespace):
+        tail.insert(0, (None, Whitespace("\n")))
+    elif not tail:
+        tail = [(None, Whitespace("\n"))]
+    new.value.body.extend(tail)
+    last.value.body.append((None, Whitespace("\n")))
+
+
+def text_hash(text: str) -> str:
+    """The version of a file's text an edit was made against."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def unified_diff(old: str, new: str, name: str) -> str:
+    """The change as a reviewer reads it (`a/<name>` -> `b/<name>`, three lines of context)."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+    )
+    return "".join(lines)
+
+
+def backup_path(versions_dir: Path, path: Path, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    return versions_dir / f"{path.name}.{stamp}.bak"
+
+
+def save_text(path: Path, new_text: str, expected_hash: str, versions_dir: Path) -> Path:
+    """Replace the file atomically after keeping its current text in `versions_dir`; return the backup.
+
+    ConflictError when the file no longer has the text the edit was made against.
+    """
+    current = path.read_text(encoding="utf-8")
+    if text_hash(current) != expected_hash:
+        raise ConflictError(f"{path.name} changed since this edit was previewed; review the new version")
+    versions_dir.mkdir(parents=True, exist_ok=True)
+    backup = backup_path(versions_dir, path)
+    backup.write_text(current, encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(new_text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    log.info("saved %s (previous version kept as %s)", path, backup)
+    return backup
