@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from connector.store.fit import fit_instance
+from connector.store.report_columns import fill_report_columns
 from connector.timeutil import utcnow
 
 
@@ -74,6 +75,27 @@ class Submission(Base):
     """What a receipt became: the normalized contact, attribution and form metadata."""
 
     __tablename__ = "submissions"
+    __table_args__ = (
+        # The report's grouped scans by lead date read only these (migration 0010).
+        Index(
+            "ix_submissions_report_first",
+            "submitted_at",
+            "kind",
+            "person_key",
+            "first_channel",
+            "first_ai_source",
+            "latest_ai_source",
+        ),
+        Index(
+            "ix_submissions_report_latest",
+            "submitted_at",
+            "kind",
+            "person_key",
+            "latest_channel",
+            "latest_ai_source",
+            "first_ai_source",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), unique=True)
@@ -87,6 +109,21 @@ class Submission(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     submitted_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the report groups by, copied from `attribution` on every write (connector.store.report_columns),
+    # so a report over a million rows reads narrow indexed columns instead of parsing JSON.
+    person_key: Mapped[str | None] = mapped_column(String(16))
+    first_channel: Mapped[str | None] = mapped_column(String(32))
+    first_ai_source: Mapped[str | None] = mapped_column(String(32))
+    first_utm_source: Mapped[str | None] = mapped_column(String(100))
+    first_utm_medium: Mapped[str | None] = mapped_column(String(100))
+    first_utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    first_landing_page: Mapped[str | None] = mapped_column(String(200))
+    latest_channel: Mapped[str | None] = mapped_column(String(32))
+    latest_ai_source: Mapped[str | None] = mapped_column(String(32))
+    latest_utm_source: Mapped[str | None] = mapped_column(String(100))
+    latest_utm_medium: Mapped[str | None] = mapped_column(String(100))
+    latest_utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    latest_landing_page: Mapped[str | None] = mapped_column(String(200))
 
 
 class FormEventClaim(Base):
@@ -275,6 +312,17 @@ class StageChange(Base):
         UniqueConstraint("crm", "delivery_key", name="uq_stage_changes_delivery"),
         UniqueConstraint("change_key", name="uq_stage_changes_change"),
         Index("ix_stage_changes_status", "status", "next_attempt_at"),
+        # The report walks each record's changes in order, with what links them to a lead (0010).
+        Index(
+            "ix_stage_changes_report",
+            "crm",
+            "object_type",
+            "record_id",
+            "entered_at",
+            "stage",
+            "rule",
+            "attributed_event_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -413,5 +461,8 @@ class AdminSignInFailure(Base):
 
 
 # Every row the ORM writes fits its columns (connector.store.fit); core inserts fit their values themselves.
+# The report's columns first (connector.store.report_columns), so that fit_instance sees them too.
+event.listen(Submission, "before_insert", fill_report_columns)
+event.listen(Submission, "before_update", fill_report_columns)
 event.listen(Base, "before_insert", fit_instance, propagate=True)
 event.listen(Base, "before_update", fit_instance, propagate=True)

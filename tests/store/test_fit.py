@@ -66,7 +66,8 @@ def test_every_text_column_takes_an_over_long_value(session, mapper):  # type: i
     session.flush()  # PostgreSQL refuses a VARCHAR overflow; this must not raise
     for name, (length, keyed) in limits(model).items():
         stored = [getattr(row, name) for row in rows]
-        assert all(len(v) <= length for v in stored), (table.name, name)
+        # None: a column the model derives on write (the submissions' report columns) has no source here
+        assert all(v is None or len(v) <= length for v in stored), (table.name, name)
         if keyed:
             assert stored[0] != stored[1], f"{table.name}.{name}: two keys became one"
     key = [c for c in table.primary_key.columns][0]
