@@ -31,6 +31,10 @@ READ_NAMES = (
 )
 """Names a `[read]` table may use: attribution, contact and the deal/opportunity facts conversions need."""
 
+DEAL_OBJECTS = {"salesforce": "Opportunity", "hubspot": "deals"}
+"""The object each CRM keeps revenue on: a mapping for it writes a person's attribution onto the record
+by its id (no [match]) when the connector first learns of it, and is never a submission's mapping."""
+
 DEFAULT_ONCE_GROUP = "first_touch"
 """Group that `once` fields belong to unless they name another one."""
 
@@ -111,6 +115,11 @@ class Mapping:
     def writes(self) -> bool:
         return bool(self.fields)
 
+    @property
+    def for_deals(self) -> bool:
+        """Written onto opportunities or deals by record id, not onto people (DEAL_OBJECTS)."""
+        return DEAL_OBJECTS.get(self.crm) == self.object
+
     def resolve(self, source: str | None = None, form_id: str | None = None) -> Mapping:
         """The mapping with the overrides for this source/form applied (least specific first)."""
         rules = {rule.target: rule for rule in self.fields}
@@ -153,7 +162,7 @@ class MappingSet:
         """The write mapping for this submission (a form match beats a source match beats the default)."""
         best: tuple[int, Mapping] | None = None
         for mapping in self.for_crm(crm):
-            if not mapping.writes:
+            if not mapping.writes or mapping.for_deals:
                 continue
             if mapping.when_form_ids and form_id in mapping.when_form_ids:
                 score = 2

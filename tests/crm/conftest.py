@@ -32,11 +32,15 @@ def hs_mapping(mappings: MappingSet) -> Mapping:
 
 
 @pytest.fixture
-def hubspot_double(hs_mapping: Mapping) -> Iterator[HubSpotDouble]:
+def hubspot_double(hs_mapping: Mapping, mappings: MappingSet) -> Iterator[HubSpotDouble]:
+    """The HubSpot double with every property the example mappings write, as `crm setup` leaves it."""
     double = HubSpotDouble().start()
-    for target in hs_mapping.targets():
-        if target not in double.properties["contacts"]:
-            double.add_property("contacts", target, "datetime" if target.endswith("_at") else "string")
+    deal = mappings.get("hubspot", "deals")
+    for object_type, mapping in (("contacts", hs_mapping), ("deals", deal)):
+        for target in mapping.targets() if mapping else ():
+            if target not in double.properties[object_type]:
+                kind = "datetime" if target.endswith("_at") else "string"
+                double.add_property(object_type, target, kind)
     yield double
     double.stop()
 
@@ -73,8 +77,9 @@ def sf_mapping(mappings: MappingSet) -> Mapping:
 @pytest.fixture
 def salesforce_double(mappings: MappingSet) -> Iterator[SalesforceDouble]:
     double = SalesforceDouble().start()
-    for obj in ("Lead", "Contact"):
+    for obj in ("Lead", "Contact", "Opportunity"):
         mapping = mappings.get("salesforce", obj)
+        assert mapping is not None
         for rule in mapping.all_rules():
             if rule.target not in double.fields[obj]:
                 is_time = any(t.name == "iso_datetime" for t in rule.transforms)
