@@ -1,0 +1,1 @@
+"""One module per console page; each imports `connector.admin.blueprint.bp` and adds its routes."""

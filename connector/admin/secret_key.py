@@ -1,0 +1,33 @@
+"""The key that signs console session cookies: CONNECTOR_ADMIN_SECRET_KEY, or in development a key
+generated once under the data directory (readable only by its owner), like the generic source's token."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from connector.config import Settings
+
+ENV_SECRET_KEY = "CONNECTOR_ADMIN_SECRET_KEY"
+
+
+def key_path(settings: Settings) -> Path:
+    return settings.data_path / "secrets" / "admin_session.key"
+
+
+def session_secret_key(settings: Settings, environ: dict[str, str] | None = None) -> str:
+    value = (os.environ if environ is None else environ).get(ENV_SECRET_KEY, "").strip()
+    if value:
+        return value
+    path = key_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
