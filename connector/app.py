@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 import connector.sources  # noqa: F401  (registers every webhook source the routes look up)
+from connector import admin
 from connector.config import Settings, load_settings
 from connector.context import Context
 from connector.web import collect, edge, intake, ops
@@ -21,4 +22,5 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     app.register_blueprint(collect.bp)
     app.register_blueprint(ops.bp)
     edge.init_app(app)
+    admin.init_app(app)
     return app

@@ -317,5 +317,25 @@ def forget(obj: Obj, who: str, dry_run: bool) -> None:
         click.echo("not erased here: what reached the CRM or OpenAI (README.md, 'Erasing one person')")
 
 
+class _AdminCommands(click.Group):
+    """`connector admin ...`, loaded from connector.admin.commands only when one of them runs."""
+
+    def _group(self) -> click.Group:
+        from connector.admin.commands import admin_group
+
+        return admin_group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._group().get_command(ctx, cmd_name)
+
+
+cli.add_command(
+    _AdminCommands("admin", help="The admin console's users (the console is off until one exists).")
+)
+
+
 def main() -> None:
     cli(prog_name="connector")
