@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -95,6 +96,8 @@ class Submission(Base):
             "latest_ai_source",
             "first_ai_source",
         ),
+        # The console's search by oppref (migration 0009); its queries spell the expression the same way.
+        Index("ix_submissions_oppref", text("(attribution ->> 'oppref')")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -151,7 +154,11 @@ class CrmWrite(Base):
     """One attempt-tracked write of a submission to a CRM object."""
 
     __tablename__ = "crm_writes"
-    __table_args__ = (UniqueConstraint("submission_id", "crm", "object_type", name="uq_crm_writes_target"),)
+    __table_args__ = (
+        UniqueConstraint("submission_id", "crm", "object_type", name="uq_crm_writes_target"),
+        # The console's Failures page: failed writes, newest first (migration 0009).
+        Index("ix_crm_writes_status_updated_at", "status", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
@@ -196,6 +203,8 @@ class Conversion(Base):
         # Leads with status, so the /metrics count by (status, event name) reads only the index.
         Index("ix_conversions_status_event", "status", "event_type", "custom_event_name"),
         Index("ix_conversions_pixel_status", "pixel_id", "status", "id"),
+        # The console's Failures page: failed conversions, newest first (migration 0009).
+        Index("ix_conversions_status_updated_at", "status", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -57,9 +57,16 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_receipts_source_received_at", ["source", "received_at", "status"], unique=False
         )
+    # The Events search by oppref and the Failures list (newest failed CRM writes and conversions).
+    op.create_index("ix_submissions_oppref", "submissions", [sa.text("(attribution ->> 'oppref')")])
+    op.create_index("ix_crm_writes_status_updated_at", "crm_writes", ["status", "updated_at"])
+    op.create_index("ix_conversions_status_updated_at", "conversions", ["status", "updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_conversions_status_updated_at", table_name="conversions")
+    op.drop_index("ix_crm_writes_status_updated_at", table_name="crm_writes")
+    op.drop_index("ix_submissions_oppref", table_name="submissions")
     with op.batch_alter_table("receipts", schema=None) as batch_op:
         batch_op.drop_index("ix_receipts_source_received_at")
     with op.batch_alter_table("admin_sign_in_failures", schema=None) as batch_op:
