@@ -63,6 +63,17 @@ def append_after(last: Table | None, new: Table) -> None:
     last.value.body.append((None, Whitespace("\n")))
 
 
+def remove_table(parent: Table, key: str) -> None:
+    """Remove the sub-table `key`, leaving its closing comments where it was (they introduce what follows)."""
+    table = parent[key]
+    tail = take_tail(table) if isinstance(table, Table) else []
+    body = parent.value.body
+    slot = next(i for i, (_, item) in enumerate(body) if item is table)
+    del parent[key]  # tomlkit leaves a placeholder in the slot, so later keys keep their positions
+    if tail:
+        body[slot] = (None, Whitespace("".join(item.as_string() for _, item in tail)))
+
+
 def text_hash(text: str) -> str:
     """The version of a file's text an edit was made against."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

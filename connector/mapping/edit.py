@@ -88,9 +88,11 @@ def apply_edit(text: str, edit: RuleEdit) -> str:
         return tomlkit.dumps(doc)
     assert edit.index is not None
     table = rules[edit.index]
+    tail = take_tail(table)  # keys added go before the comments that introduce what follows
     for key in EDITABLE_KEYS:
         if key not in wanted and key in table:
             del table[key]
         elif key in wanted and table.get(key) != wanted[key]:
             table[key] = wanted[key]
+    table.value.body.extend(tail)
     return tomlkit.dumps(doc)

@@ -13,7 +13,7 @@ from typing import Any
 from connector.config import Settings
 from connector.crm.hubspot_labels import stage_id, stage_labels
 from connector.crm.hubspot_stages import contacts_entered_since, deals_entered_since, entered_property
-from connector.events.stage_rules import StageRules
+from connector.events.stage_rules_file import current_stage_rules
 from connector.stages.changes import StageChange
 from connector.timeutil import parse_iso
 
@@ -66,7 +66,7 @@ def contact_changes(settings: Settings, adapter: Any, since: datetime) -> list[S
 def rule_lifecycle_stages(settings: Settings, adapter: Any) -> list[str]:
     """The lifecycle stage ids the contact rules name (by id or label); a name HubSpot does not know is
     logged and left out (`connector check` lists the known ones)."""
-    rules = StageRules.from_mapping(settings.stages.rules).for_object("hubspot", "contacts")
+    rules = current_stage_rules(settings.source_path, settings.stages.rules).for_object("hubspot", "contacts")
     labels = stage_labels(adapter, "contacts", settings.stages.labels_ttl_seconds, [r.stage for r in rules])
     ids = []
     for rule in rules:

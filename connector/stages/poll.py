@@ -20,7 +20,7 @@ from sqlalchemy import select
 from connector.config import Settings
 from connector.context import Context
 from connector.errors import ConnectorError
-from connector.events.stage_rules import StageRules
+from connector.events.stage_rules_file import current_stage_rules
 from connector.stages.changes import StageChange, store_stage_changes
 from connector.store.models import StageChange as StageChangeRow
 from connector.store.models import StageWatermark
@@ -60,7 +60,7 @@ def _readers(settings: Settings) -> list[tuple[str, Reader, bool]]:
     # Imported here: it loads the HubSpot client library, which Salesforce sites never need.
     from connector.stages.hubspot_poll import contact_changes, deal_changes
 
-    rules = StageRules.from_mapping(settings.stages.rules)
+    rules = current_stage_rules(settings.source_path, settings.stages.rules)
     readers: list[tuple[str, Reader, bool]] = []
     if rules.for_object("hubspot", "deals"):
         readers.append(("hubspot:deals", deal_changes, False))

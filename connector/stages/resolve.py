@@ -26,7 +26,8 @@ from connector.events.model import (
     UserData,
     validate_event,
 )
-from connector.events.stage_rules import StageRule, StageRules
+from connector.events.stage_rules import StageRule
+from connector.events.stage_rules_file import current_stage_rules
 from connector.mapping import MappingSet
 from connector.stages.lookup import (
     Attribution,
@@ -77,7 +78,7 @@ def resolve(
     stage_labels: dict[str, dict[str, str]] | None = None,
 ) -> list[Resolution]:
     """Resolve a batch of one CRM object's stage changes (all rows share crm and object_type)."""
-    rules = StageRules.from_mapping(settings.stages.rules)
+    rules = current_stage_rules(settings.source_path, settings.stages.rules)
     crm, obj = rows[0].crm, rows[0].object_type
     labels = stage_labels or {}
     pipeline_labels = {v["pipeline"]: v["pipeline_label"] for v in labels.values()}

@@ -186,3 +186,20 @@ def test_a_context_sees_a_saved_mapping_without_a_restart(settings: Settings, ma
     path.write_text(new.replace('policy = "always"', 'policy = "sometimes"', 1))
     os.utime(path, ns=(1, 1))
     assert "Gclid2__c" in lead().targets()
+
+
+def test_a_key_added_to_a_section_s_last_rule_goes_before_the_next_section_s_comment(
+    mappings_dir: Path,
+) -> None:
+    old = (mappings_dir / "salesforce_lead.toml").read_text()
+    index = [r["to"] for r in tomllib.loads(old)["fields"]].index("LeadSource")
+    new = apply_edit(
+        old,
+        RuleEdit(
+            "change",
+            index=index,
+            rule={"value": "Web", "to": "LeadSource", "policy": "if_empty", "default": "x"},
+        ),
+    )
+    assert new.index('default = "x"') < new.index("# --- first touch")
+    assert tomllib.loads(new)["fields"][index]["default"] == "x"
