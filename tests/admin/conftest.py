@@ -153,6 +153,13 @@ def openai_double() -> Iterator[OpenAIDouble]:
 
 
 @pytest.fixture
+def console_env() -> dict[str, str]:
+    """Extra environment for the console's processes, applied last; a test module overrides this
+    fixture (e.g. a mapping directory or config file of its own, which its tests edit)."""
+    return {}
+
+
+@pytest.fixture
 def console(
     env: dict[str, str],
     ctx: Context,
@@ -160,6 +167,7 @@ def console(
     hubspot_double: HubSpotDouble,
     openai_double: OpenAIDouble,
     admin_browser: Any,
+    console_env: dict[str, str],
     request: pytest.FixtureRequest,
 ) -> Iterator[Console]:
     """`connector serve` (one process) and a worker on this test's database, CRM (HubSpot double) and
@@ -168,6 +176,7 @@ def console(
 
     env.update(hubspot_env(hubspot_double))
     env.update(double_env(openai_double.url))
+    env.update(console_env)
     env["CONNECTOR_ADMIN_SECRET_KEY"] = SECRET_KEY
     port = free_port()
     processes.start("serve", "--port", str(port), "--processes", "1", name="serve")
