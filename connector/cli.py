@@ -1,5 +1,5 @@
 """The `connector` command: run, serve, worker, check, crm setup, db upgrade, events show, replay, purge,
-forget.
+forget, report.
 
 Each command imports what it runs inside its own function: `connector --help` and a quick command stay
 fast, and a command never pays for the CRM client libraries, gunicorn or RQ it does not use.
@@ -315,6 +315,66 @@ def forget(obj: Obj, who: str, dry_run: bool) -> None:
         click.echo("  " + line)
     if not dry_run:
         click.echo("not erased here: what reached the CRM or OpenAI (README.md, 'Erasing one person')")
+
+
+@cli.command()
+@click.option(
+    "--by",
+    default="ai_source",
+    show_default=True,
+    help="channel, ai_source, utm_source, utm_medium, utm_campaign, landing_page or form.",
+)
+@click.option("--touch", default="first", show_default=True, help="first, latest, or any (any AI touch).")
+@click.option("--since", default=None, help="First day (YYYY-MM-DD, UTC), included.")
+@click.option("--until", default=None, help="Last day (YYYY-MM-DD, UTC), included.")
+@click.option(
+    "--date", "date_kind", default="lead", show_default=True, help="The range applies to: lead, won."
+)
+@click.option("--trend", default=None, help="Rows per week or month.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV (amounts in minor units per currency).")
+@click.option("--json", "as_json", is_flag=True, help="JSON, as GET /admin/api/report answers.")
+@click.option(
+    "--list",
+    "cell",
+    default=None,
+    metavar="CELL",
+    help="List the people and event ids behind a cell: [METRIC=]VALUE[@BUCKET], e.g. won=chatgpt.",
+)
+@click.pass_obj
+def report(
+    obj: Obj,
+    by: str,
+    touch: str,
+    since: str | None,
+    until: str | None,
+    date_kind: str,
+    trend: str | None,
+    as_csv: bool,
+    as_json: bool,
+    cell: str | None,
+) -> None:
+    """Which AI traffic became pipeline: leads, meetings, opportunities, won revenue, conversions."""
+    from connector.report import Cell, ReportError, build_report, from_params, list_cell
+    from connector.report.output import list_text, report_dict, to_csv, to_text
+    from connector.store.db import make_engine
+
+    params = {"by": by, "touch": touch, "since": since, "until": until, "date": date_kind, "trend": trend}
+    engine = make_engine(obj.settings)
+    try:
+        query = from_params(params)
+        if cell is not None:
+            entries = list_cell(engine, obj.settings, query, Cell.parse(cell))
+            click.echo(json.dumps(entries, indent=2) if as_json else list_text(entries), nl=as_json)
+            return
+        found = build_report(engine, obj.settings, query)
+    except ReportError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(report_dict(found), indent=2))
+    else:
+        click.echo(to_csv(found) if as_csv else to_text(found), nl=False)
 
 
 class _AdminCommands(click.Group):

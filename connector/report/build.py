@@ -1,0 +1,178 @@
+"""Run the report's reads and fold them into rows: one per group value (and trend bucket)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connector.config import Settings
+from connector.report import sql
+from connector.report.query import NONE_LABEL, Cell, ReportError, ReportQuery
+from connector.timeutil import as_utc
+
+LIST_LIMIT = 1000
+"""Most entries one cell's list returns (newest first)."""
+
+
+@dataclass
+class Row:
+    """The numbers of one group value (in one bucket when the report has a trend)."""
+
+    group: str
+    bucket: str | None = None
+    leads: int = 0
+    submissions: int = 0
+    meetings: int = 0
+    opportunities: int = 0
+    won: int = 0
+    won_amounts: dict[str, int] = field(default_factory=dict)
+    """Currency -> won amount in minor units (deals whose won change carried an amount)."""
+    conversions: dict[str, int] = field(default_factory=dict)
+    """OpenAI event type (custom events: `custom:<name>`) -> conversions sent."""
+    median_days_to_won: float | None = None
+    days_to_won: list[float] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class Report:
+    query: ReportQuery
+    rows: list[Row]
+
+    @property
+    def buckets(self) -> list[str]:
+        return sorted({r.bucket for r in self.rows if r.bucket})
+
+
+def _label(value: Any) -> str:
+    return NONE_LABEL if value in (None, "") else str(value)
+
+
+def _key(row: Any, query: ReportQuery) -> tuple[str, str | None]:
+    return _label(row.g), (row.b if query.trend else None)
+
+
+def _record_rows(engine: Engine, statement: Any, query: ReportQuery) -> list[Any]:
+    """Opportunity rows, one per (cell, record): a record reached through two submissions of one cell
+    counts once, with its earliest lead."""
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    best: dict[tuple[Any, ...], Any] = {}
+    for row in rows:
+        key = (*_key(row, query), row.crm, row.object_type, row.record_id)
+        if key not in best or as_utc(row.submitted_at) < as_utc(best[key].submitted_at):
+            best[key] = row
+    return list(best.values())
+
+
+def _won_in_range(row: Any, query: ReportQuery) -> bool:
+    if row.won_at is None:
+        return False
+    if query.date != "won":
+        return True
+    won_at = as_utc(row.won_at)
+    return (query.start is None or won_at >= query.start) and (query.end is None or won_at < query.end)
+
+
+def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Report:
+    """The report for `query`, from the ledger alone (three grouped reads)."""
+    stages = sql.Stages.from_settings(settings)
+    dialect = engine.dialect.name
+    rows: dict[tuple[str, str | None], Row] = {}
+
+    def row_for(key: tuple[str, str | None]) -> Row:
+        if key not in rows:
+            rows[key] = Row(*key)
+        return rows[key]
+
+    with engine.connect() as connection:
+        for found in connection.execute(sql.people(query, stages, dialect)):
+            row = row_for(_key(found, query))
+            row.leads, row.submissions, row.meetings = (
+                found.leads,
+                int(found.submissions),
+                int(found.meetings),
+            )
+        for found in connection.execute(sql.conversions(query, stages, dialect)):
+            row = row_for(_key(found, query))
+            name = f"custom:{found.custom_event_name}" if found.event_type == "custom" else found.event_type
+            row.conversions[name] = row.conversions.get(name, 0) + found.n
+    for found in _record_rows(engine, sql.opportunities(query, stages, dialect), query):
+        row = row_for(_key(found, query))
+        row.opportunities += 1
+        if _won_in_range(found, query):
+            row.won += 1
+            if found.amount is not None and found.currency:
+                row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)
+            lead_at = as_utc(found.submitted_at)
+            row.days_to_won.append((as_utc(found.won_at) - lead_at).total_seconds() / 86400)
+    for row in rows.values():
+        if row.days_to_won:
+            row.median_days_to_won = round(statistics.median(row.days_to_won), 1)
+    ordered = sorted(rows.values(), key=lambda r: (r.bucket or "", -r.leads, -r.won, r.group))
+    return Report(query, ordered)
+
+
+def _person(found: Any) -> dict[str, Any]:
+    return {
+        "person": found.person_key,
+        "email": found.email,
+        "event_id": found.event_id,
+        "submission_id": found.sid,
+    }
+
+
+def _day(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def list_cell(engine: Engine, settings: Settings, query: ReportQuery, cell: Cell) -> list[dict[str, Any]]:
+    """The people and event ids behind one cell, newest first (at most LIST_LIMIT)."""
+    if query.trend and cell.bucket is None:
+        raise ReportError("list: the report has a trend; name the bucket, METRIC=VALUE@YYYY-MM-DD")
+    stages = sql.Stages.from_settings(settings)
+    dialect = engine.dialect.name
+    if cell.metric in ("opportunities", "won"):
+
+        def narrow(v: sql.Variant) -> list[Any]:
+            return sql.cell_filter(v, dialect, query, cell.group, cell.bucket)
+
+        found = _record_rows(engine, sql.opportunities(query, stages, dialect, narrow), query)
+        if cell.metric == "won":
+            found = [f for f in found if _won_in_range(f, query)]
+        found.sort(key=lambda f: (as_utc(f.won_at or f.submitted_at), f.record_id), reverse=True)
+        return [
+            {
+                **_person(f),
+                "crm": f.crm,
+                "object": f.object_type,
+                "record_id": f.record_id,
+                "lead_at": _day(f.submitted_at),
+                "won_at": _day(f.won_at),
+                "amount": f.amount,
+                "currency": f.currency,
+            }
+            for f in found[:LIST_LIMIT]
+        ]
+    with engine.connect() as connection:
+        if cell.metric == "conversions":
+            statement = sql.cell_conversions(query, stages, dialect, cell.group, cell.bucket)
+            return [
+                {
+                    **_person(f),
+                    "conversion_event_id": f.conversion_event_id,
+                    "type": f.event_type,
+                    "custom_event_name": f.custom_event_name or None,
+                    "sent_at": _day(f.sent_at),
+                }
+                for f in connection.execute(statement.limit(LIST_LIMIT))
+            ]
+        kind = {"submissions": "form", "meetings": "booking"}.get(cell.metric)
+        statement = sql.cell_submissions(query, stages, dialect, cell.group, cell.bucket, kind)
+        return [
+            {**_person(f), "kind": f.kind, "source": f.source, "submitted_at": _day(f.submitted_at)}
+            for f in connection.execute(statement.limit(LIST_LIMIT))
+        ]
