@@ -94,6 +94,13 @@ class CrmAdapter(ABC):
     def ensure_fields(self, mapping: Mapping) -> SetupReport:
         """Create the custom fields a mapping needs where permitted; safe to run twice."""
 
+    def update_records(
+        self, object_name: str, updates: dict[str, dict[str, str]]
+    ) -> dict[str, CrmError | None]:
+        """Write fields onto records by id, in batch calls: record id -> None (written) or its error.
+        A failure of the whole call raises (retryable, rate limited, auth)."""
+        raise PermanentError(f"{self.name} cannot update {object_name} records by id", "NOT_SUPPORTED")
+
 
 @dataclass
 class PersonPlan:

@@ -364,6 +364,45 @@ class HubSpotAdapter(CrmAdapter):
         rows = self._read_by(object_name, None, ids, fields)
         return {record_id: props for record_id, props in rows.values()}
 
+    def update_records(
+        self, object_name: str, updates: dict[str, dict[str, str]]
+    ) -> dict[str, CrmError | None]:
+        """One batch update per 100 records; a record HubSpot does not know fails alone (207 or 404)."""
+        outcome: dict[str, CrmError | None] = {}
+        for batch in chunks(list(updates.items()), BATCH_SIZE):
+            body = BatchInputSimplePublicObjectBatchInput(
+                inputs=[SimplePublicObjectBatchInput(id=rid, properties=fields) for rid, fields in batch]
+            )
+            try:
+                response = self.client.crm.objects.batch_api.update(
+                    object_name, body, _request_timeout=self.timeout
+                )
+            except (*API_ERRORS, urllib3.exceptions.HTTPError) as exc:
+                error = translate(exc)
+                if not isinstance(error, PermanentError):
+                    raise error from exc
+                if len(batch) > 1:  # one input failed the whole batch (e.g. a deleted deal): halve
+                    half = len(batch) // 2
+                    outcome |= self.update_records(object_name, dict(batch[:half]))
+                    outcome |= self.update_records(object_name, dict(batch[half:]))
+                else:
+                    outcome[batch[0][0]] = error
+                continue
+            for failure in getattr(response, "errors", None) or []:
+                code = (failure.errors[0].code if failure.errors else None) or failure.category
+                for rid in (failure.context or {}).get("ids", []):
+                    outcome[str(rid)] = PermanentError(failure.message, code)
+            done = {str(row.id) for row in response.results or []}
+            for rid, _ in batch:
+                if rid not in outcome:
+                    outcome[rid] = (
+                        None
+                        if rid in done
+                        else RetryableError("HubSpot returned no result for it", "NO_RESULT")
+                    )
+            log.info("hubspot update %s: %d records by id", object_name, len(batch))
+        return outcome
+
     # -- schema and setup
     def describe(self, object_name: str) -> ObjectSchema:
         """Properties of the object, cached."""

@@ -285,6 +285,26 @@ class SalesforceAdapter(CrmAdapter):
                 )
         return [r for p in people for r in fan_out(p, error=error)]
 
+    # -- records by id (opportunities)
+    def update_records(
+        self, object_name: str, updates: dict[str, dict[str, str]]
+    ) -> dict[str, CrmError | None]:
+        """One sObject Collections update per 200 records (allOrNone false: one result per record)."""
+        outcome: dict[str, CrmError | None] = {}
+        for batch in chunks(list(updates.items()), BATCH_SIZE):
+            records = [{"attributes": {"type": object_name}, "Id": rid, **fields} for rid, fields in batch]
+            try:
+                rows = self._rest("PATCH", "composite/sobjects", {"allOrNone": False, "records": records})
+            except PermanentError as error:  # the whole request refused (e.g. INVALID_FIELD)
+                outcome |= {rid: error for rid, _ in batch}
+                continue
+            for (rid, _), row in zip(batch, rows or [], strict=False):
+                outcome[rid] = None if row.get("success") else _record_error(row.get("errors", []))
+            for rid, _ in batch[len(rows or []) :]:
+                outcome[rid] = RetryableError("Salesforce returned no result for it", "NO_RESULT")
+            log.info("salesforce update %s: %d records by id", object_name, len(batch))
+        return outcome
+
     # -- reads and schema
     def query(self, soql: str) -> list[dict[str, Any]]:
         """Every row of a SOQL query (all pages), without the `attributes` entries."""

@@ -156,13 +156,31 @@ def _send(ctx: Context, writes: list[ClaimedWrite]) -> bool:
     return True
 
 
-def _pause(ctx: Context, writes: list[ClaimedWrite], exc: CrmError) -> None:
-    """Keep the batch pending and stop sending until the CRM can take it: Retry-After, else backoff."""
+def pause_crm(ctx: Context, exc: CrmError) -> tuple[float, int]:
+    """Stop every CRM write (people and deals) until the CRM can take more: Retry-After, else the
+    backoff for the failures in a row; returns (delay in seconds, failures)."""
     failures = int(ctx.redis.incr(_failures_key(ctx)))
     ctx.redis.expire(_failures_key(ctx), 86400)
     delay = exc.retry_after if isinstance(exc, RateLimited) else backoff_delay(ctx.settings, failures)
-    release(ctx, writes, exc, delay)
     ctx.redis.set(_pause_key(ctx), type(exc).__name__, px=max(int(delay * 1000), 1))
+    return delay, failures
+
+
+def crm_paused_ms(ctx: Context) -> int:
+    """Milliseconds left of a pause the CRM asked for (0: none)."""
+    left = ctx.redis.pttl(_pause_key(ctx))
+    return int(left) if left and left > 0 else 0
+
+
+def crm_answered(ctx: Context) -> None:
+    """A batch call went through: the next failure starts the backoff again."""
+    ctx.redis.delete(_failures_key(ctx))
+
+
+def _pause(ctx: Context, writes: list[ClaimedWrite], exc: CrmError) -> None:
+    """Keep the batch pending and stop sending until the CRM can take it: Retry-After, else backoff."""
+    delay, failures = pause_crm(ctx, exc)
+    release(ctx, writes, exc, delay)
     enqueue_crm_flush(ctx, "retry", delay=delay)
     level = logging.ERROR if isinstance(exc, AuthError) else logging.WARNING
     log.log(

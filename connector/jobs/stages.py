@@ -11,6 +11,7 @@ from connector import context
 from connector.context import Context
 from connector.errors import ConnectorError
 from connector.jobs.conversions import enqueue_conversions_send
+from connector.jobs.deals import enqueue_deal_flush
 from connector.queue.defaults import key
 from connector.queue.enqueue import enqueue_once, marked_job_is_live, take_turn
 from connector.queue.sweeper import sweeps
@@ -68,12 +69,19 @@ def resolve_stage_changes() -> dict[str, int]:
             break
     for pixel_id in pixels:
         enqueue_conversions_send(ctx, pixel_id)
+    if counts and _writes_deals(ctx):  # the records learned of get their attribution written
+        enqueue_deal_flush(ctx, "stage changes")
     if retry_in is None:  # nothing asked to wait, but changes may wait for a retry time (or a lease)
         retry_in = seconds_until_next_change(ctx)
     if retry_in is not None:
         enqueue_stage_resolution(ctx, delay=retry_in)
     log.info("stage changes resolved: %s", dict(counts))
     return dict(counts)
+
+
+def _writes_deals(ctx: Context) -> bool:
+    """Does a mapping write attribution onto the configured CRM's opportunities or deals?"""
+    return any(m.for_deals and m.writes for m in ctx.mappings.for_crm(ctx.settings.crm.provider))
 
 
 def schedule_poll(ctx: Context, delay: float) -> bool:

@@ -22,6 +22,7 @@ from connector.errors import ConnectorError, PermanentError, RetryableError
 from connector.journal import record
 from connector.queue.defaults import job_lease_seconds
 from connector.queue.ledgers import STAGE_CHANGES
+from connector.stages.deals import learned_from, queue_deal_attribution
 from connector.stages.resolve import Resolution, resolve
 from connector.store.models import ConversionStatus, StageChange, StageChangeStatus
 
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 """Stage changes resolved per round (one CRM read per object per round)."""
+
+_NOT_LEARNED = (StageChangeStatus.DELETED, StageChangeStatus.FAILED)
+"""Outcomes that say nothing about the record existing (deleted, or never read)."""
 
 Outcome = tuple[str, str | None, float | None]
 """(status, pixel whose sender should run, retry delay in seconds) of one change."""
@@ -151,6 +155,9 @@ def _record(
                 session.rollback()
                 log.warning("stage change %s lease lost; result discarded", row.id)
                 return []
+            learned = learned_from(row, res.attributed_event_id) if status not in _NOT_LEARNED else None
+            if learned is not None:  # the record's attribution is written once, by the deal flush
+                queue_deal_attribution(session, ctx.mappings, learned)
             what = f"{row.crm} {row.object_type} {row.record_id} entered {row.stage!r}"
             details = {
                 "stage_change_id": row.id,
