@@ -1,4 +1,4 @@
-"""Operator actions on the ledger: replay dead letters (receipts, conversions), purge raw bodies."""
+"""Operator actions on the ledger: replay dead letters (receipts, CRM writes, conversions), purge raw bodies."""
 
 from __future__ import annotations
 
@@ -9,16 +9,26 @@ from sqlalchemy import select, update
 
 from connector.context import Context
 from connector.jobs.conversions import enqueue_conversions_send
+from connector.jobs.crm import enqueue_crm_flush
 from connector.jobs.receipts import enqueue_receipt
 from connector.journal import record
 from connector.queue.leased import rowcount
-from connector.store.models import Conversion, ConversionStatus, Receipt, ReceiptStatus
+from connector.store.models import (
+    Conversion,
+    ConversionStatus,
+    CrmWrite,
+    Receipt,
+    ReceiptStatus,
+    WriteStatus,
+)
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 
-def replay_failed(ctx: Context, receipt_ids: list[int], source: str | None) -> int:
+def replay_failed(
+    ctx: Context, receipt_ids: list[int], source: str | None, by: str = "`connector replay`"
+) -> int:
     """Give failed receipts a fresh attempt budget and queue them; returns how many."""
     with ctx.sessions.begin() as session:
         query = select(Receipt).where(Receipt.status == ReceiptStatus.FAILED)
@@ -31,7 +41,7 @@ def replay_failed(ctx: Context, receipt_ids: list[int], source: str | None) -> i
             receipt.status = ReceiptStatus.RECEIVED
             receipt.attempts = 0
             receipt.job_id = None
-            record(session, "replay", "queued again by `connector replay`", receipt=receipt)
+            record(session, "replay", f"queued again by {by}", receipt=receipt)
     for receipt in receipts:
         enqueue_receipt(ctx, receipt.id, job_id=f"receipt-{receipt.id}-replay-{int(utcnow().timestamp())}")
     return len(receipts)
@@ -42,9 +52,14 @@ REPLAYABLE = (ConversionStatus.FAILED, ConversionStatus.WOULD_SEND, ConversionSt
 
 
 def replay_conversions(
-    ctx: Context, statuses: tuple[str, ...] = (ConversionStatus.FAILED,), pixel_id: str | None = None
+    ctx: Context,
+    statuses: tuple[str, ...] = (ConversionStatus.FAILED,),
+    pixel_id: str | None = None,
+    ids: list[int] | None = None,
+    by: str = "`connector replay`",
 ) -> int:
-    """Make matching conversions pending again (fresh attempts, same payload and id) and kick senders."""
+    """Make matching conversions (of `pixel_id`, of `ids`, or all) pending again (fresh attempts, same
+    payload and id) and kick senders."""
     wanted = [s for s in statuses if s in REPLAYABLE]
     if not wanted:
         raise ValueError(f"replayable statuses are {', '.join(REPLAYABLE)}")
@@ -54,6 +69,8 @@ def replay_conversions(
         )
         if pixel_id:
             query = query.where(Conversion.pixel_id == pixel_id)
+        if ids is not None:
+            query = query.where(Conversion.id.in_(ids))
         rows = session.execute(query).all()
         for row in rows:
             # Fenced on the status we read, so a row that changed meanwhile is left alone.
@@ -73,12 +90,46 @@ def replay_conversions(
             record(
                 session,
                 "replay",
-                f"conversion ({row.status}) queued again by `connector replay`",
+                f"conversion ({row.status}) queued again by {by}",
                 event_id=row.event_id,
             )
     for pixel in sorted({row.pixel_id for row in rows}):
         enqueue_conversions_send(ctx, pixel, delay=0)
     log.info("replayed %d conversions (%s)", len(rows), ", ".join(wanted))
+    return len(rows)
+
+
+def replay_crm_writes(ctx: Context, ids: list[int], by: str = "`connector replay`") -> int:
+    """Make failed CRM writes pending again (fresh attempts) and queue a flush; returns how many."""
+    with ctx.sessions.begin() as session:
+        rows = session.execute(
+            select(CrmWrite.id, CrmWrite.event_id, CrmWrite.crm, CrmWrite.object_type).where(
+                CrmWrite.id.in_(ids), CrmWrite.status == WriteStatus.FAILED
+            )
+        ).all()
+        for row in rows:
+            session.execute(
+                update(CrmWrite)
+                .where(CrmWrite.id == row.id, CrmWrite.status == WriteStatus.FAILED)
+                .values(
+                    status=WriteStatus.PENDING,
+                    outcome=None,
+                    attempts=0,
+                    attempt_token=None,
+                    next_attempt_at=None,
+                    lease_until=None,
+                )
+            )
+            record(
+                session,
+                "replay",
+                f"{row.crm} {row.object_type} write queued again by {by}",
+                event_id=row.event_id,
+                details={"crm_write_id": row.id},
+            )
+    if rows:
+        enqueue_crm_flush(ctx, "replay")
+    log.info("replayed %d crm writes", len(rows))
     return len(rows)
 
 
