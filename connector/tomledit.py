@@ -13,7 +13,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from tomlkit.items import Table, Whitespace
 
@@ -79,12 +79,69 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def unified_diff(old: str, new: str, name: str) -> str:
-    """The change as a reviewer reads it (`a/<name>` -> `b/<name>`, three lines of context)."""
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-    )
-    return "".join(lines)
+Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
+
+
+class _ReadableMatcher(difflib.SequenceMatcher[str]):
+    """Opcodes whose added or removed blocks start after a blank line where they can (git's "indent
+    heuristic", simplified): a new `[[fields]]` table reads as one block, not as lines shifted by one."""
+
+    def __init__(self, a: list[str], b: list[str]):
+        super().__init__(None, a, b, autojunk=False)
+        self.old_lines, self.new_lines = a, b
+
+    def get_opcodes(self) -> list[Opcode]:
+        codes: list[list[Any]] = [list(c) for c in super().get_opcodes()]
+        for k in range(1, len(codes) - 1):
+            before, block, after = codes[k - 1], codes[k], codes[k + 1]
+            if block[0] not in ("insert", "delete") or before[0] != "equal" or after[0] != "equal":
+                continue
+            lines, lo, hi = (self.new_lines, 3, 4) if block[0] == "insert" else (self.old_lines, 1, 2)
+
+            while after[2] > after[1] and lines[block[lo]] == lines[block[hi]]:
+                _shift(before, block, after, 1)
+            while (
+                before[2] > before[1]
+                and lines[block[lo] - 1].strip()
+                and lines[block[lo] - 1] == lines[block[hi] - 1]
+            ):
+                _shift(before, block, after, -1)
+        return [cast(Opcode, tuple(c)) for c in codes]
+
+
+def _shift(before: list[Any], block: list[Any], after: list[Any], step: int) -> None:
+    """Move an added or removed block by `step` lines; the equal runs around it grow and shrink."""
+    before[2] += step
+    before[4] += step
+    for index in (1, 2, 3, 4):
+        block[index] += step
+    after[1] += step
+    after[3] += step
+
+
+def unified_diff(old: str, new: str, name: str, context: int = 3) -> str:
+    """The change as a reviewer reads it (`a/<name>` -> `b/<name>`, `context` lines around each hunk)."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    out: list[str] = []
+    for group in _ReadableMatcher(a, b).get_grouped_opcodes(context):
+        if not out:
+            out += [f"--- a/{name}\n", f"+++ b/{name}\n"]
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in a[i1:i2]]
+                continue
+            out += ["-" + line for line in a[i1:i2]]
+            out += ["+" + line for line in b[j1:j2]]
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+def _range(start: int, stop: int) -> str:
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
 
 
 def backup_path(versions_dir: Path, path: Path, now: datetime | None = None) -> Path:

@@ -203,3 +203,12 @@ def test_a_key_added_to_a_section_s_last_rule_goes_before_the_next_section_s_com
     )
     assert new.index('default = "x"') < new.index("# --- first touch")
     assert tomllib.loads(new)["fields"][index]["default"] == "x"
+
+
+def test_the_diff_shows_an_added_rule_as_one_block(mappings_dir: Path) -> None:
+    from connector.tomledit import unified_diff
+
+    old = (mappings_dir / "salesforce_lead.toml").read_text()
+    new = apply_edit(old, RuleEdit("add", rule={"from": "gclid", "to": "G__c", "policy": "always"}))
+    added = [line for line in unified_diff(old, new, "lead.toml").splitlines() if line.startswith("+")][1:]
+    assert added == ["+[[fields]]", '+from = "gclid"', '+to = "G__c"', '+policy = "always"', "+"]
