@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,38 @@ def test_salesforce_converted_lead_puts_attribution_on_the_opportunity_once(
     assert len([m for m in deal_journal(ctx) if "attribution written" in m]) == 1
     text = story(processes, "evt-deal-sf-1")
     assert f"Opportunity {opp_id}: attribution written" in text
+
+
+def test_a_converted_lead_named_by_a_lead_notification_gets_its_opportunity_written(
+    salesforce_env_, client, ctx, processes, salesforce_double
+):
+    processes.start("worker", name="worker")
+    submit(client, form("mary@example.com", "evt-deal-sf-5"))
+    lead_id = wait_for(lambda: crm_record_id(ctx, "evt-deal-sf-5"), timeout=30, message="lead written")
+    opp_id = salesforce_double.convert_lead(lead_id, amount=75)
+    # only the Lead's outbound message arrives (the org notifies on Lead status, not on Opportunity)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    fields = {"Id": lead_id, "Status": "Qualified", "ConvertedOpportunityId": opp_id, "LastModifiedDate": now}
+    message = salesforce_double.outbound_message(ORG_ID, [("04l000000000006AAA", "Lead", fields)])
+    assert client.post(OUTBOUND, data=message, content_type="text/xml; charset=utf-8").status_code == 200
+    row = wait_for(lambda: written(ctx, opp_id), timeout=30, message="the converted opportunity written")
+    assert row.learned_via == "lead conversion" and row.person_id == lead_id
+    opp = salesforce_double.records["Opportunity"][opp_id]
+    assert opp["First_UTM_Source__c"] == "chatgpt.com" and opp["OpenAI_Event_Id__c"] == "evt-deal-sf-5"
+
+
+def test_a_polled_lead_conversion_gets_its_opportunity_written(
+    salesforce_env_, client, ctx, processes, salesforce_double
+):
+    processes.env["CONNECTOR_STAGES__POLL_INTERVAL_SECONDS"] = "1"
+    processes.start("worker", name="worker")
+    submit(client, form("alan@example.com", "evt-deal-sf-6"))
+    lead_id = wait_for(lambda: crm_record_id(ctx, "evt-deal-sf-6"), timeout=30, message="lead written")
+    opp_id = salesforce_double.convert_lead(lead_id, amount=75)  # its first stage: an OpportunityHistory row
+    row = wait_for(lambda: written(ctx, opp_id), timeout=40, message="the polled opportunity written")
+    assert row.learned_via == "stage poll"
+    opp = salesforce_double.records["Opportunity"][opp_id]
+    assert opp["First_Landing_Page__c"] == "https://example.com/pricing"
 
 
 def _always_latest(tmp_path: Path) -> Path:
