@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from connector.store.models import AdminAudit
 from tests.admin import ledger_rows as rows
-from tests.admin.shots import screenshots  # noqa: F401  (fixture)
+from tests.admin.shots import screenshot
 from tests.conftest import TOKEN, wait_for
 from tests.crm_writes.conftest import hubspot_env
 from tests.doubles.hubspot_double import HubSpotDouble
@@ -259,11 +259,7 @@ def _written(console: Any, email: str, prop: str) -> str | None:
     return found[1].get(prop) if found else None
 
 
-def test_in_chromium_a_saved_rule_is_written_by_the_next_submission_without_a_restart(
-    console,
-    mapping_dir,
-    screenshots,  # noqa: F811
-):
+def test_in_chromium_a_saved_rule_is_written_by_the_next_submission_without_a_restart(console, mapping_dir):
     path = mapping_dir / CONTACT
     old = path.read_text()
     _post_lead(console, "evt-before", "newsletter")
@@ -277,17 +273,17 @@ def test_in_chromium_a_saved_rule_is_written_by_the_next_submission_without_a_re
 
     page = console.page("editor")
     page.goto(f"{console.url}/admin/mappings")
-    screenshots(page, "mappings", full_page=True)
+    screenshot(console, page, "mappings", full_page=True)
     page.click(f'section[id="{CONTACT}"] >> text=Add a rule')
     page.fill("#from", "latest_utm_source")
     page.fill("#to", "ai_console_source")
     page.select_option("#policy", "always")
-    screenshots(page, "mappings-edit")
+    screenshot(console, page, "mappings-edit")
     page.click("text=Review the change")
     diff = page.locator("pre.diff")
     assert '+to = "ai_console_source"' in diff.inner_text()
     assert path.read_text() == old
-    screenshots(page, "mappings-review")
+    screenshot(console, page, "mappings-review")
     page.click(f"text=Save {CONTACT}")
     assert "New submissions use it now" in page.locator(".flash-ok").inner_text()
     assert _comments(path.read_text()) == _comments(old)
@@ -310,7 +306,7 @@ def test_in_chromium_a_saved_rule_is_written_by_the_next_submission_without_a_re
     page.click("text=Review the change")
     assert "field does not exist on contacts" in page.locator(".flash-error").inner_text()
     assert page.locator("text=Save hubspot_contact.toml").count() == 0
-    screenshots(page, "mappings-refused")
+    screenshot(console, page, "mappings-refused")
     assert path.read_text() == saved
 
     # a viewer sees no edit controls and is refused a forged save
