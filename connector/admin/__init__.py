@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "connector_admin"
 
+_pages_loaded = False
+
 
 def init_app(app: Flask) -> None:
     """Serve the console and sign its session cookie (HttpOnly, SameSite=Lax, Secure behind https)."""
@@ -27,8 +29,11 @@ def init_app(app: Flask) -> None:
     from connector.admin import pages
     from connector.admin.blueprint import bp
 
-    for page in pkgutil.iter_modules(pages.__path__):
-        importlib.import_module(f"{pages.__name__}.{page.name}")
+    global _pages_loaded
+    if not _pages_loaded:  # once per process: the blueprint takes no routes after its first registration
+        for page in pkgutil.iter_modules(pages.__path__):
+            importlib.import_module(f"{pages.__name__}.{page.name}")
+        _pages_loaded = True
     settings: Settings = app.extensions["connector"].settings
     app.secret_key = session_secret_key(settings)
     app.config.update(
