@@ -273,7 +273,7 @@ def test_in_chromium_a_saved_rule_is_written_by_the_next_submission_without_a_re
 
     page = console.page("editor")
     page.goto(f"{console.url}/admin/mappings")
-    screenshot(console, page, "mappings", full_page=True)
+    screenshot(console, page, "mappings")
     page.click(f'section[id="{CONTACT}"] >> text=Add a rule')
     page.fill("#from", "latest_utm_source")
     page.fill("#to", "ai_console_source")
