@@ -85,6 +85,29 @@ def _prepare_secrets(settings: Settings) -> None:
         log.info("development token for /webhooks/forms/generic: %s (the file, never its value)", token)
 
 
+def _console_hint(settings: Settings, host: str, port: int) -> None:
+    """Say where the admin console is, or how to turn it on (it is off until a user exists)."""
+    from connector.admin.users import any_user
+    from connector.store.db import make_engine
+
+    engine = make_engine(settings)
+    try:
+        on = any_user(engine)
+    except Exception:  # the database is not reachable yet: serving waits for it, the hint can go
+        return
+    finally:
+        engine.dispose()
+    url = settings.web.public_url.rstrip("/") or f"http://{host}:{port}"
+    if on:
+        click.echo(f"admin console: {url}/admin/", err=True)
+    else:
+        click.echo(
+            "admin console: off until it has a user; create the first one with\n"
+            f"  connector admin add-user you@example.com --role admin\nthen open {url}/admin/",
+            err=True,
+        )
+
+
 @cli.command()
 @click.option("--workers", type=int, default=None, help="RQ worker processes (default: run.workers).")
 @click.option("--host", default=None, help="Listen address (default: web.host).")
@@ -97,6 +120,7 @@ def run(obj: Obj, workers: int | None, host: str | None, port: int | None) -> No
     settings = obj.settings
     _migrate(settings)
     _prepare_secrets(settings)
+    _console_hint(settings, host or settings.web.host, port or settings.web.port)
     sys.exit(run_all(settings, obj.config_path, workers or settings.run.workers, host, port))
 
 
@@ -114,6 +138,7 @@ def serve(obj: Obj, host: str | None, port: int | None, processes: int | None) -
     settings = obj.settings
     _migrate(settings)
     _prepare_secrets(settings)
+    _console_hint(settings, host or settings.web.host, port or settings.web.port)
     serve_gunicorn(
         settings, host or settings.web.host, port or settings.web.port, processes or settings.web.processes
     )

@@ -158,6 +158,8 @@ def test_the_sso_header_is_ignored_when_it_is_off(client, admin_users):
 
 
 def test_sign_in_in_chromium_against_connector_serve(console):
+    # `connector serve` started with no user yet: it said how to create the first one.
+    assert "connector admin add-user you@example.com --role admin" in console.processes.logs()
     email = console.user("editor")
     page = console.new_page()
     page.goto(f"{console.url}/admin/")
