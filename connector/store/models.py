@@ -331,6 +331,7 @@ class StageChange(Base):
             "stage",
             "rule",
             "attributed_event_id",
+            "conversion_id",
         ),
     )
 

@@ -34,7 +34,16 @@ INDEXES = {
     ),
     "ix_stage_changes_report": (
         "stage_changes",
-        ["crm", "object_type", "record_id", "entered_at", "stage", "rule", "attributed_event_id"],
+        [
+            "crm",
+            "object_type",
+            "record_id",
+            "entered_at",
+            "stage",
+            "rule",
+            "attributed_event_id",
+            "conversion_id",
+        ],
     ),
 }
 
