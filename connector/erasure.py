@@ -6,8 +6,9 @@ address, user agent), the landing pages, referrers and click ids of their touche
 written to the CRM as recorded here, the user data of their conversions, the recorded Conversions API request
 bodies that held them, and journal details. What stays, so counts and reports still add up: each row, its
 status and times, the channel, AI source and UTMs of each touch, the event id, and a journal line saying that
-an erasure happened (never whom). CRM writes and conversions still queued are cancelled. What already reached
-the CRM or OpenAI is not erased here: README.md ("Erasing one person") says how to erase it there.
+an erasure happened (never whom). CRM writes, opportunity/deal attribution writes and conversions still
+queued are cancelled. What already reached the CRM or OpenAI is not erased here: README.md ("Erasing one
+person") says how to erase it there.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from connector.store.models import (
     ConversionRequestEvent,
     ConversionStatus,
     CrmWrite,
+    DealAttribution,
+    DealAttributionStatus,
     JournalEntry,
     Receipt,
     Submission,
@@ -63,6 +66,8 @@ class Erasure:
     bookings: int = 0
     crm_writes: int = 0
     crm_writes_cancelled: int = 0
+    deal_attributions: int = 0
+    deal_attributions_cancelled: int = 0
     conversions: int = 0
     conversions_cancelled: int = 0
     conversion_requests: int = 0
@@ -75,6 +80,8 @@ class Erasure:
             f"receipts: {self.receipts} (raw bodies and identifying headers)",
             f"bookings: {self.bookings}",
             f"CRM writes: {self.crm_writes} (values recorded here), {self.crm_writes_cancelled} queued cancelled",
+            f"opportunity/deal attributions: {self.deal_attributions} (values recorded here), "
+            f"{self.deal_attributions_cancelled} queued cancelled",
             f"conversions: {self.conversions} (user data), {self.conversions_cancelled} queued cancelled",
             f"Conversions API request bodies: {self.conversion_requests}",
             f"journal entries: {self.journal_entries} (details)",
@@ -155,6 +162,22 @@ def _erase(session: Session, submissions: list[Submission]) -> Erasure:
         if write.status in (WriteStatus.PENDING, WriteStatus.SENDING):
             found.crm_writes_cancelled += 1
             write.status, write.outcome, write.attempt_token = WriteStatus.FAILED, FORGOTTEN, None
+
+    deals = list(
+        session.scalars(
+            select(DealAttribution).where(
+                or_(DealAttribution.submission_id.in_(ids), DealAttribution.event_id.in_(event_ids))
+            )
+        )
+    )
+    found.deal_attributions = len(deals)
+    for deal in deals:
+        deal.fields_written = {}
+        if deal.status in (DealAttributionStatus.PENDING, DealAttributionStatus.SENDING):
+            found.deal_attributions_cancelled += 1
+            deal.status, deal.last_error, deal.attempt_token = DealAttributionStatus.FAILED, FORGOTTEN, None
+        else:
+            deal.last_error = None
 
     conversions = list(
         session.scalars(

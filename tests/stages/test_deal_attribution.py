@@ -4,6 +4,8 @@ latest touch land on that record once, through mappings/salesforce_opportunity.t
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -244,6 +246,19 @@ def test_hubspot_deal_gets_its_contacts_attribution_once(
     time.sleep(2)
     assert hubspot_double.calls["batch_update"] == updates
     assert len([m for m in deal_journal(ctx) if "attribution written" in m]) == 1
+
+    # erasing the person leaves the row (its status counts) without the values recorded here
+    erased = subprocess.run(
+        [sys.executable, "-m", "connector", "forget", "ada@example.com"],
+        env=processes.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert erased.returncode == 0, erased.stderr
+    assert "opportunity/deal attributions: 1" in erased.stdout
+    after = deal_row(ctx, deal_id)
+    assert after is not None and after.status == "written" and after.fields_written == {}
 
 
 def test_a_deal_without_a_person_of_ours_is_left_alone(hubspot_env_, client, ctx, processes, hubspot_double):
