@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,7 +34,7 @@ from connector.store.models import CrmWrite, DealAttribution, Receipt, Submissio
 from connector.timeutil import utcnow  # noqa: E402
 
 
-def add_deal_fields(crm: str, double) -> None:  # type: ignore[no-untyped-def]
+def add_deal_fields(crm: str, double: Any) -> None:
     """The fields the deal mappings write, as `connector crm setup` leaves them."""
     from connector.mapping import load_mappings
 
@@ -49,7 +50,7 @@ def add_deal_fields(crm: str, double) -> None:  # type: ignore[no-untyped-def]
             double.add_property("deals", rule.target, "datetime" if is_time else "string")
 
 
-def seed(ctx: Context, crm: str, double, run: str, n: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def seed(ctx: Context, crm: str, double: Any, run: str, n: int) -> list[tuple[str, str]]:
     """N people in the double and in our ledger, each with a deal; (deal id, event id) each."""
     deals, rows = [], []
     now = utcnow()
