@@ -381,12 +381,12 @@ class HubSpotAdapter(CrmAdapter):
                 error = translate(exc)
                 if not isinstance(error, PermanentError):
                     raise error from exc
-                if len(batch) > 1:  # one input failed the whole batch (e.g. a deleted deal): halve
+                if len(batch) > 1 and error.code == "OBJECT_NOT_FOUND":  # one deleted deal fails all: halve
                     half = len(batch) // 2
                     outcome |= self.update_records(object_name, dict(batch[:half]))
                     outcome |= self.update_records(object_name, dict(batch[half:]))
                 else:
-                    outcome[batch[0][0]] = error
+                    outcome |= {rid: error for rid, _ in batch}
                 continue
             for failure in getattr(response, "errors", None) or []:
                 code = (failure.errors[0].code if failure.errors else None) or failure.category

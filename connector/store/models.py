@@ -371,7 +371,7 @@ class DealAttributionStatus:
     UNATTRIBUTED = "unattributed"
     NO_MAPPING = "no_mapping"
     DELETED = "record_deleted"
-    REVISIT = (UNATTRIBUTED, NO_MAPPING)
+    REVISIT = (UNATTRIBUTED, NO_MAPPING, FAILED)
     """Outcomes a later stage change of the same record looks at again."""
 
 
