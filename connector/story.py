@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from connector.bookings.story import booking_stories, render_booking
@@ -18,24 +19,12 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
     if key.startswith("receipt:") and key[8:].isdigit():
         receipts = list(session.scalars(select(Receipt).where(Receipt.id == int(key[8:]))))
     else:
-        receipts = list(session.scalars(select(Receipt).where(Receipt.event_id == key).order_by(Receipt.id)))
+        receipts = list(session.scalars(receipts_under(key)))
     receipt_ids = [r.id for r in receipts]
     event_ids = {key, *(r.event_id for r in receipts if r.event_id)}
-    submissions = list(
-        session.scalars(
-            select(Submission).where(
-                or_(Submission.receipt_id.in_(receipt_ids), Submission.event_id.in_(event_ids))
-            )
-        )
-    )
+    submissions = list(session.scalars(submissions_of(receipt_ids, event_ids)))
     submission_ids = [s.id for s in submissions]
-    conversions = list(
-        session.scalars(
-            select(Conversion).where(
-                or_(Conversion.submission_id.in_(submission_ids), Conversion.event_id.in_(event_ids))
-            )
-        )
-    )
+    conversions = list(session.scalars(conversions_of(submission_ids, event_ids)))
     # A conversion under an id no submission carries (a booking released under a derived id): its submission
     # is part of the story too.
     named = {c.submission_id for c in conversions if c.submission_id is not None} - set(submission_ids)
@@ -44,23 +33,11 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
             select(Submission).where(Submission.id.in_(named)).order_by(Submission.id)
         )
         submission_ids = [s.id for s in submissions]
-    crm_writes = list(
-        session.scalars(
-            select(CrmWrite).where(
-                or_(CrmWrite.submission_id.in_(submission_ids), CrmWrite.event_id.in_(event_ids))
-            )
-        )
-    )
+    crm_writes = list(session.scalars(crm_writes_of(submission_ids, event_ids)))
     # A booking released without its beacon went out under a derived id: its conversion names the lead.
     leads = {*submission_ids, *(c.submission_id for c in conversions if c.trigger == "submission")}
     bookings = booking_stories(session, event_ids, receipt_ids, {i for i in leads if i is not None})
-    journal = list(
-        session.scalars(
-            select(JournalEntry)
-            .where(or_(JournalEntry.receipt_id.in_(receipt_ids), JournalEntry.event_id.in_(event_ids)))
-            .order_by(JournalEntry.at, JournalEntry.id)
-        )
-    )
+    journal = list(session.scalars(journal_of(receipt_ids, event_ids)))
     if not (receipts or submissions or bookings or conversions or journal):
         return None
     timeline: list[dict[str, Any]] = [
@@ -99,6 +76,41 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
         "conversions": conversion_stories(session, conversions),
         "timeline": timeline,
     }
+
+
+def receipts_under(event_id: str) -> Select[Receipt]:
+    """The receipts that carried `event_id`, oldest first."""
+    return select(Receipt).where(Receipt.event_id == event_id).order_by(Receipt.id)
+
+
+def submissions_of(receipt_ids: Collection[int], event_ids: Collection[str]) -> Select[Submission]:
+    """The story's submissions: those of its receipts or under its event ids (indexed lookups, no scan)."""
+    return select(Submission).where(
+        or_(Submission.receipt_id.in_(receipt_ids), Submission.event_id.in_(event_ids))
+    )
+
+
+def conversions_of(submission_ids: Collection[int], event_ids: Collection[str]) -> Select[Conversion]:
+    """The story's conversions: those of its submissions or under its event ids."""
+    return select(Conversion).where(
+        or_(Conversion.submission_id.in_(submission_ids), Conversion.event_id.in_(event_ids))
+    )
+
+
+def crm_writes_of(submission_ids: Collection[int], event_ids: Collection[str]) -> Select[CrmWrite]:
+    """The story's CRM writes: those of its submissions or under its event ids."""
+    return select(CrmWrite).where(
+        or_(CrmWrite.submission_id.in_(submission_ids), CrmWrite.event_id.in_(event_ids))
+    )
+
+
+def journal_of(receipt_ids: Collection[int], event_ids: Collection[str]) -> Select[JournalEntry]:
+    """The story's journal lines, oldest first."""
+    return (
+        select(JournalEntry)
+        .where(or_(JournalEntry.receipt_id.in_(receipt_ids), JournalEntry.event_id.in_(event_ids)))
+        .order_by(JournalEntry.at, JournalEntry.id)
+    )
 
 
 def _receipt(r: Receipt) -> dict[str, Any]:

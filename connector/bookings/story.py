@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from connector.bookings.facts import BOOKING_KEYS
@@ -22,23 +22,28 @@ def booking_stories(
     submission_ids: Collection[int],
 ) -> list[dict[str, Any]]:
     """Every booking linked to these ids, oldest first, with its lead's hold and release."""
-    rows = list(
-        session.scalars(
-            select(Booking)
-            .where(
-                or_(
-                    Booking.event_id.in_(event_ids),
-                    Booking.receipt_id.in_(receipt_ids),
-                    Booking.beacon_receipt_id.in_(receipt_ids),
-                    Booking.submission_id.in_(submission_ids),
-                )
-            )
-            .order_by(Booking.id)
-        )
-    )
+    rows = list(session.scalars(bookings_of(event_ids, receipt_ids, submission_ids)))
     beacons = _received_at(session, [r.beacon_receipt_id for r in rows if r.beacon_receipt_id])
     leads = {s.id: s for s in _leads(session, {r.submission_id for r in rows if r.submission_id})}
     return [_booking(r, beacons, leads.get(r.submission_id or 0), session) for r in rows]
+
+
+def bookings_of(
+    event_ids: Collection[str], receipt_ids: Collection[int], submission_ids: Collection[int]
+) -> Select[Booking]:
+    """Bookings under these event ids, webhook or beacon receipts, or leads (each column indexed)."""
+    return (
+        select(Booking)
+        .where(
+            or_(
+                Booking.event_id.in_(event_ids),
+                Booking.receipt_id.in_(receipt_ids),
+                Booking.beacon_receipt_id.in_(receipt_ids),
+                Booking.submission_id.in_(submission_ids),
+            )
+        )
+        .order_by(Booking.id)
+    )
 
 
 def _booking(
@@ -69,19 +74,11 @@ def _release(session: Session, lead: Submission) -> dict[str, Any]:
     """Held (waiting for the beacon), released (when, under which id) or never held."""
     marks = {
         entry.details[JOURNAL_KEY]: entry
-        for entry in session.scalars(
-            select(JournalEntry)
-            .where(JournalEntry.receipt_id == lead.receipt_id, JournalEntry.kind == "booking")
-            .order_by(JournalEntry.id)
-        )
+        for entry in session.scalars(release_marks(lead.receipt_id))
         if isinstance(entry.details, dict) and entry.details.get(JOURNAL_KEY)
     }
     held, released = marks.get("held"), marks.get("released")
-    sent_as = session.scalars(
-        select(Conversion.event_id)
-        .where(Conversion.submission_id == lead.id, Conversion.trigger == "submission")
-        .order_by(Conversion.id)
-    ).first()
+    sent_as = session.scalars(lead_conversion(lead.id)).first()
     state = "held" if lead.meta.get(AWAITING) else "released" if held or released else "not_held"
     story: dict[str, Any] = dict.fromkeys(("held_at", "release_due", "released_at", "released_with"))
     if held is not None:
@@ -94,6 +91,25 @@ def _release(session: Session, lead: Submission) -> dict[str, Any]:
     at_release = released.details.get("event_id") if released is not None else None
     fallback = lead.event_id if state == "not_held" else at_release
     return {"state": state, **story, "event_id": sent_as or fallback}
+
+
+def lead_conversion(submission_id: int) -> Select[str]:
+    """The event id the lead's own conversion went out under (its first)."""
+    return (
+        select(Conversion.event_id)
+        .where(Conversion.submission_id == submission_id, Conversion.trigger == "submission")
+        .order_by(Conversion.id)
+        .limit(1)
+    )
+
+
+def release_marks(receipt_id: int) -> Select[JournalEntry]:
+    """The booking journal lines of a lead's receipt (its hold and release marks among them)."""
+    return (
+        select(JournalEntry)
+        .where(JournalEntry.receipt_id == receipt_id, JournalEntry.kind == "booking")
+        .order_by(JournalEntry.id)
+    )
 
 
 def _received_at(session: Session, receipt_ids: list[int]) -> dict[int, Any]:

@@ -16,8 +16,10 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, select, update
 
 from connector.context import Context
 from connector.conversions.outcomes import IN_FLIGHT, journal, record_outcomes, write_requests
@@ -93,11 +95,7 @@ def expire_waiting(ctx: Context, pixel_id: str, now_ms: int | None = None) -> in
     cutoff = now_ms - MAX_AGE_MS + EXPIRY_MARGIN_MS
     now = utcnow()
     with ctx.sessions.begin() as session:
-        rows = session.execute(
-            select(Conversion.id, Conversion.event_id, Conversion.attempts).where(
-                Conversion.pixel_id == pixel_id, CONVERSIONS.ready(now), Conversion.timestamp_ms < cutoff
-            )
-        ).all()
+        rows = CONVERSIONS.ready_rows(session, *expiring(pixel_id, cutoff), now=now)
         lines = []
         for tried in (False, True):
             group = [r for r in rows if (r.attempts > 0) == tried]
@@ -127,6 +125,14 @@ def expire_waiting(ctx: Context, pixel_id: str, now_ms: int | None = None) -> in
     if rows:
         log.warning("pixel=%s expired %d waiting conversions", pixel_id, len(rows))
     return len(rows)
+
+
+def expiring(
+    pixel_id: str, cutoff_ms: int
+) -> tuple[tuple[Any, ...], ColumnElement[bool], ColumnElement[bool]]:
+    """The columns and conditions of `expire_waiting`'s look-up (for CONVERSIONS.ready_rows)."""
+    columns = (Conversion.id, Conversion.event_id, Conversion.attempts)
+    return columns, Conversion.pixel_id == pixel_id, Conversion.timestamp_ms < cutoff_ms
 
 
 def claim(ctx: Context, pixel_id: str, limit: int, dry_run: bool = False) -> tuple[str, list[Conversion]]:
@@ -210,8 +216,9 @@ def seconds_until_next(ctx: Context, pixel_id: str) -> float | None:
 def due_pixels(ctx: Context, grace_seconds: float) -> list[str]:
     """Pixels with conversions that should have gone out by now (for the sweeper)."""
     with ctx.sessions() as session:
-        return list(
-            session.scalars(
-                select(Conversion.pixel_id).where(CONVERSIONS.overdue(utcnow(), grace_seconds)).distinct()
-            )
-        )
+        return list(session.scalars(overdue_pixels(utcnow(), grace_seconds)))
+
+
+def overdue_pixels(now: datetime, grace_seconds: float) -> Select[str]:
+    """The pixels of `due_pixels` (read from the (status, ...) index: only live rows)."""
+    return select(Conversion.pixel_id).where(CONVERSIONS.overdue(now, grace_seconds)).distinct()

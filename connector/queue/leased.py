@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.timeutil import as_utc, utcnow
@@ -49,11 +49,50 @@ class LeasedLedger:
 
     def ready(self, now: datetime, due: bool = True) -> ColumnElement[bool]:
         """Waiting (and due, unless `due` is off), or leased by a worker whose lease is over."""
+        return or_(*self.ready_branches(now, due))
+
+    def ready_branches(self, now: datetime, due: bool = True) -> tuple[ColumnElement[bool], ...]:
+        """`ready` as its two disjoint halves (waiting, lease over): a query per half reads a
+        (..., status, id) index range of live rows, where one OR made SQLite read the table's history."""
         m = self.model
         waiting = m.status.in_(self.waiting)
         if due:
             waiting = waiting & self._due(now)
-        return or_(waiting, (m.status == self.working) & (m.lease_until < now))
+        return waiting, (m.status == self.working) & (m.lease_until < now)
+
+    def ready_statements(
+        self,
+        columns: tuple[Any, ...],
+        now: datetime,
+        *where: ColumnElement[bool],
+        due: bool = True,
+        limit: int | None = None,
+    ) -> list[Select[Any]]:
+        """One SELECT of `columns` per half of `ready`, each the first `limit` ready rows by id."""
+        m = self.model
+        return [
+            select(*columns).where(branch, *where).order_by(m.id).limit(limit)
+            for branch in self.ready_branches(now, due)
+        ]
+
+    def ready_rows(
+        self,
+        session: Session,
+        columns: tuple[Any, ...],
+        *where: ColumnElement[bool],
+        due: bool = True,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> list[Any]:
+        """The first `limit` ready rows by id (`columns` must include the model's id)."""
+        now = utcnow() if now is None else now
+        rows = [
+            row
+            for query in self.ready_statements(columns, now, *where, due=due, limit=limit)
+            for row in session.execute(query)
+        ]
+        rows.sort(key=lambda row: row.id)
+        return rows[:limit] if limit is not None else rows
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
         m = self.model
@@ -78,20 +117,32 @@ class LeasedLedger:
         """When the next row matching `where` becomes ready: 0 when one is ready now, None when none
         waits. A job that ran a little early (RQ's scheduler keeps whole seconds) schedules itself again
         for this."""
-        m = self.model
         now = utcnow()
-        waiting = m.status.in_(self.waiting)
-        ready_now, next_at, lease_end = session.execute(
-            select(
-                func.count().filter(waiting & self._due(now)),
-                func.min(m.next_attempt_at).filter(waiting),
-                func.min(m.lease_until).filter(m.status == self.working),
-            ).where(*where)
-        ).one()
-        if ready_now:
+        ready_now, next_at, lease_end = (
+            session.scalar(query) for query in self.next_ready_statements(now, *where)
+        )
+        if ready_now is not None:
             return 0.0
         moments = [(as_utc(t) - now).total_seconds() for t in (next_at, lease_end) if t is not None]
         return max(0.0, min(moments)) if moments else None
+
+    def next_ready_statements(self, now: datetime, *where: ColumnElement[bool]) -> list[Select[Any]]:
+        """For `seconds_until_ready`: a waiting row due now (any id), the earliest retry time, the earliest
+        lease end. Each reads the live rows' index range and stops at the first, instead of an aggregate
+        over every row matching `where`."""
+        m = self.model
+        waiting = m.status.in_(self.waiting)
+        return [
+            select(m.id).where(waiting, self._due(now), *where).limit(1),
+            select(m.next_attempt_at)
+            .where(waiting, m.next_attempt_at.is_not(None), *where)
+            .order_by(m.next_attempt_at)
+            .limit(1),
+            select(m.lease_until)
+            .where(m.status == self.working, m.lease_until.is_not(None), *where)
+            .order_by(m.lease_until)
+            .limit(1),
+        ]
 
     def claim(
         self,
@@ -107,10 +158,12 @@ class LeasedLedger:
         m = self.model
         now = utcnow()
         token = secrets.token_hex(16)
-        query = select(m.id, m.attempt_token, m.status).where(self.ready(now, due), *where)
+        columns = (m.id, m.attempt_token, m.status)
         if ids is not None:
-            query = query.where(m.id.in_(ids))
-        candidates = session.execute(query.order_by(m.id).limit(limit)).all()
+            query = select(*columns).where(self.ready(now, due), m.id.in_(ids), *where)
+            candidates = list(session.execute(query.order_by(m.id).limit(limit)))
+        else:
+            candidates = self.ready_rows(session, columns, *where, due=due, limit=limit, now=now)
         if not candidates:
             return Claim(token, [])
         values: dict[str, Any] = {
@@ -122,10 +175,12 @@ class LeasedLedger:
             values["attempts"] = m.attempts + 1
         if self.touched:
             values[self.touched] = now
-        session.execute(
-            update(m).where(m.id.in_([c.id for c in candidates]), self.ready(now, due)).values(**values)
+        picked = [c.id for c in candidates]
+        session.execute(update(m).where(m.id.in_(picked), self.ready(now, due)).values(**values))
+        # By id first: not every leased table indexes its attempt token.
+        taken = list(
+            session.scalars(select(m.id).where(m.id.in_(picked), m.attempt_token == token).order_by(m.id))
         )
-        taken = list(session.scalars(select(m.id).where(m.attempt_token == token).order_by(m.id)))
         stale = {c.attempt_token for c in candidates if c.status == self.working and c.attempt_token}
         return Claim(token, taken, stale)
 
@@ -140,9 +195,7 @@ class LeasedLedger:
         values.setdefault("lease_until", None)
         if self.touched:
             values.setdefault(self.touched, utcnow())
-        return rowcount(
-            session.execute(update(self.model).where(self.fence(token, *ids)).values(**values))
-        )
+        return rowcount(session.execute(update(self.model).where(self.fence(token, *ids)).values(**values)))
 
     def release(
         self, session: Session, token: str, ids: list[int], delay_seconds: float, **values: Any
