@@ -12,11 +12,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import func, select
 
 from connector.context import Context
 from connector.conversions.metrics import conversions_by_status, requests_by_outcome
-from connector.store.models import Receipt
+from connector.store.counts import fold, ledger_counts
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +62,9 @@ class LedgerCollector:
             labels=["outcome", "code"],
         )
         try:
-            with self.ctx.sessions() as session:
-                for status, count in session.execute(
-                    select(Receipt.status, func.count()).group_by(Receipt.status)
-                ):
+            with self.ctx.sessions.begin() as session:
+                fold(session)
+                for (status, _, _), count in sorted(ledger_counts(session, "receipts").items()):
                     receipts.add_metric([status], count)
                 for labels, count in sorted(conversions_by_status(session).items()):
                     conversions.add_metric(list(labels), count)

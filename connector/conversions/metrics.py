@@ -1,7 +1,7 @@
 """Conversions ledger counts for /metrics: events by status and event name, API requests by outcome.
 
 Read from the database at scrape time, so every process reports the same numbers and a restart resets
-nothing. Each family is one grouped query.
+nothing. Each family is one grouped query; the conversions' counts are kept by triggers (store.counts).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from connector.conversions.dispatch import LOST
 from connector.conversions.outcomes import IN_FLIGHT
 from connector.conversions.sender import classify_answer
-from connector.store.models import Conversion, ConversionRequest, ConversionStatus
+from connector.store.counts import ledger_counts
+from connector.store.models import ConversionRequest, ConversionStatus
 
 STATUSES = (ConversionStatus.PENDING, ConversionStatus.SENDING, *ConversionStatus.FINAL)
 """Every status the ledger uses; each is reported (0 included) for every event name seen."""
@@ -24,12 +25,7 @@ _OUTCOMES = {"ok": "accepted", "auth": "auth_rejected", "rejected": "rejected", 
 def conversions_by_status(session: Session) -> dict[tuple[str, str, str], int]:
     """(status, event_type, custom_event_name) -> rows, zero-filled across STATUSES."""
     found: dict[tuple[str, str, str], int] = {}
-    rows = session.execute(
-        select(Conversion.status, Conversion.event_type, Conversion.custom_event_name, func.count()).group_by(
-            Conversion.status, Conversion.event_type, Conversion.custom_event_name
-        )
-    )
-    for status, event_type, custom_name, count in rows:
+    for (status, event_type, custom_name), count in ledger_counts(session, "conversions").items():
         found[(status, event_type, custom_name or "")] = count
     # A zero keeps a series alive when its last row moves on (pending -> sent), so graphs and alerts see 0.
     for event_type, custom_name in {(e, c) for _, e, c in list(found)}:

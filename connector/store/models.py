@@ -470,6 +470,21 @@ class AdminSignInFailure(Base):
     ip: Mapped[str] = mapped_column(String(64))
 
 
+class LedgerCount(Base):
+    """Rows of `ledger` (receipts, conversions) per status and event name, kept by database triggers
+    (migration 0008, connector.store.counts): /metrics reads these instead of counting the ledger."""
+
+    __tablename__ = "ledger_counts"
+
+    ledger: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    custom_event_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shard: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    """0: the folded count; PostgreSQL: a transaction's delta, under its transaction id."""
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 # Every row the ORM writes fits its columns (connector.store.fit); core inserts fit their values themselves.
 # The report's columns first (connector.store.report_columns), so that fit_instance sees them too.
 event.listen(Submission, "before_insert", fill_report_columns)
