@@ -50,7 +50,7 @@ def claim_form_event(session: Session, receipt: Receipt, submission: Submission)
     """
     if submission.kind != "form" or not submission.event_id:
         return None
-    session.execute(
+    taken = session.scalar(
         insert_new(
             session,
             FormEventClaim,
@@ -59,8 +59,10 @@ def claim_form_event(session: Session, receipt: Receipt, submission: Submission)
             receipt_id=receipt.id,
             source=submission.source,
             created_at=utcnow(),
-        )
+        ).returning(FormEventClaim.receipt_id)
     )
+    if taken is not None:  # the first claim of this event_id: no second round trip to read it back
+        return None
     holder = session.scalar(
         select(FormEventClaim.receipt_id).where(
             FormEventClaim.event_id == fit_value(FormEventClaim, "event_id", submission.event_id)

@@ -15,11 +15,13 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Retry
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 import connector.sources  # noqa: F401  (registers every source the stored receipts may name)
 from connector import context
 from connector.context import Context
 from connector.errors import PermanentError, RetryableError
+from connector.intake.base import Delivery, Source
 from connector.intake.errors import IntakeError
 from connector.jobs.bookings import enqueue_booking_release
 from connector.jobs.follow_ups import enqueue_outcomes
@@ -78,17 +80,65 @@ def enqueue_receipt(
     return True
 
 
+TRANSACTION_RECEIPTS = 32
+"""Most receipts one transaction of the batch job keeps: one commit serves them all, and on SQLite the
+write lock is held for a bounded time."""
+
+
+class LeaseLost(Exception):
+    """The receipt's lease went to another attempt: this attempt's result is discarded."""
+
+
 def process_receipts(receipt_ids: list[int]) -> dict[str, int]:
-    """Intake's batch job: each receipt is claimed and processed on its own; one failure never holds up
-    the others, and a receipt that raised is retried alone on the backoff schedule."""
+    """Intake's batch job: the receipts are claimed together and kept in one transaction. When one of
+    them raises (or a lease was lost) that transaction is rolled back and each receipt runs again in a
+    transaction of its own, so an error is handled as a single receipt's (retried alone on the backoff
+    schedule, or failed) and never holds up the others."""
     ctx = context.current()
     outcomes: dict[str, int] = {}
-    for receipt_id in receipt_ids:
+    for start in range(0, len(receipt_ids), TRANSACTION_RECEIPTS):
+        for outcome in _process_batch(ctx, receipt_ids[start : start + TRANSACTION_RECEIPTS]):
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[str]:
+    claims = claim_receipts(ctx, receipt_ids)
+    outcomes = ["skipped"] * (len(receipt_ids) - len(claims))
+    if outcomes:
+        log.info(
+            "%d of %d receipt(s) already processed or in progress; skipped", len(outcomes), len(receipt_ids)
+        )
+    if not claims:
+        return outcomes
+    kept: list[tuple[Claimed, FollowUps]] = []
+    alone: list[Claimed] = []
+    try:
+        deliveries = [parse(ctx, claimed.receipt) for claimed in claims]  # before SQLite's write lock
+        with ctx.sessions.begin() as session:
+            _fence(session, claims)
+            kept = [
+                (claimed, _keep(ctx, session, claimed, delivery))
+                for claimed, delivery in zip(claims, deliveries, strict=True)
+            ]
+    except Exception as exc:  # one receipt raised, a lease was lost, or the commit failed
+        log.info("batch of %d receipt(s) not kept together, each is run alone: %s", len(claims), exc)
+        kept, alone = [], claims
+    follow = FollowUps()
+    for claimed, one in kept:
+        follow.add(one)
+        follow.released += one.released
+        follow.stage_changes |= one.stage_changes
+        if one.held is not None:
+            enqueue_booking_release(ctx, one.held, delay=ctx.settings.collect.join_grace_seconds)
+        _log_processed(claimed)
+        outcomes.append("processed")
+    _enqueue_follow_ups(ctx, follow)
+    for claimed in alone:
         try:
-            outcome = process_receipt(receipt_id)
-        except Exception:  # recorded on the receipt by process_receipt
-            outcome = _retry_alone(ctx, receipt_id)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            outcomes.append(_process_claimed(ctx, claimed))
+        except Exception:  # recorded on the receipt by _process_claimed
+            outcomes.append(_retry_alone(ctx, claimed.receipt.id))
     return outcomes
 
 
@@ -118,19 +168,27 @@ class Claimed:
         self.attempt = receipt.attempts
 
 
-def claim_receipt(ctx: Context, receipt_id: int) -> Claimed | None:
-    """Lease a receipt for processing; None when it is done, failed, or held by a live job.
+def claim_receipts(ctx: Context, receipt_ids: list[int]) -> list[Claimed]:
+    """Lease receipts for processing, in one transaction; those done, failed or held by a live job are
+    left out.
 
-    Claimed whatever its next_attempt_at: RQ's scheduler decides when a retry runs (in whole seconds,
+    Claimed whatever their next_attempt_at: RQ's scheduler decides when a retry runs (in whole seconds,
     so sometimes a little early), and the job it runs must not skip its receipt for that."""
     with ctx.sessions.begin() as session:
-        claimed = RECEIPTS.claim(session, job_lease_seconds(ctx.settings), ids=[receipt_id], due=False)
+        claimed = RECEIPTS.claim(session, job_lease_seconds(ctx.settings), ids=receipt_ids, due=False)
         if not claimed.ids:
-            return None
-        receipt = session.get(Receipt, receipt_id)
-        assert receipt is not None
-        record(session, "processing", f"attempt {receipt.attempts} started", receipt=receipt)
-        return Claimed(receipt, claimed.token)
+            return []
+        receipts = session.scalars(select(Receipt).where(Receipt.id.in_(claimed.ids)).order_by(Receipt.id))
+        claims = [Claimed(receipt, claimed.token) for receipt in receipts]
+        for claim in claims:
+            record(session, "processing", f"attempt {claim.attempt} started", receipt=claim.receipt)
+        return claims
+
+
+def claim_receipt(ctx: Context, receipt_id: int) -> Claimed | None:
+    """Lease one receipt for processing; None when it is done, failed, or held by a live job."""
+    claims = claim_receipts(ctx, [receipt_id])
+    return claims[0] if claims else None
 
 
 def process_receipt(receipt_id: int) -> str:
@@ -140,43 +198,68 @@ def process_receipt(receipt_id: int) -> str:
     if claimed is None:
         log.info("receipt_id=%s already processed or in progress; skipped", receipt_id)
         return "skipped"
-    receipt, attempt = claimed.receipt, claimed.attempt
+    return _process_claimed(ctx, claimed)
+
+
+def _fence(session: Session, claims: list[Claimed]) -> None:
+    """Mark the claimed receipts processed, fenced on their claim's token, in the caller's transaction
+    (which keeps what they deliver); raises LeaseLost when any of them went to another attempt."""
+    token = claims[0].token
+    ids = [claimed.receipt.id for claimed in claims]
+    values = {"status": ReceiptStatus.PROCESSED, "processed_at": utcnow(), "last_error": None}
+    if RECEIPTS.finish(session, token, ids, **values) != len(ids):
+        raise LeaseLost(ids)
+
+
+def _keep(
+    ctx: Context, session: Session, claimed: Claimed, delivery: tuple[Source[Any], Delivery]
+) -> FollowUps:
+    """Run the pipeline for a parsed claimed receipt in the caller's transaction; raises what the
+    source raises."""
+    receipt = claimed.receipt
+    follow = run(ctx, session, receipt, *delivery)
+    record(session, "processed", f"processed on attempt {claimed.attempt}", receipt=receipt)
+    return follow
+
+
+def _process_claimed(ctx: Context, claimed: Claimed) -> str:
+    """One claimed receipt in a transaction of its own, with its errors recorded on it."""
     try:
-        source, parsed = parse(ctx, receipt)
+        delivery = parse(ctx, claimed.receipt)  # before the transaction: SQLite's write lock waits less
         with ctx.sessions.begin() as session:
-            done = RECEIPTS.finish(
-                session,
-                claimed.token,
-                [receipt_id],
-                status=ReceiptStatus.PROCESSED,
-                processed_at=utcnow(),
-                last_error=None,
-            )
-            if not done:
-                session.rollback()
-                log.warning(
-                    "receipt_id=%s lease lost during attempt %s; result discarded", receipt_id, attempt
-                )
-                return "lease lost"
-            follow = run(ctx, session, receipt, source, parsed)
-            record(session, "processed", f"processed on attempt {attempt}", receipt=receipt)
+            _fence(session, [claimed])
+            follow = _keep(ctx, session, claimed, delivery)
+    except LeaseLost:
+        _log_lease_lost(claimed)
+        return "lease lost"
     except RetryableError as exc:
         return _schedule_retry(ctx, claimed, exc)
     except (PermanentError, IntakeError) as exc:
         _mark_failed(ctx, claimed, f"{type(exc).__name__}: {exc}")
         return "failed"
     except Exception as exc:
-        _record_error(ctx, claimed, exc, final=attempt >= ctx.settings.jobs.max_attempts)
+        _record_error(ctx, claimed, exc, final=claimed.attempt >= ctx.settings.jobs.max_attempts)
         raise
     _enqueue_follow_ups(ctx, follow)
+    _log_processed(claimed)
+    return "processed"
+
+
+def _log_processed(claimed: Claimed) -> None:
+    receipt = claimed.receipt
     log.info(
         "receipt_id=%s processed event_id=%s attempt=%s",
-        receipt_id,
+        receipt.id,
         receipt.event_id,
-        attempt,
+        claimed.attempt,
         extra=_ids(receipt),
     )
-    return "processed"
+
+
+def _log_lease_lost(claimed: Claimed) -> None:
+    log.warning(
+        "receipt_id=%s lease lost during attempt %s; result discarded", claimed.receipt.id, claimed.attempt
+    )
 
 
 def _enqueue_follow_ups(ctx: Context, follow: FollowUps) -> None:
@@ -254,9 +337,7 @@ def _mark_failed(ctx: Context, claimed: Claimed, error: str) -> None:
             next_attempt_at=None,
             last_error=error[:4000],
         )
-        record(
-            session, "failed", f"gave up after attempt {claimed.attempt}: {error[:500]}", receipt=receipt
-        )
+        record(session, "failed", f"gave up after attempt {claimed.attempt}: {error[:500]}", receipt=receipt)
     log.error(
         "receipt_id=%s failed event_id=%s: %s", receipt.id, receipt.event_id, error[:500], extra=_ids(receipt)
     )
