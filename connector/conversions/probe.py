@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
 
 from connector.config import ConfigError, Settings
 from connector.conversions.sender import ConversionsClient, RequestRecord
 from connector.conversions.setup import api_key, sender_settings
 from connector.events.model import ConversionEvent, EventData
+from connector.store.models import ConversionRequest
 
 SAMPLE_URL = "https://example.com/connector-test"
 """The sample event's source_url (validate_only: nothing is stored)."""
@@ -47,3 +51,22 @@ def probe(settings: Settings, pixel_name: str | None = None) -> RequestRecord:
     if not outcome.requests:
         raise ConfigError("the sample event did not pass local validation: " + outcome.outcomes[0].reason)
     return outcome.requests[-1]
+
+
+def store_probe(session: Session, record: RequestRecord) -> int:
+    """Keep a probe's exchange in the ledger (a validate_only request that carried no conversion); its id."""
+    row = ConversionRequest(
+        pixel_id=record.pixel_id,
+        url=record.url,
+        event_ids=list(record.event_ids),
+        event_count=len(record.event_ids),
+        validate_only=record.validate_only,
+        status_code=record.status_code,
+        body=record.body or None,
+        error=record.error,
+        elapsed_ms=round(record.elapsed_ms),
+        started_at=datetime.fromtimestamp(record.started_at_ms / 1000, tz=UTC),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
