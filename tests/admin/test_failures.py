@@ -263,3 +263,38 @@ def test_in_chromium_the_failures_page_empty(console):
     page.goto(f"{console.url}/admin/failures")
     assert "Nothing has failed" in page.inner_text("main")
     screenshot(console, page, "failures-empty")
+
+
+def test_in_chromium_hostile_values_in_failures_and_openais_answers_render_as_text(console):
+    from tests.admin.test_events import HOSTILE, SCRIPT
+    from tests.conversions.conftest import PIXEL_ID
+
+    with console.ctx.sessions.begin() as session:
+        bad = rows.receipt(
+            session, SCRIPT, status="failed", last_error=f"ParseError: {HOSTILE}", source="generic"
+        )
+        lead = rows.lead(session, HOSTILE, email="x@example.com")
+        rows.crm_write(session, lead, status="failed", last_error=SCRIPT, outcome=HOSTILE)
+        conv = rows.conversion(
+            session, HOSTILE, pixel_id=PIXEL_ID, status="failed", reason="invalid", last_error=HOSTILE
+        )
+        rows.request(session, PIXEL_ID, [conv], status_code=400, body=SCRIPT + HOSTILE, error=HOSTILE)
+    page = console.page("editor")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    for path in (
+        "/admin/failures",
+        f"/admin/failures/replayed?items=receipt:{bad.id},conversion:{conv.id}",
+        "/admin/conversions",
+        f"/admin/events/receipt:{bad.id}",
+    ):
+        page.goto(f"{console.url}{path}")
+        assert page.evaluate("window.__pwned") is None, path
+        assert page.locator("main img").count() == 0, path
+        assert page.locator("main script").count() == 0, path
+    page.goto(f"{console.url}/admin/failures")
+    text = page.inner_text("main")
+    assert f"ParseError: {HOSTILE}" in text and SCRIPT in text
+    page.goto(f"{console.url}/admin/conversions")
+    assert HOSTILE in page.inner_text("section.pixel")
+    assert dialogs == []
