@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 MAX_AGE_SECONDS = 60.0
 """How old a describe the pages show may be (seconds)."""
 
+CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "none": "CRM"}
+
+
+def crm_name(provider: str) -> str:
+    """The CRM as people write it (template filter `crm_name`)."""
+    return CRM_NAMES.get(provider, provider)
+
 
 @dataclass
 class _Held:

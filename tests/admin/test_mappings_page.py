@@ -235,7 +235,7 @@ def test_preview_shows_what_each_field_would_get_for_a_stored_submission(admin_c
     listing = viewer.get("/admin/mappings").get_data(as_text=True)
     assert f'<option value="{sub_id}">' in listing
     html = viewer.get(f"/admin/mappings/preview?submission={sub_id}").get_data(as_text=True)
-    assert "hubspot contacts" in html
+    assert "HubSpot contacts" in html
     assert re.search(r"<code>first_utm_source</code>\s*</td>\s*<td><code>chatgpt.com</code>", html)
     assert "&lt;b&gt;Ann&lt;/b&gt;" in html and "<b>Ann</b>" not in html
     assert viewer.get("/admin/mappings/preview?submission=999999").status_code == 404

@@ -29,6 +29,8 @@ from connector.mapping.schema import ObjectSchema
 from connector.store.models import Submission
 from connector.tomledit import ConflictError, EditError, save_text
 
+bp.add_app_template_filter(live_crm.crm_name, "crm_name")
+
 RECENT_SUBMISSIONS = 20
 """Submissions offered for a preview (the newest, by primary key)."""
 

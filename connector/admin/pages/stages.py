@@ -31,6 +31,8 @@ from connector.events.stage_rules_file import current_stage_rules, rules_table
 from connector.store.models import Conversion, StageChange
 from connector.tomledit import ConflictError, EditError, save_text, text_hash, unified_diff
 
+bp.add_app_template_filter(live_crm.crm_name, "crm_name")
+
 OUTCOMES = {
     "converted": "became a conversion",
     "already_converted": "already converted (fire once)",
@@ -113,6 +115,7 @@ def stages() -> Any:
         provider=ctx.settings.crm.provider,
         page=page,
         conversions=sent,
+        labels={(c.object, c.stage): c.label for c in choices},
         outcomes=OUTCOMES,
     )
 
