@@ -27,6 +27,8 @@ class Draft:
     refused: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     schema_checked: bool = False
+    missing: tuple[str, ...] = ()
+    """Refused targets that do not exist in the CRM yet (fields the console can create first)."""
 
     @property
     def base_hash(self) -> str:
@@ -35,6 +37,13 @@ class Draft:
     @property
     def diff(self) -> str:
         return unified_diff(self.old_text, self.new_text, self.path.name)
+
+    @property
+    def only_missing(self) -> bool:
+        """Savable once the missing fields exist: every refusal is a field not created yet."""
+        return (
+            bool(self.refused) and not self.problems and {f.target for f in self.refused} <= set(self.missing)
+        )
 
     @property
     def ok(self) -> bool:
@@ -69,4 +78,5 @@ def check_text(path: Path, old: str, new: str, describe: Describe) -> Draft:
     known = set(check_against_schema(before, schema)) if before is not None else set()
     refused = [f for f in findings if f.level == "error" and f not in known]
     warnings = [f for f in findings if f.level == "warning" and f not in known]
-    return Draft(path, old, new, refused=refused, warnings=warnings, schema_checked=True)
+    missing = tuple(dict.fromkeys(f.target for f in refused if schema.get(f.target) is None))
+    return Draft(path, old, new, refused=refused, warnings=warnings, schema_checked=True, missing=missing)

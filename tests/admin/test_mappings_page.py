@@ -139,13 +139,43 @@ def test_an_edit_the_loader_or_the_live_schema_refuses_is_explained_and_cannot_b
     html = review.get_data(as_text=True)
     assert review.status_code == 422
     assert "Not saved" in html and shown in html
-    assert "/save" not in html
+    assert f"Save {CONTACT}" not in html
+    # only a field that does not exist yet can be created from here (then the rule is saved)
+    assert ("then save" in html) == (rule == {"to": "no_such_property"})
     # a Save forged from the refused review is refused again
     forged = editor.post(
         f"/admin/mappings/{CONTACT}/save", data={"action": "add", **NEW_RULE, **rule, "base": "x"}
     )
     assert forged.status_code in (303, 422)
     assert path.read_text() == old
+
+
+def test_a_missing_field_is_created_in_the_crm_then_the_rule_saved(
+    admin_client, mapping_dir, hubspot_double, ctx
+):
+    editor = admin_client("editor")
+    path = mapping_dir / CONTACT
+    review = _review(editor, {**NEW_RULE, "to": "ai_new_field"})
+    assert review.status_code == 422
+    form = re.search(
+        r'<form method="post" action="/admin/mappings/[^"]+/save".*?</form>',
+        review.get_data(as_text=True),
+        re.S,
+    )
+    assert form and "Create ai_new_field in HubSpot, then save" in form[0]
+    data = {
+        n: html_unescape(v)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form[0])
+        if n != "csrf_token"
+    }
+    assert data["create"] == "1"
+    saved = editor.post(f"/admin/mappings/{CONTACT}/save", data=data)
+    assert saved.status_code == 303
+    assert "ai_new_field" in hubspot_double.properties["contacts"]
+    assert tomllib.loads(path.read_text())["fields"][-1]["to"] == "ai_new_field"
+    with ctx.sessions() as session:
+        actions = session.scalars(select(AdminAudit.action).order_by(AdminAudit.id)).all()
+    assert actions == ["mapping.create_fields", "mapping.add"]
 
 
 def test_changing_and_removing_a_rule(admin_client, mapping_dir):

@@ -9,6 +9,7 @@ use (Context.mappings notices the file changed). "Create missing fields" runs `c
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from connector.admin.blueprint import bp
 from connector.admin.mapping_view import find_file, form_from_rule, mapping_files, rule_from_form, view
 from connector.context import Context
 from connector.crm_admin import setup_crm
-from connector.mapping import POLICIES, TRANSFORMS, MappingError, explain, load_mappings
+from connector.errors import ConnectorError
+from connector.mapping import POLICIES, TRANSFORMS, MappingError, explain, load_mappings, parse_mapping
 from connector.mapping.draft import Draft, draft_edit
 from connector.mapping.edit import RuleEdit
 from connector.mapping.model import VALUE_NAMES
@@ -231,6 +233,10 @@ def mapping_save(name: str) -> Any:
         draft = _draft(ctx, path, edit)
         if draft.base_hash != request.form.get("base", ""):
             raise ConflictError(f"{name} changed since this edit was reviewed; review it again")
+        created: list[str] = []
+        if not draft.ok and draft.only_missing and request.form.get("create") == "1":
+            created = _create_fields(ctx, path, draft)
+            draft = _draft(ctx, path, edit)
         if not draft.ok:
             return _review_page(ctx, path, edit, draft, 422)
         backup = save_text(path, draft.new_text, draft.base_hash, _versions(ctx))
@@ -245,12 +251,40 @@ def mapping_save(name: str) -> Any:
     rule = after or before or {}
     target = f"{name}: {edit.action} {rule.get('to', '')}".strip()
     audit.record(f"mapping.{edit.action}", target, before=before, after=after)
+    made = (
+        f" Created in {live_crm.crm_name(ctx.settings.crm.provider)}: {', '.join(created)}."
+        if created
+        else ""
+    )
     flash(
-        f"Saved {name}: {edit.action} {rule.get('to', '')}. New submissions use it now; "
+        f"Saved {name}: {edit.action} {rule.get('to', '')}.{made} New submissions use it now; "
         f"the previous version is kept as {backup.name}.",
         "ok",
     )
     return redirect(url_for("admin.mappings", _anchor=name)), 303
+
+
+def _create_fields(ctx: Context, path: Path, draft: Draft) -> list[str]:
+    """Create the fields the edit writes that the CRM lacks (what `crm setup` would, for these only);
+    EditError with the CRM's answer or the manual steps when it cannot."""
+    mapping, _ = parse_mapping(draft.new_text, path)
+    if mapping is None:
+        raise EditError("the edited mapping does not load")
+    needed = tuple(r for r in mapping.all_rules() if r.target in draft.missing)
+    try:
+        report = live_crm.adapter(ctx, fresh=True).ensure_fields(
+            replace(mapping, fields=needed, overrides=())
+        )
+    except (live_crm.CrmUnavailable, ConnectorError) as exc:
+        raise EditError(f"Not saved: the field could not be created: {exc}") from None
+    if report.errors or report.manual_steps:
+        raise EditError(
+            "Not saved: the field could not be created: " + "; ".join(report.errors + report.manual_steps)
+        )
+    audit.record(
+        "mapping.create_fields", f"{path.name}: {', '.join(draft.missing)}", after={"created": report.created}
+    )
+    return [c for c in report.created if not c.startswith("group ")]
 
 
 @bp.post("/mappings/setup")
