@@ -104,7 +104,7 @@ def needs_attention(
         if source.secret.state == "missing" and (delivering or source.kind == "beacon"):
             items.append(
                 Item(
-                    "bad",
+                    "bad" if delivering else "warn",
                     f"{source.label}: {source.secret.detail}.",
                     f"/admin/sources#source-{source.name}",
                     "Sources",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from connector.admin import csrf, formatting
@@ -37,12 +37,22 @@ bp.add_app_template_filter(formatting.ago, "ago")
 bp.add_app_template_filter(formatting.number, "number")
 
 
-@bp.errorhandler(HTTPException)
 def _error_page(exc: HTTPException) -> Any:
     """Console errors as pages in the console's layout (the webhooks keep their JSON errors)."""
     if exc.code is not None and exc.code < 400:
         return exc
     return render_template("admin/error.html", error=exc), exc.code or 500
+
+
+bp.register_error_handler(HTTPException, _error_page)
+for _code in (404, 405):  # the app's JSON handlers for these codes would win over a class handler
+    bp.register_error_handler(_code, _error_page)
+
+
+@bp.get("/<path:_unknown>")
+def _not_found(_unknown: str) -> Any:
+    """A console URL no page serves: the console's 404 page (the app's own 404 is a JSON error)."""
+    abort(404, description="No console page has this address.")
 
 
 def _has_users() -> bool:

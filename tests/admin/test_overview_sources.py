@@ -6,6 +6,7 @@ import itertools
 import re
 from datetime import timedelta
 
+from bench.fuzz_mutations import WEIRD_TEXT
 from connector.store.models import Conversion, CrmWrite, Receipt, Submission
 from connector.timeutil import utcnow
 from tests.conftest import TOKEN
@@ -128,7 +129,7 @@ def test_sources_empty_ledger_says_nothing_received(admin_client):
     assert page.count("nothing received") >= 10 and "never" in page
 
 
-HOSTILE = [
+MARKUP = [
     "<script>alert(1)</script>",
     '<img src=x onerror="window.__pwned=1">',
     '"><svg onload=alert(2)>',
@@ -138,6 +139,16 @@ HOSTILE = [
     "\u202egnp.exe",
     "'; DROP TABLE receipts; --",
 ]
+HOSTILE = MARKUP + [
+    text
+    for text in WEIRD_TEXT
+    if text.strip()
+    and text not in MARKUP
+    and "\x00" not in text
+    and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+]
+"""Markup that would run or inject if rendered raw, then the intake fuzz corpus's weird strings (those a
+receipt can hold: intake stores NULs and lone surrogates as U+FFFD)."""
 
 
 def shot(console, page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -155,8 +166,9 @@ def test_in_chromium_hostile_values_render_as_text_on_overview_sources_and_audit
 
     now = utcnow()
     with console.ctx.sessions() as session, session.begin():
-        for value in HOSTILE:
-            receipt(session, value, source="generic", status="failed", last_error=value, received_at=now)
+        for n, value in enumerate(HOSTILE):  # the markup newest: the Sources page shows the newest errors
+            at = now - timedelta(seconds=n)
+            receipt(session, value, source="generic", status="failed", last_error=value, received_at=at)
             receipt(session, value, source=value[:64], status="failed", last_error=value)
             audit.write(session, value, "mapping.edit", value, {value: value}, {"field": value})
     page = console.page("admin")
@@ -169,11 +181,11 @@ def test_in_chromium_hostile_values_render_as_text_on_overview_sources_and_audit
         assert page.locator("#injected").count() == 0
         assert page.locator("main script, main svg, main img[src=x]").count() == 0
         body = page.locator("main").inner_text()
-        shown = [value for value in HOSTILE[:6] if value in body]
+        shown = [value for value in MARKUP[:6] if value in body]
         if path == "/admin/sources":
-            assert shown  # the newest errors, as text
+            assert shown == MARKUP[:3]  # the three newest errors, as text
         if path == "/admin/audit":
-            assert shown == HOSTILE[:6]
+            assert shown == MARKUP[:6]
     shot(console, page, "audit-hostile")
     assert dialogs == []
 

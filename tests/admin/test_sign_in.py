@@ -175,3 +175,13 @@ def test_sign_in_in_chromium_against_connector_serve(console):
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["connector_admin"]["httpOnly"] and cookies["connector_admin"]["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == ""  # not readable from scripts
+
+
+def test_an_unknown_console_address_is_the_console_404_page_and_webhooks_keep_json_errors(
+    admin_client, client
+):
+    viewer = admin_client("viewer")
+    page = viewer.get("/admin/no-such-page")
+    assert page.status_code == 404 and "No console page has this address." in page.get_data(as_text=True)
+    webhook = client.post("/webhooks/forms/no-such-source")
+    assert webhook.status_code == 404 and webhook.get_json()["status"] == 404
