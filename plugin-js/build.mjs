@@ -17,15 +17,14 @@ const outdir = process.argv[2] || join(here, 'dist');
 const data = JSON.parse(readFileSync(join(here, '../connector/data/classification.json'), 'utf8'));
 
 // connector/data/classification.json stays the single source of truth (connector/classify.py reads it as is);
-// the script gets the same data in a compact form: click rules as [param, channel, ai_source?] lists, the
-// sources as one "channel ai_source host|host utm|utm;..." string that the script expands at start-up into
-// classify.host_pattern's regexes, and the *_re values as regex literals.
-const plain = (v) => {
-  if (/[ |;]/.test(v)) throw new Error(`classification.json: ${JSON.stringify(v)} holds a separator ( |;)`);
-  return v;
-};
+// the script gets the same data ready to use, so that the classifier's arrival builds nothing: click rules as
+// [param, channel, ai_source?] lists, each source as [host regex, channel, ai_source, utm_sources] (the regex
+// is classify.host_pattern's: a host or any subdomain of one, `.*` for a country TLD), and the *_re values as
+// regex literals.
 const regex = (source) => '/' + source.replace(/\//g, '\\/') + '/';
 const str = JSON.stringify;
+const hostRegex = (hosts) =>
+  regex('(^|\\.)(' + hosts.map((h) => h.replace(/\./g, '\\.').replace(/\\\.\*/g, '\\.[a-z]{2,3}(\\.[a-z]{2})?')).join('|') + ')$');
 const compactData = {
   name: 'classification',
   setup(b) {
@@ -35,11 +34,9 @@ const compactData = {
       const contents = `
 export const click_ids = ${clicks(d.click_ids)};
 export const weak_click_ids = ${clicks(d.weak_click_ids)};
-export const sources = ${str(
-        d.sources
-          .map((s) => [plain(s.channel), plain(s.ai_source || ''), s.hosts.map(plain).join('|'), (s.utm_sources || []).map(plain).join('|')].join(' '))
-          .join(';'),
-      )};
+export const sources = [${d.sources
+        .map((s) => `[${hostRegex(s.hosts)},${str(s.channel)},${str(s.ai_source || '')},${str(s.utm_sources || [])}]`)
+        .join(',')}];
 export const openai_ads_utm_sources = ${str(d.openai_ads_utm_sources)};
 export const email_re = ${regex(d.email_re)};
 export const paid_medium_re = ${regex(d.paid_medium_re)};

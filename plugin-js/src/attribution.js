@@ -8,15 +8,14 @@
 // signal - (src/convert.js) and the booking widgets (src/booking.js). build.mjs defines CLICK_IDS (the
 // click-id parameters, from the classification data file) and CLASSIFIER / CONVERT / BOOKING (the parts'
 // file names with their content hash).
-import { internal, uuid } from './shared.js';
+import { PENDING_KEY, internal, uuid } from './shared.js';
 
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
-  let UTM = 'source medium campaign content term id'.split(' ').map((k) => 'utm_' + k);
+  let UTM = 'utm_source utm_medium utm_campaign utm_content utm_term utm_id'.split(' ');
   let CLICK = CLICK_IDS; // oppref gclid ... fbclid (build.mjs defines it from the data file)
   let KEY = '_attr'; // localStorage key and cookie name
   let CONSENT_KEY = '_attr_consent'; // localStorage: the visitor's answer given through attribution('consent')
-  let PENDING_KEY = '_attr_pending'; // sessionStorage: a form posted the classic way (src/convert.js)
   let EVENT_ID = 'event_id';
   let T = (f, ...a) => {
     try {
@@ -117,7 +116,7 @@ import { internal, uuid } from './shared.js';
     for (let t of [rec.f, rec.l]) {
       if (t.channel) continue;
       if (classify) T(() => ([t.channel, t.ai_source] = classify(t)));
-      else classifier(() => classify || ((classify = api.classify || (() => [])), sync()));
+      else classifier(() => classify || ((classify = api.classify || (() => [])), sync(true)));
     }
   };
 
@@ -129,22 +128,26 @@ import { internal, uuid } from './shared.js';
   let withdrawn; // a "no" that clears what we stored: a visitor's answer or a change after load, never an initial state
   let rec = { c: {} };
   let allowed = () => consent == 'granted' || (consent == 'unknown' && cfg.consent != 'required');
-  let sync = () => {
-    rec = withTouch((allowed() && T(read)) || { c: {} });
+  // classified: the classifier's arrival (or failure), which only completes the touches already in `rec`
+  let sync = (classified) => {
+    if (!classified) rec = withTouch((allowed() && T(read)) || { c: {} });
     classifyTouches();
     if (allowed()) {
       T(() => (localStorage[KEY] = JSON.stringify(rec)));
       // the mirror stays under 4 KB (browsers drop a larger cookie): strings cut shorter until it fits (only
-      // absurd values get cut: localStorage keeps them whole, and wins when both are read)
+      // absurd values get cut: localStorage keeps them whole, and wins when both are read). Written once the
+      // touches have their channel (or the classifier failed): each cookie write is a round trip to the browser
       let s;
-      for (let n of [2048, 300, 99, 40]) if ((s = encodeURIComponent(JSON.stringify(rec, (k, v) => (v?.slice ? v.slice(0, n) : v)))).length < 3800) break;
-      T(cookie, s, days * 86400);
+      if (classify || (rec.f.channel && rec.l.channel)) {
+        for (let n of [2048, 300, 99, 40]) if ((s = encodeURIComponent(JSON.stringify(rec, (k, v) => (v?.slice ? v.slice(0, n) : v)))).length < 3800) break;
+        T(cookie, s, days * 86400);
+      }
       loadPixel();
     } else if (withdrawn) {
       T(() => delete localStorage[KEY]);
       T(cookie, '', 0);
     }
-    scan(d);
+    fill();
     log(consent, rec);
   };
   // initial: a platform's state at load (applied before the first sync, clears nothing); answer: the visitor's own
@@ -186,7 +189,7 @@ import { internal, uuid } from './shared.js';
   };
   let conversions;
   let convertPart = lazy(CONVERT);
-  let converting = (f) => convertPart(() => f((conversions ||= api.conversions({ cfg, allowed, loadPixel, log, eventId, scan, ours, PENDING_KEY }))));
+  let converting = (f) => convertPart(() => f((conversions ||= api.conversions(cfg, allowed, loadPixel, log, eventId, scan, ours, found))));
 
   // ---- hidden fields: a whole touch every time (a field the touch lacks is cleared, so no value can survive
   // from another visit); before consent only the conversion page, without its query string ----
@@ -224,28 +227,21 @@ import { internal, uuid } from './shared.js';
       byName[el.id] ||
       byName[el.id.replace(/^(field_|form-field-)/, '')] || // Formidable field key, Elementor field id
       byName[el.dataset.attribution];
-    // a CSS class on the field or on its one-field wrapper (Gravity Forms, WPForms, Ninja Forms)
+    // a CSS class on the field or on its one-field wrapper (Gravity Forms, WPForms, Ninja Forms); only a
+    // wrapper with one of our classes has its fields counted
     for (let e = el, i = 0; !k && i++ < 5 && e && e.tagName != 'FORM'; e = e.parentElement) {
       for (let c of e.classList) if (byName[c] && e.querySelectorAll(FIELDS).length < 2) k = byName[c];
     }
     return k;
   };
   let writable = (el) => el.type == 'hidden' || (/^text/.test(el.type) && !el.checkVisibility({ visibilityProperty: true }));
-  // fill our fields under `node` (submitted_at only in the form being submitted); decorate booking links and
-  // iframes there too
-  let scan = (node, submitting) => {
+  let found = new Map(); // our fields seen so far -> canonical name: refilling them needs no search
+  // fill every field found (submitted_at only in the form being submitted)
+  let fill = (submitting) => {
     let v;
-    let sel = FIELDS + ',a,iframe,script';
-    for (let el of node.querySelectorAll ? [node, ...node.querySelectorAll(sel)].filter((e) => e.matches?.(sel)) : []) {
+    for (let [el, k] of found) {
       T(() => {
-        // booking links and embeds, and the vendors' widget scripts, so that the part is here before their
-        // iframes (an <a> without href, an iframe or script without src: 'a:', no exception)
-        if (/^(A|IFRAME|SCRIPT)$/.test(el.tagName)) {
-          if (isBooking(new URL(el.src || el.href || 'a:').origin)) toBooking(el);
-          return;
-        }
-        let k = fieldKey(el);
-        if (!k || typed.has(el) || !writable(el)) return;
+        if (typed.has(el) || !writable(el)) return;
         let form = owner(el);
         if (!ours.has(form)) {
           ours.add(form);
@@ -254,11 +250,24 @@ import { internal, uuid } from './shared.js';
         let x = k == EVENT_ID ? eventId(form) : k == 'submitted_at' ? (submitting == form ? now() : null) : (v ||= values())[k];
         if (x != null && el.value != x) {
           el.value = x;
-          // model-driven plugins (Ninja Forms' Backbone views) update their models from these events
-          for (let t of ['input', 'change']) el.dispatchEvent(new Event(t, { bubbles: true }));
+          conversions?.wrote(el); // the input/change events some plugins need (src/convert.js)
         }
       });
     }
+  };
+  // find our fields in `node` (one pass over its inputs: a field's name decided once) and fill; decorate its
+  // booking links and iframes, and note the vendors' widget scripts so that the part is here before their
+  // iframes. An added node refills only when it brought a field (the observer's forEach passes its NodeList as
+  // `observed`, and an index as `submitting`, which is never a form).
+  let scan = (node, submitting, observed) => {
+    let n = found.size;
+    let at = (sel) => (node.querySelectorAll ? [...(node.matches?.(sel) ? [node] : []), ...node.querySelectorAll(sel)] : []);
+    for (let el of at(FIELDS)) {
+      let k = /^[ht]/.test(el.type) && fieldKey(el); // hidden, text, textarea (tel, time: never writable)
+      if (k) found.set(el, k);
+    }
+    if (found.size > n || !observed) fill(submitting);
+    for (let el of at(BOOKING_SEL)) T(() => isBooking(new URL(el.src || el.href).origin) && toBooking(el));
   };
   on(d, 'input', (e) => e.isTrusted && typed.add(e.target));
   // capture: before the plugins' own handlers read the fields. Counting the lead waits for the plugin's success.
@@ -267,6 +276,9 @@ import { internal, uuid } from './shared.js';
   // ---- booking widgets (Calendly, Cal.com): dist/booking.js, loaded on a page that links or embeds one or
   // hears from one, decorates those links and iframes and turns their booking messages into beacons ----
   let isBooking = (origin) => /^https:\/\/([\w-]+\.)*(calendly|cal)\.com$/.test(origin) || list(cfg.calOrigins).includes(origin);
+  // what may point to one: one selector for the whole page instead of a look at every link and script (each
+  // one with data-cal-origins)
+  let BOOKING_SEL = cfg.calOrigins ? 'a,iframe,script' : 'a[href*=cal i],iframe[src*=cal i],script[src*=cal i]';
   let booking = lazy(BOOKING);
   let toBooking = (x) => booking(() => api.booking(x, cfg, log));
   on(w, 'message', (e) => isBooking(e.origin) && toBooking(e));
@@ -294,7 +306,10 @@ import { internal, uuid } from './shared.js';
   for (let a of queued) if (a[0] == 'consent') setConsent(yes(a[1]), false, true);
   started = true;
   T(sync);
-  if (T(() => sessionStorage[PENDING_KEY])) converting(() => {}); // a classic post's outcome is on this page
+  T(scan, d); // finds the fields and fills them
+  // a classic post's outcome is on this page. (Opening sessionStorage costs a page about 1 ms: it is read only
+  // until 10 minutes after a classic post, the time convert.js notes in localStorage as well.)
+  if (T(() => localStorage[PENDING_KEY] > Date.now() && sessionStorage[PENDING_KEY])) converting(() => {});
   T(() => new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d.documentElement, { childList: true, subtree: true }));
   for (let a of queued) if (a[0] != 'consent') api(...a);
 })(window, document, location);

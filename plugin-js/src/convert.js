@@ -20,7 +20,7 @@
 // form.submit(), through the Navigation API): its event_id waits in sessionStorage and the next page decides. A page showing a
 // form plugin's validation or spam error keeps the id for the retry; any other page (the plugin's message, a
 // thank-you redirect) counts it, once.
-import { uuid } from './shared.js';
+import { PENDING_KEY, uuid } from './shared.js';
 
 ((w, d, api) => {
   let ERRORS = [
@@ -32,7 +32,7 @@ import { uuid } from './shared.js';
   ].join();
   let PENDING_FOR = 6e5; // ms: a classic post's answer is the very next page, well within 10 minutes
 
-  api.conversions = ({ cfg, allowed, loadPixel, log, eventId, scan, ours, PENDING_KEY }) => {
+  api.conversions = (cfg, allowed, loadPixel, log, eventId, scan, ours, found) => {
     let T = (f, ...a) => {
       try {
         return f(...a);
@@ -86,6 +86,7 @@ import { uuid } from './shared.js';
     let leaving = (form) => {
       if (!counts(form) || !allowed() || !/^(|_self)$/.test(form.target)) return; // a frame: Gravity Forms' AJAX
       sessionStorage[PENDING_KEY] = JSON.stringify({ id: eventId(form), event: eventName(form), form: formKey(form), at: Date.now() });
+      localStorage[PENDING_KEY] = Date.now() + PENDING_FOR; // until then, attribution.js opens sessionStorage
     };
     // after every other handler: a submit nobody prevented leaves the page
     on(w, 'submit', (e) => {
@@ -127,8 +128,9 @@ import { uuid } from './shared.js';
     on(w, 'load', listen);
 
     // the page a classic post led to
-    let pending = T(() => JSON.parse(sessionStorage[PENDING_KEY]));
-    T(() => sessionStorage.removeItem(PENDING_KEY));
+    // (sessionStorage only within PENDING_FOR of a classic post from any tab: opening it is the costly part)
+    let pending = T(() => localStorage[PENDING_KEY] > Date.now() && JSON.parse(sessionStorage[PENDING_KEY]));
+    if (pending) T(() => sessionStorage.removeItem(PENDING_KEY));
     if (pending && Date.now() - pending.at < PENDING_FOR) {
       if (d.querySelector(ERRORS)) {
         // rejected: the corrected attempt keeps the id
@@ -142,6 +144,15 @@ import { uuid } from './shared.js';
         measure(pending.event, pending.id);
       }
     }
-    return { measure, success };
+    // Ninja Forms' Backbone models and the conditional logic of Gravity Forms, Fluent Forms and Formidable learn a
+    // value only from input/change events: fired for each field attribution.js writes in their forms (for the
+    // ones it wrote before this part arrived, now); the other plugins read the fields when the form is sent
+    let wrote = (el) => {
+      if (el.closest('.nf-form-cont,[id^=gform_],.frm-fluent-form,.frm-show-form')) {
+        for (let t of ['input', 'change']) el.dispatchEvent(new Event(t, { bubbles: true }));
+      }
+    };
+    for (let [el] of found) T(wrote, el);
+    return { measure, success, wrote };
   };
 })(window, document, window.attribution);

@@ -52,4 +52,5 @@ def test_the_script_names_its_parts_by_content_hash():
 def test_parts_stay_small():
     """The parts have no budget of their own in the issue; these bounds (about 10% over today's) keep them
     from growing unnoticed."""
-    assert gzipped("classify.js") <= 1800 and gzipped("convert.js") <= 1300 and gzipped("booking.js") <= 1300
+    # convert.js: 1,400 since it fires the input/change events some form plugins need (moved from attribution.js)
+    assert gzipped("classify.js") <= 1800 and gzipped("convert.js") <= 1400 and gzipped("booking.js") <= 1300
