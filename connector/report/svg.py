@@ -42,7 +42,7 @@ def _nice_max(value: int) -> int:
         step *= 10
 
 
-def stacked_bars(report: Report, metric: str = "leads", width: int = 760, height: int = 240) -> Markup:
+def stacked_bars(report: Report, metric: str = "leads", width: int = 520, height: int = 230) -> Markup:
     """Bars per trend bucket, one stacked segment per AI source (rows that are not AI are left out)."""
     buckets = report.buckets
     rows = [r for r in report.rows if r.group in AI_COLOURS and getattr(r, metric)]
@@ -60,7 +60,7 @@ def stacked_bars(report: Report, metric: str = "leads", width: int = 760, height
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(metric)} from AI sources per {escape(report.query.trend or "")}">'
     ]
-    for tick in (0, top // 2, top):
+    for tick in (0, top // 2, top) if top % 2 == 0 else (0, top):
         y = legend + 8 + plot_h - plot_h * tick / top
         parts.append(
             f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
@@ -96,12 +96,12 @@ def stacked_bars(report: Report, metric: str = "leads", width: int = 760, height
     return Markup("".join(parts))
 
 
-def funnel(rows: list[Row], width: int = 760, limit: int = 8) -> Markup:
+def funnel(rows: list[Row], width: int = 900, limit: int = 8) -> Markup:
     """Per group (the largest `limit` by leads): leads, opportunities and won as three bars on one scale."""
     shown = [r for r in sorted(rows, key=lambda r: (-r.leads, r.group)) if r.leads][:limit]
     if not shown:
         return Markup("")
-    label_w, row_h, bar_h = 150, 34, 8
+    label_w, row_h, bar_h = 170, 40, 9
     top = max(r.leads for r in shown) or 1
     plot_w = width - label_w - 90
     height = row_h * len(shown) + 24
@@ -121,7 +121,7 @@ def funnel(rows: list[Row], width: int = 760, limit: int = 8) -> Markup:
         )
         for j, name in enumerate(FUNNEL):
             value = getattr(row, name)
-            w = max(1.0, plot_w * value / top) if value else 0
+            w = max(2.0, plot_w * value / top) if value else 0
             by = y + 3 + j * (bar_h + 2)
             parts.append(
                 f'<rect x="{label_w}" y="{by}" width="{w:.1f}" height="{bar_h}" rx="2" fill="{tones[name]}">'

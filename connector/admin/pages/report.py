@@ -17,8 +17,8 @@ from connector.report.output import amount_text, amounts_text, report_dict, to_c
 from connector.report.query import DATES, GROUPS, METRICS, TOUCHES, TRENDS
 from connector.report.svg import funnel, stacked_bars
 
-WEEKLY_UP_TO_DAYS = 120
-"""The chart shows weeks for ranges up to this many days, months beyond (or with no start)."""
+WEEKLY_UP_TO_DAYS = 190
+"""The chart shows weeks for ranges up to this many days (and with no start), months beyond."""
 
 
 def _query() -> ReportQuery:
@@ -30,7 +30,7 @@ def _chart_query(query: ReportQuery) -> ReportQuery:
     trend = query.trend
     if trend is None:
         span = ((query.until or date.today()) - query.since).days if query.since else None
-        trend = "week" if span is not None and span <= WEEKLY_UP_TO_DAYS else "month"
+        trend = "week" if span is None or span <= WEEKLY_UP_TO_DAYS else "month"
     return replace(query, by="ai_source", trend=trend)
 
 
