@@ -110,8 +110,11 @@ class LeasedLedger:
 
     def has_overdue(self, session: Session, grace_seconds: float) -> bool:
         """Is any row overdue (for a sweep that kicks one job for the whole table)?"""
-        found = session.scalar(select(self.model.id).where(self.overdue(utcnow(), grace_seconds)).limit(1))
-        return found is not None
+        return session.scalar(self.overdue_statement(utcnow(), grace_seconds)) is not None
+
+    def overdue_statement(self, now: datetime, grace_seconds: float) -> Select[Any]:
+        """One overdue row's id, if any (the sweep's look-up)."""
+        return select(self.model.id).where(self.overdue(now, grace_seconds)).limit(1)
 
     def seconds_until_ready(self, session: Session, *where: ColumnElement[bool]) -> float | None:
         """When the next row matching `where` becomes ready: 0 when one is ready now, None when none

@@ -17,8 +17,8 @@ from sqlalchemy.ext.compiler import compiles
 
 from connector.bookings.story import bookings_of, lead_conversion, release_marks
 from connector.conversions.dispatch import expiring, overdue_pixels
-from connector.queue.ledgers import CONVERSIONS
-from connector.store.models import Conversion
+from connector.queue.ledgers import CONVERSIONS, CRM_WRITES, RECEIPTS, STAGE_CHANGES
+from connector.store.models import Conversion, StageChange
 from connector.story import conversions_of, crm_writes_of, journal_of, receipts_under, submissions_of
 from connector.timeutil import utcnow
 
@@ -98,6 +98,21 @@ HOT: dict[str, tuple[Callable[[], list[Select[Any]]], tuple[str, ...], bool]] = 
         lambda: CONVERSIONS.next_ready_statements(NOW, PIXEL),
         (BY_STATUS,),
         True,  # the sort is over the pixel's waiting rows, which the index range already narrowed to
+    ),
+    "sweeper: receipts, CRM writes, stage changes overdue": (
+        lambda: [ledger.overdue_statement(NOW, 60) for ledger in (RECEIPTS, CRM_WRITES, STAGE_CHANGES)],
+        ("ix_receipts_status_received_at", "ix_crm_writes_status_updated_at", "ix_stage_changes_status"),
+        True,
+    ),
+    "CRM flush and stage resolver: next due": (
+        lambda: [*CRM_WRITES.next_ready_statements(NOW), *STAGE_CHANGES.next_ready_statements(NOW)],
+        ("ix_crm_writes_status_updated_at", "ix_stage_changes_status"),
+        True,
+    ),
+    "stage resolver: claim": (
+        lambda: STAGE_CHANGES.ready_statements((StageChange.id, StageChange.status), NOW, limit=100),
+        ("ix_stage_changes_status",),
+        True,
     ),
     "sweeper: overdue pixels": (
         lambda: [overdue_pixels(NOW, 60)],
