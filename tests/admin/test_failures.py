@@ -237,7 +237,7 @@ def test_in_chromium_a_failed_conversion_is_replayed_and_openai_receives_it(cons
     screenshot(console, editor, "failures-data")
     row.locator("button", has_text="Replay").click()
     editor.wait_for_url(re.compile(r".*/admin/failures/replayed\?items=conversion"))
-    assert "queued again" in editor.inner_text("main")
+    assert "Queued again: 1 conversion." in editor.inner_text("main")
     # The page refreshes itself until the worker is done.
     editor.wait_for_function(
         "document.body.innerText.includes('Every replayed item is done')", timeout=30_000
