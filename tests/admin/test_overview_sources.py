@@ -209,3 +209,17 @@ def test_in_chromium_overview_and_sources_with_data_and_empty(console):
     assert page.locator("#source-calendly .guide h1").inner_text() == "Calendly"
     page.goto(f"{console.url}/admin/users")
     shot(console, page, "users")
+
+
+def test_overview_counts_waiting_due_in_progress_and_overdue_rows(admin_client, ctx):
+    now = utcnow()
+    with ctx.sessions() as session, session.begin():
+        receipt(session, "evt-stuck", status="received", received_at=now - timedelta(minutes=5))
+        receipt(session, "evt-later", status="retrying", next_attempt_at=now + timedelta(minutes=5))
+        receipt(session, "evt-lost", status="processing", lease_until=now - timedelta(minutes=1))
+        receipt(session, "evt-busy", status="processing", lease_until=now + timedelta(minutes=1))
+    page = text_of(admin_client("viewer").get("/admin/"))
+    row = re.search(r"<tr><td>receipts</td>(.*?)</tr>", page).group(1)
+    cells = re.findall(r'class="num">(?:<span[^>]*>)?([^<]+)<', row)
+    assert cells == ["2", "2", "2", "2"]  # waiting, due now (stuck + lost lease), in progress, overdue
+    assert "2 receipts overdue" in page
