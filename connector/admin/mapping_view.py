@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connector.mapping import Finding, Mapping, MappingProblem, check_against_schema, parse_mapping
+from connector.mapping import (
+    Finding,
+    Mapping,
+    MappingError,
+    MappingProblem,
+    check_against_schema,
+    files_fingerprint,
+    load_mappings,
+    parse_mapping,
+)
 from connector.mapping.loader import mapping_paths
 from connector.mapping.schema import FieldSchema, ObjectSchema
 
@@ -63,6 +72,8 @@ class MappingView:
     other_findings: list[Finding] = field(default_factory=list)
     live_error: str | None = None
     live_checked: bool = False
+    folded: bool = False
+    """Shown as one line with a link (another CRM's file): the page stays short."""
 
     @property
     def error_count(self) -> int:
@@ -75,6 +86,54 @@ class MappingView:
     @property
     def missing(self) -> int:
         return sum(1 for r in self.rows if self.live_checked and r.live is None)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One mapping file read and validated: its text, its TOML data (None: not TOML), the mapping."""
+
+    text: str
+    data: dict[str, Any] | None
+    mapping: Mapping | None
+    problems: list[MappingProblem]
+
+
+_parsed: dict[Path, tuple[tuple[int, int, int], Parsed]] = {}
+_sets: dict[Path, tuple[Any, list[str]]] = {}
+
+
+def parsed(path: Path) -> Parsed:
+    """The file parsed, kept until it changes on disk (a page parses each file once, not per view)."""
+    st = path.stat()
+    seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _parsed.get(path)
+    if cached is not None and cached[0] == seen:
+        return cached[1]
+    text = path.read_text(encoding="utf-8")
+    mapping, problems = parse_mapping(text, path)
+    try:
+        data: dict[str, Any] | None = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        data = None
+    result = Parsed(text, data, mapping, problems)
+    _parsed[path] = (seen, result)
+    return result
+
+
+def set_problems(directory: Path) -> list[str]:
+    """What start-up refuses across the files (one default per CRM), beyond each file's own problems."""
+    seen = files_fingerprint(directory)
+    cached = _sets.get(directory)
+    if cached is not None and cached[0] == seen:
+        return cached[1]
+    try:
+        load_mappings(directory)
+        found: list[str] = []
+    except MappingError as exc:
+        own = {str(p) for path in mapping_files(directory) for p in parsed(path).problems}
+        found = [str(p) for p in exc.problems if str(p) not in own]
+    _sets[directory] = (seen, found)
+    return found
 
 
 def mapping_files(directory: Path) -> list[Path]:
@@ -93,8 +152,7 @@ def _source(raw: dict[str, Any]) -> str:
     return " + ".join(names) if isinstance(names, list) else str(names)
 
 
-def _rows(data: dict[str, Any], mapping: Mapping | None, schema: ObjectSchema | None) -> list[RuleRow]:
-    findings = check_against_schema(mapping, schema) if mapping and schema else []
+def _rows(data: dict[str, Any], findings: list[Finding], schema: ObjectSchema | None) -> list[RuleRow]:
     by_target: dict[str, list[Finding]] = {}
     for finding in findings:
         by_target.setdefault(finding.target.lower(), []).append(finding)
@@ -134,20 +192,15 @@ def _rows(data: dict[str, Any], mapping: Mapping | None, schema: ObjectSchema | 
 
 def view(path: Path, schema: ObjectSchema | None, live_error: str | None = None) -> MappingView:
     """The file's rules and problems, beside the live schema when there is one."""
-    text = path.read_text(encoding="utf-8")
-    mapping, problems = parse_mapping(text, path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return MappingView(path.name, path, None, problems)
-    result = MappingView(path.name, path, mapping, problems, live_error=live_error)
-    result.rows = _rows(data, mapping, schema)
+    found = parsed(path)
+    result = MappingView(path.name, path, found.mapping, found.problems, live_error=live_error)
+    if found.data is None:
+        return result
+    findings = check_against_schema(found.mapping, schema) if found.mapping and schema else []
+    result.rows = _rows(found.data, findings, schema)
     result.live_checked = schema is not None
-    if mapping is not None and schema is not None:
-        shown = {r.target.lower() for r in result.rows}
-        result.other_findings = [
-            f for f in check_against_schema(mapping, schema) if f.target.lower() not in shown
-        ]
+    shown = {r.target.lower() for r in result.rows}
+    result.other_findings = [f for f in findings if f.target.lower() not in shown]
     return result
 
 

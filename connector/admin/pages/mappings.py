@@ -19,7 +19,15 @@ from sqlalchemy import select
 from connector.admin import audit, live_crm
 from connector.admin.auth import requires
 from connector.admin.blueprint import bp
-from connector.admin.mapping_view import find_file, form_from_rule, mapping_files, rule_from_form, view
+from connector.admin.mapping_view import (
+    find_file,
+    form_from_rule,
+    mapping_files,
+    parsed,
+    rule_from_form,
+    set_problems,
+    view,
+)
 from connector.context import Context
 from connector.crm_admin import setup_crm
 from connector.errors import ConnectorError
@@ -69,10 +77,7 @@ def _live(
 
 
 def _crm_of(path: Path) -> tuple[str, str]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return "", ""
+    data = parsed(path).data or {}
     return str(data.get("crm", "")), str(data.get("object", ""))
 
 
@@ -81,17 +86,17 @@ def _crm_of(path: Path) -> tuple[str, str]:
 def mappings() -> Any:
     ctx = _ctx()
     directory = _directory(ctx)
+    shown = request.args.get("show", "")
     views = []
     for path in mapping_files(directory):
-        crm, object_name = _crm_of(path)
+        found = parsed(path)
+        crm = str(found.data.get("crm", "")) if found.data else ""
+        object_name = str(found.data.get("object", "")) if found.data else ""
         schema, error = _live(ctx, object_name, crm) if object_name else (None, None)
-        views.append(view(path, schema, error))
-    set_problems: list[str] = []
-    try:
-        load_mappings(directory)
-    except MappingError as exc:
-        per_file = {str(p) for v in views for p in v.problems}
-        set_problems = [str(p) for p in exc.problems if str(p) not in per_file]
+        view_ = view(path, schema, error)
+        view_.folded = bool(crm) and crm != ctx.settings.crm.provider and path.name != shown
+        views.append(view_)
+    problems = set_problems(directory)
     with ctx.sessions() as session:
         recent = session.execute(
             select(
@@ -109,7 +114,7 @@ def mappings() -> Any:
         views=views,
         directory=directory,
         provider=ctx.settings.crm.provider,
-        set_problems=set_problems,
+        set_problems=problems,
         recent=recent,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +71,19 @@ def _read_only_reason(ctx: Context) -> str | None:
 
 
 def _choices(ctx: Context, fresh: bool = False) -> tuple[list[StageChoice], str | None]:
+    """The live stages, read at most once a minute for the pages (every time for a review or a save)."""
+    state = current_app.extensions.setdefault("connector_admin", {})
+    held = state.get("stage_choices")
+    if not fresh and held is not None and time.monotonic() - held[0] < live_crm.MAX_AGE_SECONDS:
+        return held[1], None
     try:
-        return live_choices(live_crm.adapter(ctx, fresh), ctx.settings.crm.provider), None
+        choices = live_choices(live_crm.adapter(ctx, fresh), ctx.settings.crm.provider)
     except live_crm.CrmUnavailable as exc:
         return [], str(exc)
     except ConnectorError as exc:
         return [], f"{ctx.settings.crm.provider}: {exc}"
+    state["stage_choices"] = (time.monotonic(), choices)
+    return choices, None
 
 
 def _rules(ctx: Context) -> tuple[StageRules, str | None]:
