@@ -67,7 +67,10 @@ def registered() -> list[Source[Any]]:
 
 
 def describe(
-    settings: Settings, session: Session, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    session: Session,
+    environ: Mapping[str, str] | None = None,
+    with_errors: bool = True,
 ) -> list[SourceInfo]:
     """Every source, in a stable order, with its URL, secret state, last delivery and 24-hour counts."""
     environ = os.environ if environ is None else environ
@@ -91,7 +94,7 @@ def describe(
             last_delivery=traffic.last_delivery(session, source.name),
             day=days.get(source.name),
         )
-        if info.day is not None and (info.day.failed or info.day.waiting):
+        if with_errors and info.day is not None and (info.day.failed or info.day.waiting):
             info.errors = traffic.recent_errors(session, source.name)
         infos.append(info)
     return infos

@@ -53,13 +53,13 @@ def last_day_by_source(session: Session, sources: list[str], now: datetime | Non
     """Receipts received in the last 24 hours, per source and status (sources with none included)."""
     since = (now or utcnow()) - DAY
     days = {name: SourceDay(name) for name in sources}
-    for name in sources:
-        rows = session.execute(
-            select(Receipt.status, func.count())
-            .where(Receipt.source == name, Receipt.received_at >= since)
-            .group_by(Receipt.status)
-        )
-        days[name].by_status = {status: count for status, count in rows}
+    rows = session.execute(
+        select(Receipt.source, Receipt.status, func.count())
+        .where(Receipt.source.in_(sources), Receipt.received_at >= since)
+        .group_by(Receipt.source, Receipt.status)
+    )
+    for source, status, count in rows:
+        days[source].by_status[status] = count
     return list(days.values())
 
 

@@ -30,7 +30,7 @@ def overview() -> Any:
     if checks[0].ok:
         with ctx.sessions() as session:
             ledgers = status.ledger_counts(session, ctx.settings.jobs.sweep_grace_seconds)
-            sources = describe(ctx.settings, session)
+            sources = describe(ctx.settings, session, with_errors=False)
             failed = traffic.failed_since(session)
             conversions = traffic.conversions_by_status(session)
     attention = needs_attention(ctx.settings, checks, queue, ledgers, sources, failed)
