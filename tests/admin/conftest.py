@@ -182,7 +182,7 @@ def console(
     processes.start("serve", "--port", str(port), "--processes", "1", name="serve")
     processes.start("worker", name="worker")
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: up(f"{url}/healthz"), timeout=30, message="connector serve up")
+    wait_for(lambda: up(f"{url}/healthz"), timeout=90, message="connector serve up")
     running = Console(url, ctx, processes, hubspot_double, openai_double, admin_browser)
     yield running
     running.close()
