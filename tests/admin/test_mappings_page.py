@@ -327,6 +327,12 @@ def test_in_chromium_a_saved_rule_is_written_by_the_next_submission_without_a_re
     assert [p.pid for p in console.processes.children] == serve_pid
     assert all(p.poll() is None for p in console.processes.children)
 
+    # Preview: the newest submission, dry-run through the saved mapping
+    page.goto(f"{console.url}/admin/mappings")
+    page.click("button:has-text('Preview')")
+    assert "ai_console_source" in page.locator("table.data").inner_text()
+    screenshot(console, page, "mappings-preview")
+
     # a rule the live schema refuses: the error is shown, there is no Save, the file is unchanged
     saved = path.read_text()
     page.goto(f"{console.url}/admin/mappings")
