@@ -110,19 +110,6 @@ def needs_attention(
                     "Sources",
                 )
             )
-        elif (
-            source.secret.state == "development"
-            and delivering
-            and settings.web.public_url.startswith("https://")
-        ):
-            items.append(
-                Item(
-                    "warn",
-                    f"{source.label} uses a generated development token; set its secret in the environment.",
-                    f"/admin/sources#source-{source.name}",
-                    "Sources",
-                )
-            )
         if source.needs_public_url and not settings.web.public_url and delivering:
             items.append(
                 Item(
@@ -132,6 +119,22 @@ def needs_attention(
                     "Sources",
                 )
             )
+    on_dev_tokens = [
+        s.label
+        for s in sources
+        if s.enabled and s.secret.state == "development" and s.last_delivery is not None
+    ]
+    if on_dev_tokens and settings.web.public_url.startswith("https://"):
+        items.append(
+            Item(
+                "warn",
+                f"{len(on_dev_tokens)} source(s) deliver with a generated development token "
+                f"({', '.join(on_dev_tokens[:4])}{', ...' if len(on_dev_tokens) > 4 else ''}): "
+                "set their secrets in the environment.",
+                "/admin/sources",
+                "Sources",
+            )
+        )
     if not settings.web.public_url:
         items.append(
             Item(

@@ -20,19 +20,19 @@ from connector.intake.base import Source
 from connector.store.models import Receipt
 
 LABELS = {
-    "generic": "Generic form (JSON or form post)",
+    "generic": "Generic form",
     "gravity_forms": "Gravity Forms",
     "contact_form_7": "Contact Form 7",
     "wpforms": "WPForms",
-    "elementor": "Elementor Pro Forms",
+    "elementor": "Elementor Pro",
     "fluent_forms": "Fluent Forms",
     "ninja_forms": "Ninja Forms",
     "formidable": "Formidable Forms",
-    "wordpress": "WordPress plugin (all seven form plugins)",
+    "wordpress": "WordPress plugin",
     "calendly": "Calendly",
     "cal_com": "Cal.com",
-    "hubspot": "HubSpot stage webhooks",
-    "salesforce": "Salesforce outbound messages and flows",
+    "hubspot": "HubSpot stages",
+    "salesforce": "Salesforce stages",
     "beacon": "Browser beacons",
 }
 ORDER = ("forms", "booking", "crm", "beacon")
