@@ -64,9 +64,69 @@ RULES = {
     "won": {"crm": "hubspot", "object": "deal", "stage": "closedwon", "event": "order_created"},
 }
 
-SUBMISSION_COLUMNS = ["id", "receipt_id", "source", "kind", "form_id", "event_id", "email", "contact", "attribution", "meta", "submitted_at", "created_at", "person_key", "first_channel", "first_ai_source", "first_utm_source", "first_utm_medium", "first_utm_campaign", "first_landing_page", "latest_channel", "latest_ai_source", "latest_utm_source", "latest_utm_medium", "latest_utm_campaign", "latest_landing_page"]
-CONVERSION_COLUMNS = ["id", "pixel_id", "event_type", "custom_event_name", "event_id", "submission_id", "trigger", "payload", "timestamp_ms", "status", "attempts", "created_at", "updated_at", "sent_at"]
-STAGE_COLUMNS = ["id", "crm", "object_type", "record_id", "stage", "entered_at", "via", "delivery_key", "change_key", "fields", "status", "attempts", "rule", "event_id", "attributed_event_id", "conversion_id", "created_at", "updated_at"]
+SUBMISSION_COLUMNS = [
+    "id",
+    "receipt_id",
+    "source",
+    "kind",
+    "form_id",
+    "event_id",
+    "email",
+    "contact",
+    "attribution",
+    "meta",
+    "submitted_at",
+    "created_at",
+    "person_key",
+    "first_channel",
+    "first_ai_source",
+    "first_utm_source",
+    "first_utm_medium",
+    "first_utm_campaign",
+    "first_landing_page",
+    "latest_channel",
+    "latest_ai_source",
+    "latest_utm_source",
+    "latest_utm_medium",
+    "latest_utm_campaign",
+    "latest_landing_page",
+]
+CONVERSION_COLUMNS = [
+    "id",
+    "pixel_id",
+    "event_type",
+    "custom_event_name",
+    "event_id",
+    "submission_id",
+    "trigger",
+    "payload",
+    "timestamp_ms",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "sent_at",
+]
+STAGE_COLUMNS = [
+    "id",
+    "crm",
+    "object_type",
+    "record_id",
+    "stage",
+    "entered_at",
+    "via",
+    "delivery_key",
+    "change_key",
+    "fields",
+    "status",
+    "attempts",
+    "rule",
+    "event_id",
+    "attributed_event_id",
+    "conversion_id",
+    "created_at",
+    "updated_at",
+]
 
 
 def _touch(prefix: str, pick: tuple[Any, ...]) -> dict[str, str]:
