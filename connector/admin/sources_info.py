@@ -75,7 +75,9 @@ def describe(
     """Every source, in a stable order, with its URL, secret state, last delivery and 24-hour counts."""
     environ = os.environ if environ is None else environ
     sources = registered()
-    days = {day.source: day for day in traffic.last_day_by_source(session, [s.name for s in sources])}
+    names = [s.name for s in sources]
+    days = {day.source: day for day in traffic.last_day_by_source(session, names)}
+    newest = traffic.last_deliveries(session, names)
     infos = []
     for source in sources:
         path = "/collect" if source.kind == "beacon" else f"/webhooks/{source.kind}/{source.name}"
@@ -91,7 +93,7 @@ def describe(
             url=f"{base}{path}" if base else None,
             secret=secret_state(settings, source, environ),
             needs_public_url=source.signs_public_url,
-            last_delivery=traffic.last_delivery(session, source.name),
+            last_delivery=newest[source.name],
             day=days.get(source.name),
         )
         if with_errors and info.day is not None and (info.day.failed or info.day.waiting):
