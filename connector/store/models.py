@@ -444,6 +444,7 @@ class AdminAudit(Base):
     """One change made in the admin console (or to its users from the command line): who, when, what."""
 
     __tablename__ = "admin_audit"
+    __table_args__ = (Index("ix_admin_audit_actor_id", "actor", "id"),)  # the Audit page's "who" filter
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("ip", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index("ix_admin_audit_actor_id", "admin_audit", ["actor", "id"], unique=False)
     op.create_table(
         "admin_sign_in_failures",
         sa.Column("id", ID, nullable=False),
@@ -73,5 +74,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_admin_sign_in_failures_ip_at")
         batch_op.drop_index("ix_admin_sign_in_failures_email_at")
     op.drop_table("admin_sign_in_failures")
+    op.drop_index("ix_admin_audit_actor_id", table_name="admin_audit")
     op.drop_table("admin_audit")
     op.drop_table("admin_users")
