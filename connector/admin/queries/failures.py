@@ -7,7 +7,7 @@ cursor (time, kind, id) rather than an offset, so page 1,000 costs what page 1 d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
@@ -38,6 +38,9 @@ KIND_PLURALS = {"receipt": "receipts", "crm_write": "CRM writes", "conversion": 
 
 PAGE = 50
 """Failures per page."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 class FilterError(ValueError):
@@ -103,7 +106,8 @@ class Failure:
 
     @property
     def cursor(self) -> str:
-        return f"{self.at.isoformat() if self.at else ''}|{self.kind}|{self.id}"
+        """`<microseconds since 1970>|<kind>|<id>`: plain characters, safe in a query string as they are."""
+        return f"{(self.at - EPOCH) // MICROSECOND if self.at else 0}|{self.kind}|{self.id}"
 
     @property
     def item(self) -> str:
@@ -196,10 +200,9 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, int, int] | None:
     if not cursor:
         return None
     parts = cursor.split("|")
-    moment = parse_iso(parts[0]) if len(parts) == 3 else None
-    if moment is None or parts[1] not in KINDS or not parts[2].isdigit():
+    if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in KINDS or not parts[2].isdigit():
         raise FilterError("the page cursor is not one this page made; start from the first page")
-    return moment, KINDS.index(parts[1]), int(parts[2])
+    return EPOCH + int(parts[0]) * MICROSECOND, KINDS.index(parts[1]), int(parts[2])
 
 
 def page(
