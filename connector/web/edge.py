@@ -11,7 +11,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Request, Response, current_app, g, jsonify, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector import metrics
@@ -70,8 +71,23 @@ def read_body(limit: int, timeout: float) -> bytes:
     return body
 
 
+SENDER_PATHS = ("/webhooks/", "/collect")
+"""Where senders and browsers post (intake, beacons): no session cookie is read or written there."""
+
+
+class SenderSessions(SecureCookieSessionInterface):
+    """Flask's cookie sessions, except on the senders' routes: they have no use for one, and opening it
+    builds a signing serializer per request."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(SENDER_PATHS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Register the timing hooks and the error handlers once, for every route."""
+    app.session_interface = SenderSessions()
     app.before_request(_start)
     app.after_request(_count)
     app.register_error_handler(IntakeError, _intake_error)
