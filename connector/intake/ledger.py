@@ -7,7 +7,10 @@ and wakes each request. Every request still gets its answer only after its recei
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
+import os
 import queue
 import secrets
 import threading
@@ -146,7 +149,7 @@ class ReceiptWriter(threading.Thread):
             first.setdefault(_key(values), n)
         unique = [rows[n] for n in sorted(first.values())]
         try:
-            new_ids = self._insert(unique, rows, cuts)
+            new_ids = self._insert_once_more_if_dropped(unique, rows, cuts)
         except OperationalError:
             raise  # the database is unreachable or locked: every request answers 503
         except SQLAlchemyError:
@@ -166,6 +169,19 @@ class ReceiptWriter(threading.Thread):
             else:
                 results.append(StoredReceipt(duplicate_ids[key], duplicate=True))
         return results
+
+    def _insert_once_more_if_dropped(
+        self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
+    ) -> dict[tuple[str, str], int]:
+        """`_insert`, tried again on a new connection when the database had dropped the pooled one
+        (a restart, a proxy that cut it): connections are not pinged before every use."""
+        try:
+            return self._insert(unique, rows, cuts)
+        except OperationalError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("database connection dropped; the group commit is tried once more: %s", exc)
+            return self._insert(unique, rows, cuts)
 
     def _insert(
         self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
@@ -211,6 +227,7 @@ def _cut_note(receipt_id: int, values: dict[str, Any], cut: list[str]) -> dict[s
     }
 
 
+@functools.cache  # built once per dialect: constructing it is a good part of a small batch's CPU
 def _insert_new(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: known delivery keys come back as no row."""
     table = Receipt.__table__
@@ -219,22 +236,38 @@ def _insert_new(dialect: str) -> Any:
     )
 
 
+_batch_ids = itertools.count()
+_batch_prefix = f"intake-{secrets.token_hex(6)}"
+
+
 def new_batch_job_id() -> str:
-    """Job id for one intake batch; stored on each of its receipts so the sweeper can check the job."""
-    return f"intake-{secrets.token_hex(8)}"
+    """Job id for one intake batch; stored on each of its receipts so the sweeper can check the job.
+    A random prefix per process and a counter: unique without a call to the OS per batch."""
+    return f"{_batch_prefix}-{next(_batch_ids)}"
+
+
+def _new_prefix() -> None:
+    global _batch_prefix  # a forked gunicorn worker must not repeat its parent's (or a sibling's) ids
+    _batch_prefix = f"intake-{secrets.token_hex(6)}"
+
+
+os.register_at_fork(after_in_child=_new_prefix)
 
 
 def enqueue_receipts(ctx: Context, receipt_ids: list[int], job_id: str) -> bool:
     """Queue one job for a batch of receipts (the intake path); False when Redis is unreachable."""
     try:
-        schedule(
-            ctx,
-            PROCESS_RECEIPTS,
-            receipt_ids,
-            job_id=job_id,
-            description=f"process {len(receipt_ids)} receipt(s) from {receipt_ids[0]}",
-            failure_ttl=RECEIPT_FAILURE_TTL_SECONDS,
-        )
+        with ctx.redis.pipeline() as pipe:  # one round trip (RQ alone makes two)
+            schedule(
+                ctx,
+                PROCESS_RECEIPTS,
+                receipt_ids,
+                job_id=job_id,
+                description=f"process {len(receipt_ids)} receipt(s) from {receipt_ids[0]}",
+                failure_ttl=RECEIPT_FAILURE_TTL_SECONDS,
+                pipeline=pipe,
+            )
+            pipe.execute()
     except RedisError as exc:
         log.warning("queue unavailable, receipt_ids=%s left for the sweeper: %s", receipt_ids, exc)
         return False

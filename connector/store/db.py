@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
@@ -21,7 +24,33 @@ def make_engine(settings: Settings) -> Engine:
         )
         _configure_sqlite(engine, settings.sqlite_synchronous)
         return engine
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, hide_parameters=True, pool_size=5, max_overflow=10, pool_recycle=3600)
+    _ping_idle_connections(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled connection idle longer than this is pinged before use (seconds). A busy process takes its
+connections back within milliseconds and so makes no extra round trip per checkout (which
+`pool_pre_ping` would); one that waited out an outage finds the dropped connections and gets new ones."""
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool then connects anew (and retries the checkout)
+            raise DisconnectionError(f"pooled connection dropped: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection dropped")
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
