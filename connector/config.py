@@ -20,6 +20,7 @@ from connector.attribution import ATTRIBUTION_FIELDS, CONTACT_FIELDS
 from connector.events.currency import is_known_currency
 from connector.events.form_rules import ConversionRules, RuleError
 from connector.events.stage_rules import StageRuleError, StageRules
+from connector.events.stage_rules_file import current_stage_rules
 
 ENV_CONFIG_PATH = "CONNECTOR_CONFIG"
 """Environment variable naming the TOML file when `--config` is not given."""
@@ -362,6 +363,13 @@ _NON_NEGATIVE = {
     "join_grace_seconds",
     "poll_interval_seconds",
 }
+
+
+def stage_rules_in_force(settings: Settings) -> StageRules:
+    """`[stages.rules]` as the config file says now (the console edits it; workers need no restart)."""
+    return current_stage_rules(
+        settings.source_path, settings.stages.rules, lambda path: load_settings(path).stages.rules
+    )
 
 
 def load_settings(

@@ -10,10 +10,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from connector.config import Settings
+from connector.config import Settings, stage_rules_in_force
 from connector.crm.hubspot_labels import stage_id, stage_labels
 from connector.crm.hubspot_stages import contacts_entered_since, deals_entered_since, entered_property
-from connector.events.stage_rules_file import current_stage_rules
 from connector.stages.changes import StageChange
 from connector.timeutil import parse_iso
 
@@ -66,7 +65,7 @@ def contact_changes(settings: Settings, adapter: Any, since: datetime) -> list[S
 def rule_lifecycle_stages(settings: Settings, adapter: Any) -> list[str]:
     """The lifecycle stage ids the contact rules name (by id or label); a name HubSpot does not know is
     logged and left out (`connector check` lists the known ones)."""
-    rules = current_stage_rules(settings.source_path, settings.stages.rules).for_object("hubspot", "contacts")
+    rules = stage_rules_in_force(settings).for_object("hubspot", "contacts")
     labels = stage_labels(adapter, "contacts", settings.stages.labels_ttl_seconds, [r.stage for r in rules])
     ids = []
     for rule in rules:

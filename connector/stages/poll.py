@@ -17,10 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connector.config import Settings
+from connector.config import Settings, stage_rules_in_force
 from connector.context import Context
 from connector.errors import ConnectorError
-from connector.events.stage_rules_file import current_stage_rules
 from connector.stages.changes import StageChange, store_stage_changes
 from connector.store.models import StageChange as StageChangeRow
 from connector.store.models import StageWatermark
@@ -60,7 +59,7 @@ def _readers(settings: Settings) -> list[tuple[str, Reader, bool]]:
     # Imported here: it loads the HubSpot client library, which Salesforce sites never need.
     from connector.stages.hubspot_poll import contact_changes, deal_changes
 
-    rules = current_stage_rules(settings.source_path, settings.stages.rules)
+    rules = stage_rules_in_force(settings)
     readers: list[tuple[str, Reader, bool]] = []
     if rules.for_object("hubspot", "deals"):
         readers.append(("hubspot:deals", deal_changes, False))

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from connector.config import Settings
+from connector.config import Settings, stage_rules_in_force
 from connector.conversions.setup import api_key, pixel_for_source
 from connector.crm.base import CrmAdapter
 from connector.events.currency import InvalidAmount, UnknownCurrency, to_minor_units
@@ -27,7 +27,6 @@ from connector.events.model import (
     validate_event,
 )
 from connector.events.stage_rules import StageRule
-from connector.events.stage_rules_file import current_stage_rules
 from connector.mapping import MappingSet
 from connector.stages.lookup import (
     Attribution,
@@ -78,7 +77,7 @@ def resolve(
     stage_labels: dict[str, dict[str, str]] | None = None,
 ) -> list[Resolution]:
     """Resolve a batch of one CRM object's stage changes (all rows share crm and object_type)."""
-    rules = current_stage_rules(settings.source_path, settings.stages.rules)
+    rules = stage_rules_in_force(settings)
     crm, obj = rows[0].crm, rows[0].object_type
     labels = stage_labels or {}
     pipeline_labels = {v["pipeline"]: v["pipeline_label"] for v in labels.values()}

@@ -22,13 +22,13 @@ from connector.admin.auth import requires
 from connector.admin.blueprint import bp
 from connector.admin.paging import newest_first
 from connector.admin.stage_choices import StageChoice, describe_choice, live_choices, objects, unknown
-from connector.config import ConfigError, load_settings
+from connector.config import ConfigError, load_settings, stage_rules_in_force
 from connector.context import Context
 from connector.errors import ConnectorError
 from connector.events.model import EVENT_DATA_TYPES
 from connector.events.stage_rules import FIRE_POLICIES, StageRuleError, StageRules
 from connector.events.stage_rules_edit import KEY_ORDER, apply_rule_edit
-from connector.events.stage_rules_file import current_stage_rules, rules_table
+from connector.events.stage_rules_file import rules_table
 from connector.store.models import Conversion, StageChange
 from connector.tomledit import ConflictError, EditError, save_text, text_hash, unified_diff
 
@@ -88,7 +88,7 @@ def _choices(ctx: Context, fresh: bool = False) -> tuple[list[StageChoice], str 
 
 def _rules(ctx: Context) -> tuple[StageRules, str | None]:
     try:
-        return current_stage_rules(ctx.settings.source_path, ctx.settings.stages.rules), None
+        return stage_rules_in_force(ctx.settings), None
     except StageRuleError as exc:
         return StageRules(), str(exc)
 
