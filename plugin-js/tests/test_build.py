@@ -13,7 +13,11 @@ import pytest
 PLUGIN = Path(__file__).resolve().parents[1]
 DIST = PLUGIN / "dist"
 BUDGET = 3072  # bytes gzipped, from the issue: dist/attribution.js, the script every page loads
-PARTS = ("classify.js", "convert.js", "booking.js")  # loaded by attribution.js only on the pages that need them
+PARTS = (
+    "classify.js",
+    "convert.js",
+    "booking.js",
+)  # loaded by attribution.js only on the pages that need them
 
 
 def gzipped(name: str) -> int:
