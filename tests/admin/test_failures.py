@@ -298,3 +298,22 @@ def test_in_chromium_hostile_values_in_failures_and_openais_answers_render_as_te
     page.goto(f"{console.url}/admin/conversions")
     assert HOSTILE in page.inner_text("section.pixel")
     assert dialogs == []
+
+
+def test_reason_and_source_filters_look_through_the_newest_failures_only(ctx, admin_client, monkeypatch):
+    now = utcnow()
+    with ctx.sessions.begin() as session:
+        _r, _w, _c, older = _failed_set(session, now)
+    monkeypatch.setattr(queries, "SCANNED", 2)
+    with ctx.sessions() as session:
+        newest_two = queries.Filters(kind="receipt", reason="timeout")
+        assert [f.id for f in queries.page(session, newest_two)[0]] == [older[0].id]  # evt-r is the newest
+        assert queries.counts(session, newest_two) == {"receipt": (1, False)}
+        # Dates move the window back: the oldest timeout is found when From and To name its day.
+        day = (now - timedelta(days=3)).strftime("%Y-%m-%d")
+        dated = queries.Filters.from_args(
+            MultiDict({"kind": "receipt", "reason": "timeout", "since": day, "until": day})
+        )
+        assert [f.id for f in queries.page(session, dated)[0]] == [older[2].id]
+    html = admin_client("viewer").get("/admin/failures?reason=timeout").get_data(as_text=True)
+    assert "look through the newest 2 failures of each kind" in html

@@ -62,6 +62,8 @@ def _page(
         filtered=bool(args),
         error=error,
         cap=queries.REPLAY_ALL_CAP,
+        narrowed=any(queries.reads_rows(kind, filters) for kind in filters.kinds()),
+        scanned=queries.SCANNED,
     )
 
 

@@ -38,8 +38,10 @@ def first_id_since(
         ).one()
         return row[0], as_utc(row[1])
 
-    low, best = session.execute(select(func.min(id_column), func.max(id_column))).one()
-    if best is None:
+    # Two statements: SQLite answers min() or max() from the index alone, not both in one.
+    low = session.scalar(select(func.min(id_column)))
+    best = session.scalar(select(func.max(id_column)))
+    if low is None or best is None:
         return None
     last_at = first_from(best)[1]
     if last_at is None or last_at < since:

@@ -120,7 +120,7 @@ _ReceiptOfConversion = aliased(Receipt)
 
 
 def _statement(kind: str) -> tuple[Rows, Any, Any, Any, Any]:
-    """(select of the kind's failed rows, its time, id, source and reason columns)."""
+    """(select of the kind's rows as the page lists them, its time, id, source and error columns)."""
     stmt: Rows
     if kind == "receipt":
         stmt = select(
@@ -134,61 +134,84 @@ def _statement(kind: str) -> tuple[Rows, Any, Any, Any, Any]:
             Receipt.attempts,
             Receipt.event_id,
             Receipt.id.label("receipt_id"),
-        ).where(Receipt.status == ReceiptStatus.FAILED)
+        )
         return stmt, Receipt.received_at, Receipt.id, Receipt.source, Receipt.last_error
     if kind == "crm_write":
         source = _SubmissionOfWrite.source
-        stmt = (
-            select(
-                literal("crm_write").label("kind"),
-                CrmWrite.id,
-                CrmWrite.updated_at.label("at"),
-                source.label("source"),
-                (CrmWrite.crm + " " + CrmWrite.object_type).label("target"),
-                func.coalesce(CrmWrite.outcome, "").label("reason"),
-                CrmWrite.last_error.label("error"),
-                CrmWrite.attempts,
-                CrmWrite.event_id,
-                _SubmissionOfWrite.receipt_id,
-            )
-            .join(_SubmissionOfWrite, _SubmissionOfWrite.id == CrmWrite.submission_id)
-            .where(CrmWrite.status == WriteStatus.FAILED)
-        )
+        stmt = select(
+            literal("crm_write").label("kind"),
+            CrmWrite.id,
+            CrmWrite.updated_at.label("at"),
+            source.label("source"),
+            (CrmWrite.crm + " " + CrmWrite.object_type).label("target"),
+            func.coalesce(CrmWrite.outcome, "").label("reason"),
+            CrmWrite.last_error.label("error"),
+            CrmWrite.attempts,
+            CrmWrite.event_id,
+            _SubmissionOfWrite.receipt_id,
+        ).join(_SubmissionOfWrite, _SubmissionOfWrite.id == CrmWrite.submission_id)
         return stmt, CrmWrite.updated_at, CrmWrite.id, source, CrmWrite.last_error
     source = _ReceiptOfConversion.source
-    stmt = (
-        select(
-            literal("conversion").label("kind"),
-            Conversion.id,
-            Conversion.updated_at.label("at"),
-            func.coalesce(source, "").label("source"),
-            (Conversion.event_type + " " + Conversion.pixel_id).label("target"),
-            func.coalesce(Conversion.reason, "").label("reason"),
-            Conversion.last_error.label("error"),
-            Conversion.attempts,
-            Conversion.event_id,
-            Conversion.receipt_id,
-        )
-        .outerjoin(_ReceiptOfConversion, _ReceiptOfConversion.id == Conversion.receipt_id)
-        .where(Conversion.status == ConversionStatus.FAILED)
-    )
+    stmt = select(
+        literal("conversion").label("kind"),
+        Conversion.id,
+        Conversion.updated_at.label("at"),
+        func.coalesce(source, "").label("source"),
+        (Conversion.event_type + " " + Conversion.pixel_id).label("target"),
+        func.coalesce(Conversion.reason, "").label("reason"),
+        Conversion.last_error.label("error"),
+        Conversion.attempts,
+        Conversion.event_id,
+        Conversion.receipt_id,
+    ).outerjoin(_ReceiptOfConversion, _ReceiptOfConversion.id == Conversion.receipt_id)
     return stmt, Conversion.updated_at, Conversion.id, source, Conversion.last_error
+
+
+SCANNED = 2000
+"""How many of the newest failures of each kind (within the dates) the reason and source filters look at:
+they read each row, so they stay within a window the status index hands over."""
+
+
+def _status(kind: str) -> tuple[Any, Any, Any]:
+    """(the kind's "failed" condition, its time column, its id column): what its (status, time) index holds."""
+    if kind == "receipt":
+        return Receipt.status == ReceiptStatus.FAILED, Receipt.received_at, Receipt.id
+    if kind == "crm_write":
+        return CrmWrite.status == WriteStatus.FAILED, CrmWrite.updated_at, CrmWrite.id
+    return Conversion.status == ConversionStatus.FAILED, Conversion.updated_at, Conversion.id
+
+
+def reads_rows(kind: str, filters: Filters) -> bool:
+    """Does this filter look inside rows (so it is limited to the newest SCANNED failures of the kind)?"""
+    return bool(filters.reason or (filters.source and kind != "receipt"))
+
+
+def _index_range(kind: str, filters: Filters) -> list[ColumnElement[bool]]:
+    failed, at, _row_id = _status(kind)
+    conditions = [failed]
+    if kind == "receipt" and filters.source:
+        conditions.append(Receipt.source == filters.source)  # (source, received_at, status) index
+    if filters.since is not None:
+        conditions.append(at >= filters.since)
+    if filters.until is not None:
+        conditions.append(at <= filters.until)
+    return conditions
 
 
 def _filtered(kind: str, filters: Filters) -> tuple[Rows, Any, Any]:
     stmt, at, row_id, source, error = _statement(kind)
-    if filters.source:
-        stmt = stmt.where(source == filters.source)
-    if filters.reason:
-        pattern = f"%{_escape_like(filters.reason.lower())}%"
-        conditions: list[ColumnElement[bool]] = [func.lower(error).like(pattern, escape="\\")]
-        if kind == "conversion":
-            conditions.append(Conversion.reason == filters.reason.lower())
-        stmt = stmt.where(or_(*conditions))
-    if filters.since is not None:
-        stmt = stmt.where(at >= filters.since)
-    if filters.until is not None:
-        stmt = stmt.where(at <= filters.until)
+    stmt = stmt.where(*_index_range(kind, filters))
+    if reads_rows(kind, filters):
+        window = select(row_id).where(*_index_range(kind, filters)).order_by(at.desc()).limit(SCANNED)
+        stmt = stmt.where(row_id.in_(window))
+        if filters.source:
+            stmt = stmt.where(source == filters.source)
+        if filters.reason:
+            pattern = f"%{_escape_like(filters.reason.lower())}%"
+            conditions: list[ColumnElement[bool]] = [func.lower(error).like(pattern, escape="\\")]
+            if kind == "conversion":
+                conditions.append(Conversion.reason == filters.reason.lower())
+            stmt = stmt.where(or_(*conditions))
     return stmt, at, row_id
 
 
@@ -249,11 +272,14 @@ def _failure(r: Any) -> Failure:
 def counts(session: Session, filters: Filters) -> dict[str, tuple[int, bool]]:
     """Per kind: how many failures match (capped), and whether there are more than the cap."""
     result = {}
-    for kind in KINDS:
-        if filters.kind and kind != filters.kind:
-            continue
-        stmt, _at, row_id = _filtered(kind, filters)
-        result[kind] = bounded_count(session, stmt.with_only_columns(row_id))
+    for kind in filters.kinds():
+        if reads_rows(kind, filters):
+            stmt, _at, row_id = _filtered(kind, filters)
+            ids = stmt.with_only_columns(row_id)
+        else:  # the index range alone, without the joins the page's rows need
+            _failed, _at, row_id = _status(kind)
+            ids = select(row_id).where(*_index_range(kind, filters))
+        result[kind] = bounded_count(session, ids)
     return result
 
 
