@@ -115,6 +115,8 @@ def test_an_edit_is_reviewed_as_a_diff_then_saved_with_comments_kept_and_the_pre
     assert entry.actor == editor.email and entry.before is None
     assert entry.after == {"from": "latest_utm_source", "to": "ai_console_source", "policy": "always"}
     assert "ai_console_source" in entry.target
+    audit_page = editor.get("/admin/audit").get_data(as_text=True)
+    assert "mapping.add" in audit_page and "ai_console_source" in audit_page
     # the same Save form again: the file changed since that review, so nothing is written twice
     again = editor.post(f"/admin/mappings/{CONTACT}/save", data=_save_form(html))
     assert again.status_code == 303 and path.read_text() == new

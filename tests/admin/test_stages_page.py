@@ -126,6 +126,7 @@ def test_a_rule_is_reviewed_as_a_diff_then_saved_with_comments_kept_and_in_force
         and entry.target == "stages.rules.won"
         and entry.after["stage"] == "closedwon"
     )
+    assert "stage_rule.add" in editor.get("/admin/audit").get_data(as_text=True)
     # change it, then remove it
     form = editor.get("/admin/stages/edit?rule=won").get_data(as_text=True)
     assert 'value="deals|default|closedwon" selected' in form
