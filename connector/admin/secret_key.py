@@ -3,11 +3,14 @@ generated once under the data directory (readable only by its owner), like the g
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
 from connector.config import Settings
+
+log = logging.getLogger(__name__)
 
 ENV_SECRET_KEY = "CONNECTOR_ADMIN_SECRET_KEY"
 
@@ -21,6 +24,13 @@ def session_secret_key(settings: Settings, environ: dict[str, str] | None = None
     if value:
         return value
     path = key_path(settings)
+    if settings.web.public_url.startswith("https://"):
+        log.warning(
+            "%s is not set: console sessions are signed with the key generated in %s (set it, the same "
+            "for every web process, in production)",
+            ENV_SECRET_KEY,
+            path,
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
