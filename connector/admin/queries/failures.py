@@ -198,12 +198,16 @@ def _index_range(kind: str, filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _filtered(kind: str, filters: Filters) -> tuple[Rows, Any, Any]:
+def _filtered(session: Session, kind: str, filters: Filters) -> tuple[Rows, Any, Any]:
     stmt, at, row_id, source, error = _statement(kind)
     stmt = stmt.where(*_index_range(kind, filters))
     if reads_rows(kind, filters):
-        window = select(row_id).where(*_index_range(kind, filters)).order_by(at.desc()).limit(SCANNED)
-        stmt = stmt.where(row_id.in_(window))
+        # The window as a time bound (the SCANNED-th newest failure's), so both planners read an index range.
+        oldest = session.scalar(
+            select(at).where(*_index_range(kind, filters)).order_by(at.desc()).offset(SCANNED - 1).limit(1)
+        )
+        if oldest is not None:
+            stmt = stmt.where(at >= oldest)
         if filters.source:
             stmt = stmt.where(source == filters.source)
         if filters.reason:
@@ -235,7 +239,7 @@ def page(
     after = _parse_cursor(cursor)
     rows: list[Any] = []
     for kind in filters.kinds():
-        stmt, at, row_id = _filtered(kind, filters)
+        stmt, at, row_id = _filtered(session, kind, filters)
         if after is not None:
             moment, rank, last_id = after
             mine = KINDS.index(kind)
@@ -274,7 +278,7 @@ def counts(session: Session, filters: Filters) -> dict[str, tuple[int, bool]]:
     result = {}
     for kind in filters.kinds():
         if reads_rows(kind, filters):
-            stmt, _at, row_id = _filtered(kind, filters)
+            stmt, _at, row_id = _filtered(session, kind, filters)
             ids = stmt.with_only_columns(row_id)
         else:  # the index range alone, without the joins the page's rows need
             _failed, _at, row_id = _status(kind)
@@ -292,7 +296,7 @@ def matching_ids(session: Session, filters: Filters, cap: int = REPLAY_ALL_CAP) 
     found: dict[str, list[int]] = {}
     left = cap
     for kind in filters.kinds():
-        stmt, at, row_id = _filtered(kind, filters)
+        stmt, at, row_id = _filtered(session, kind, filters)
         ids = list(session.scalars(stmt.with_only_columns(row_id).order_by(at, row_id).limit(left)))
         found[kind] = ids
         left -= len(ids)
