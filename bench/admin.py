@@ -76,13 +76,16 @@ def receipt_rows(n: int, sqlite: bool) -> Iterator[tuple[Any, ...]]:
         received = _stamp(_moment(rng), sqlite)
         status = rng.choices(statuses, (980, 19, 1))[0]
         error = "BadPayload: no email field" if status != "processed" else None
+        # A receipt waiting for its retry has its time set (without one it would count as overdue).
+        retry_at = _stamp(NOW + timedelta(minutes=30), sqlite) if status == "retrying" else None
         source = rng.choices(sources, weights)[0]
-        yield (i, source, f"bench-{i}", f"evt-{i}", received, "application/json", "{}", status, 1, 0, error)
+        row = (i, source, f"bench-{i}", f"evt-{i}", received, "application/json", "{}", status, 1, 0, error)
+        yield (*row, retry_at)
 
 
 RECEIPT_COLUMNS = (
     "id, source, delivery_key, event_id, received_at, content_type, headers, status, attempts, duplicates,"
-    " last_error"
+    " last_error, next_attempt_at"
 )
 
 
