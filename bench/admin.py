@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import connector.sources  # noqa: E402, F401  (registers every source)
-from bench import admin_rules  # noqa: E402
+from bench import admin_data, admin_rules  # noqa: E402
 from connector.intake import registry  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
 from connector.store.models import Receipt  # noqa: E402
@@ -48,6 +48,7 @@ PAGES: list[tuple[str, str]] = [
     ("audit, page 2", "/admin/audit?before={audit_page_2}"),
     ("users", "/admin/users"),
     *admin_rules.PAGES,
+    *admin_data.PAGES,
 ]
 """(name, path) of every page timed; `{name}` in a path is filled from `marks()` after the prefill."""
 
@@ -132,6 +133,7 @@ PREFILL: list[tuple[str, str, Callable[[int, bool], Iterator[tuple[Any, ...]]], 
     ("conversions", CONVERSION_COLUMNS, conversion_rows, "conversions"),
     ("admin_audit", AUDIT_COLUMNS, audit_rows, "audit"),
     *admin_rules.PREFILL,
+    *admin_data.PREFILL,
 ]
 """(table, columns, row generator, name of its --count key) written in bulk into the empty ledger."""
 
@@ -190,6 +192,7 @@ def prefill(engine: Engine, counts: dict[str, int]) -> None:
         started = time.perf_counter()
         bulk_insert(engine, table, columns, rows(counts.get(key, 0), sqlite))
         print(f"  {table}: {counts.get(key, 0):,} rows in {time.perf_counter() - started:.0f} s", flush=True)
+    admin_data.after_prefill(engine)
     if sqlite:
         with engine.begin() as connection:
             connection.execute(text("ANALYZE"))
@@ -202,7 +205,7 @@ def marks(engine: Engine) -> dict[str, str]:
     """Values the page paths name: the audit id a second page starts before."""
     with engine.connect() as connection:
         newest = connection.scalar(text("SELECT MAX(id) FROM admin_audit")) or 0
-    return {"audit_page_2": str(max(1, newest - 50)), **admin_rules.marks(engine)}
+    return {"audit_page_2": str(max(1, newest - 50)), **admin_rules.marks(engine), **admin_data.marks(engine)}
 
 
 def signed_in_client(app: Any) -> Any:
@@ -247,6 +250,7 @@ def main() -> None:
     }
     double, crm_environ = admin_rules.live_crm(data_dir)  # the Mappings and Stage rules pages read the CRM
     environ.update(crm_environ)
+    environ.update(admin_data.ENVIRON)  # the Conversions page shows the prefilled conversions' pixels
     settings = load_settings(environ=environ)
     app = create_app(settings)
     engine = app.extensions["connector"].engine
