@@ -203,7 +203,7 @@ def _review_page(
             object_name=object_name,
             edit=edit,
             draft=draft,
-            fields={k: v for k, v in form.items() if k != "csrf_token"},
+            fields={k: v for k, v in form.items() if k not in ("csrf_token", "base", "create")},
             live_configured=crm == ctx.settings.crm.provider,
         ),
         status,

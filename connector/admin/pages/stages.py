@@ -246,7 +246,7 @@ def stage_rule_review() -> Any:
             diff=unified_diff(old, new, path.name),
             problems=problems,
             warnings=warnings,
-            fields=form,
+            fields={k: v for k, v in form.items() if k != "base"},
             base=text_hash(old),
         ),
         422 if problems else 200,
