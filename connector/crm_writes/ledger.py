@@ -22,7 +22,7 @@ from connector.journal import record
 from connector.queue.defaults import job_lease_seconds
 from connector.queue.ledgers import CRM_WRITES
 from connector.store.models import CrmWrite, Receipt, Submission, WriteStatus
-from connector.timeutil import as_utc, utcnow
+from connector.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,10 @@ def queue_crm_write(ctx: Context, session: Session, receipt: Receipt, row: Submi
 def pending_writes(ctx: Context, limit: int, after_id: int = 0) -> list[tuple[int, datetime]]:
     """(id, created_at) of the oldest ready writes (due, or left by a dead worker) above `after_id`."""
     with ctx.sessions() as session:
-        rows = session.execute(
-            select(CrmWrite.id, CrmWrite.created_at)
-            .where(CRM_WRITES.ready(utcnow()), CrmWrite.id > after_id)
-            .order_by(CrmWrite.id)
-            .limit(limit)
-        ).all()
+        # Per half of `ready` (status index ranges): one OR read the table's written history in id order.
+        rows = CRM_WRITES.ready_rows(
+            session, (CrmWrite.id, CrmWrite.created_at), CrmWrite.id > after_id, limit=limit
+        )
     return [(r.id, as_utc(r.created_at)) for r in rows]
 
 
@@ -247,9 +245,7 @@ def record_results(
             else:
                 done = CRM_WRITES.finish(session, w.token, [w.id], **values)
             if not done:
-                log.warning(
-                    "crm_write_id=%s event_id=%s: lease lost, result discarded", w.id, w.event_id
-                )
+                log.warning("crm_write_id=%s event_id=%s: lease lost, result discarded", w.id, w.event_id)
                 continue
             record(
                 session,

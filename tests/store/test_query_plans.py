@@ -18,7 +18,7 @@ from sqlalchemy.ext.compiler import compiles
 from connector.bookings.story import bookings_of, lead_conversion, release_marks
 from connector.conversions.dispatch import expiring, overdue_pixels
 from connector.queue.ledgers import CONVERSIONS, CRM_WRITES, RECEIPTS, STAGE_CHANGES
-from connector.store.models import Conversion, StageChange
+from connector.store.models import Conversion, CrmWrite, StageChange
 from connector.story import conversions_of, crm_writes_of, journal_of, receipts_under, submissions_of
 from connector.timeutil import utcnow
 
@@ -107,6 +107,13 @@ HOT: dict[str, tuple[Callable[[], list[Select[Any]]], tuple[str, ...], bool]] = 
     "CRM flush and stage resolver: next due": (
         lambda: [*CRM_WRITES.next_ready_statements(NOW), *STAGE_CHANGES.next_ready_statements(NOW)],
         ("ix_crm_writes_status_updated_at", "ix_stage_changes_status"),
+        True,
+    ),
+    "CRM flush: pending writes": (
+        lambda: CRM_WRITES.ready_statements(
+            (CrmWrite.id, CrmWrite.created_at), NOW, CrmWrite.id > 0, limit=100
+        ),
+        ("ix_crm_writes_status_updated_at",),
         True,
     ),
     "stage resolver: claim": (
