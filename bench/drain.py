@@ -187,6 +187,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.redis_url:
         raise SystemExit("set REDIS_URL (or --redis-url): the workers and this script share one Redis")
+    signal.signal(
+        signal.SIGTERM, lambda *_: sys.exit(143)
+    )  # stopped: still stop the workers, drop the database
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     base_env.update(
         {

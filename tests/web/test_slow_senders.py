@@ -71,6 +71,7 @@ def stored(ctx) -> int:  # type: ignore[no-untyped-def]
 def test_a_slow_or_endless_body_gets_408_and_a_neighbour_is_served_meanwhile(server, ctx, kind):
     port, base = server
     connection = socket.create_connection(("127.0.0.1", port))
+    started = time.monotonic()  # before the headers go out: the server's deadline cannot start earlier
     if kind == "trickled body":
         body = b'{"email": "slow@example.com", "event_id": "evt-slow"}'
         connection.sendall(f"{REQUEST}Content-Length: {len(body)}\r\n\r\n".encode())
@@ -80,7 +81,6 @@ def test_a_slow_or_endless_body_gets_408_and_a_neighbour_is_served_meanwhile(ser
         pieces = [b"1\r\n \r\n"] * 1000  # a space every 0.2 s, never the last chunk
     stop = threading.Event()
     sender = threading.Thread(target=trickle, args=(connection, pieces, 0.2, stop), daemon=True)
-    started = time.monotonic()
     sender.start()
     time.sleep(0.3)
     # a neighbour while the slow one holds its thread
