@@ -53,6 +53,7 @@ def test_input_and_change_events_go_only_to_the_plugins_that_learn_values_from_t
     """Ninja Forms' models and the conditional logic of Gravity Forms, Fluent Forms and Formidable hear of every
     value written; CF7, WPForms and Elementor read their fields when the form is sent, and get no events."""
     page = harness.open("forms.html", AD, OPT, init=COUNT_EVENTS)
+    page.wait_for_selector("#nf-field-12", state="attached")  # Ninja Forms renders its form after load
     page.wait_for_function("document.querySelector('#nf-field-12').value !== ''")
     page.wait_for_function("window.__nf.models['13'] === 'OP-7'")  # Ninja's model learnt it from the events
     events = page.evaluate("window.__events")
