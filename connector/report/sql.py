@@ -213,6 +213,11 @@ def opportunities(
     selects = []
     for v in variants(query, stages):
         r = records(stages)
+        if query.date == "won":
+            # The records won in the range themselves, placed at their win (joining them through the
+            # range's won-subquery made SQLite scan every record once per lead).
+            won = [r.c.won_at.isnot(None), *in_range(r.c.won_at, query)]
+            v = Variant(v.group, r.c.won_at, S, [*v.where, *won])
         source = v.source.join(r, r.c.event_id == S.c.event_id).outerjoin(C, C.c.id == r.c.won_conversion_id)
         selects.append(
             select(*_keys(v, dialect, query), *record_columns(r))
