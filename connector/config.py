@@ -617,7 +617,11 @@ def dev_token_path(settings: Settings, source: str) -> Path:
 
 
 def _dev_token(settings: Settings, source: str) -> str:
-    path = dev_token_path(settings, source)
+    return generated_secret(dev_token_path(settings, source), 32)
+
+
+def generated_secret(path: Path, nbytes: int) -> str:
+    """A development secret kept in `path` (owner-only), created once; processes racing to create it agree."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -626,5 +630,5 @@ def _dev_token(settings: Settings, source: str) -> str:
             pass
         else:
             with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
+                fh.write(secrets.token_urlsafe(nbytes))
     return path.read_text().strip()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from pathlib import Path
 
-from connector.config import Settings
+from connector.config import Settings, generated_secret
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +30,4 @@ def session_secret_key(settings: Settings, environ: dict[str, str] | None = None
             ENV_SECRET_KEY,
             path,
         )
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return generated_secret(path, 48)
