@@ -80,6 +80,10 @@ class Context:
                 try:
                     self.__dict__["_mappings"] = load_mappings(path)
                     log.info("mappings reloaded from %s", path)
+                    # A changed mapping may write a field created since (the console's "create missing
+                    # fields"): the adapter reads the CRM's describe again for its length.
+                    if "_crm" in self.__dict__:
+                        self.__dict__["_crm"].forget_schemas()
                 except MappingError as exc:
                     log.error(
                         "mappings in %s changed but do not load; keeping the previous ones: %s", path, exc

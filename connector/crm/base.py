@@ -84,6 +84,12 @@ class CrmAdapter(ABC):
     def describe(self, object_name: str) -> ObjectSchema:
         """The object's fields (cached per object)."""
 
+    def forget_schemas(self) -> None:
+        """Drop the cached describes, so the next use reads the CRM's fields (and their lengths) again."""
+        schemas = getattr(self, "_schemas", None)
+        if isinstance(schemas, dict):
+            schemas.clear()
+
     @abstractmethod
     def read_records(
         self, object_name: str, ids: Sequence[str], fields: Sequence[str]
