@@ -149,6 +149,8 @@ def _record(
                 event_id=res.event_id,
                 attributed_event_id=res.attributed_event_id,
                 conversion_id=conversion_id,
+                amount=res.amount,
+                currency=res.currency,
                 last_error=message[:4000],
             )
             if not fenced:  # another worker took the change over after our lease ran out

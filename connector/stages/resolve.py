@@ -57,6 +57,9 @@ class Resolution:
     attributed_event_id: str | None = None
     conversion: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    amount: int | None = None
+    """The record's amount in minor units (with `currency`) when a rule matched, sent or not."""
+    currency: str | None = None
 
 
 def stage_event_id(crm: str, obj: str, record_id: str, rule: StageRule, entered_ms: int) -> str:
@@ -148,6 +151,8 @@ def _convert(
     event_id = stage_event_id(row.crm, row.object_type, row.record_id, rule, entered_ms)
     result = Resolution(row.id, "", "", rule=rule.name, event_id=event_id, attributed_event_id=found.event_id)
     result.notes = list(found.found)
+    data = _data(rule, record, stages.default_currency, result.notes)
+    result.amount, result.currency = data.amount, data.currency
     if entered_ms < now_ms - MAX_AGE_MS:
         result.status = StageChangeStatus.EXPIRED
         result.message = (
@@ -186,7 +191,7 @@ def _convert(
         oppref=found.oppref,
         user=user,
         opt_out=consent != "granted",
-        data=_data(rule, record, stages.default_currency, result.notes),
+        data=data,
     )
     values: dict[str, Any] = {
         "pixel_id": pixel.pixel_id,

@@ -356,6 +356,10 @@ class StageChange(Base):
     event_id: Mapped[str | None] = mapped_column(String(255), index=True)
     attributed_event_id: Mapped[str | None] = mapped_column(String(255), index=True)
     conversion_id: Mapped[int | None] = mapped_column(ForeignKey("conversions.id"))
+    # The record's amount (minor units) and currency when a rule resolved the change, sent or not (0010):
+    # the report's won revenue for a change that expired before it reached us.
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

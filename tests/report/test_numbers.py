@@ -51,8 +51,8 @@ def test_by_ai_source_first_touch(seeded):  # type: ignore[no-untyped-def]
         "openai_ads": ((1, 1, 0, 1, 1), {"EUR": 80000}, {"lead_created": 1, "order_created": 1}, 24.9),
         # cara: two submissions, one person, a demo (an opportunity), not won
         "claude": ((1, 2, 0, 1, 0), {}, {"lead_created": 2, "appointment_scheduled": 1}, None),
-        # dan: won 10 days ago, noticed now: expired, so no conversion and no amount in the ledger
-        "perplexity": ((1, 1, 0, 1, 1), {}, LEAD, 5.0),
+        # dan: won 10 days ago, noticed now: expired, so no conversion; the stage change keeps the amount
+        "perplexity": ((1, 1, 0, 1, 1), {"USD": 50000}, LEAD, 5.0),
         # fay: paid search, not AI
         "none": ((1, 1, 0, 1, 1), {"USD": 30000}, {"lead_created": 1, "order_created": 1}, 7.0),
         # eve (no attribution at all) and alan's booking, whose Calendly tracking is its latest touch only
@@ -65,7 +65,7 @@ def test_by_ai_source_latest_touch(seeded):  # type: ignore[no-untyped-def]
         "chatgpt": ((2, 1, 1, 1, 1), {"USD": 120050}, {"lead_created": 1, "order_created": 1}, 28.0),
         "openai_ads": ((2, 2, 0, 2, 2), {"EUR": 89999}, {"lead_created": 2, "order_created": 2}, 20.9),
         "perplexity": ((1, 1, 0, 1, 0), {}, {"lead_created": 1, "appointment_scheduled": 1}, None),
-        "gemini": ((1, 1, 0, 1, 1), {}, LEAD, 5.0),
+        "gemini": ((1, 1, 0, 1, 1), {"USD": 50000}, LEAD, 5.0),
         "none": ((2, 2, 0, 1, 1), {"USD": 30000}, {"lead_created": 2, "order_created": 1}, 7.0),
         U: ((1, 1, 0, 0, 0), {}, LEAD, None),
     }
@@ -82,8 +82,8 @@ def test_by_ai_source_any_ai_touch(seeded):  # type: ignore[no-untyped-def]
         ),
         "openai_ads": ((2, 2, 0, 2, 2), {"EUR": 89999}, {"lead_created": 2, "order_created": 2}, 20.9),
         "claude": ((1, 2, 0, 1, 0), {}, {"lead_created": 2, "appointment_scheduled": 1}, None),
-        "perplexity": ((2, 2, 0, 2, 1), {}, {"lead_created": 2, "appointment_scheduled": 1}, 5.0),
-        "gemini": ((1, 1, 0, 1, 1), {}, LEAD, 5.0),
+        "perplexity": ((2, 2, 0, 2, 1), {"USD": 50000}, {"lead_created": 2, "appointment_scheduled": 1}, 5.0),
+        "gemini": ((1, 1, 0, 1, 1), {"USD": 50000}, LEAD, 5.0),
     }
 
 
@@ -212,7 +212,9 @@ def test_cells_list_their_people_and_event_ids(seeded):  # type: ignore[no-untyp
     assert sorted(c["type"] for c in sent) == ["lead_created", "order_created"]
     assert {c["event_id"] for c in sent} == {"evt-02-ben"}
     opportunities = list_cell(ctx.engine, ctx.settings, query, Cell.parse("opportunities=perplexity"))
-    assert [(o["record_id"], o["amount"]) for o in opportunities] == [(seeded.deals["dan"], None)]
+    assert [(o["record_id"], o["amount"], o["currency"]) for o in opportunities] == [
+        (seeded.deals["dan"], 50000, "USD")
+    ]
 
 
 def test_bad_parameters_are_named(seeded):  # type: ignore[no-untyped-def]

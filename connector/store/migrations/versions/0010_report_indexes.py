@@ -2,7 +2,8 @@
 
 The submissions' report columns (person key; channel, AI source, UTMs and landing page of each touch),
 backfilled from the attribution JSON; covering indexes for the report's grouped scans by lead date, and
-for its walk over the stage changes of each CRM record.
+for its walk over the stage changes of each CRM record; the amount and currency of a stage change's record
+when a rule resolved it, so a won change that expired unsent keeps its revenue.
 
 Revision ID: 0010
 Revises: 0009
@@ -55,6 +56,9 @@ def upgrade() -> None:
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         for name, length in COLUMNS:
             batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=True))
+    with op.batch_alter_table("stage_changes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("amount", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("currency", sa.String(length=3), nullable=True))
     _backfill()
     for name, (table, columns) in INDEXES.items():
         op.create_index(name, table, columns, unique=False)
@@ -63,6 +67,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name, (table, _columns) in reversed(INDEXES.items()):
         op.drop_index(name, table_name=table)
+    with op.batch_alter_table("stage_changes", schema=None) as batch_op:
+        batch_op.drop_column("currency")
+        batch_op.drop_column("amount")
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         for name, _length in reversed(COLUMNS):
             batch_op.drop_column(name)
