@@ -13,10 +13,28 @@ from connector.store.models import Submission as SubmissionRow
 from connector.store.upsert import insert_new
 from connector.timeutil import as_utc, utcnow
 
+NO_SUBMISSION_YET = "connector.no_submission_yet"
+"""session.info key: ids of receipts the caller's transaction found without a submission row (their
+rows locked by its fence), so `save_submission` inserts without a SELECT each."""
+
+
+def note_receipts_without_submission(session: Session, receipt_ids: list[int]) -> None:
+    """One SELECT for a batch of receipts (after their fence): which ones have no submission row yet."""
+    with session.no_autoflush:
+        have = set(
+            session.scalars(select(SubmissionRow.receipt_id).where(SubmissionRow.receipt_id.in_(receipt_ids)))
+        )
+    session.info[NO_SUBMISSION_YET] = set(receipt_ids) - have
+
 
 def save_submission(session: Session, receipt: Receipt, submission: Submission) -> SubmissionRow:
     """Insert or refresh the submission row for this receipt (one per receipt, whatever the retries)."""
-    row = session.scalar(select(SubmissionRow).where(SubmissionRow.receipt_id == receipt.id))
+    fresh = session.info.get(NO_SUBMISSION_YET, set())
+    if receipt.id in fresh:
+        fresh.discard(receipt.id)  # a second save of it in this transaction finds the row
+        row = None
+    else:
+        row = session.scalar(select(SubmissionRow).where(SubmissionRow.receipt_id == receipt.id))
     if row is None:
         row = SubmissionRow(receipt_id=receipt.id)
         session.add(row)
@@ -50,12 +68,19 @@ def claim_form_event(session: Session, receipt: Receipt, submission: Submission)
     """
     if submission.kind != "form" or not submission.event_id:
         return None
+    with session.no_autoflush:  # Core statements on the claims table: pending journal lines can wait
+        return _claim_form_event(session, receipt, submission, submission.event_id)
+
+
+def _claim_form_event(
+    session: Session, receipt: Receipt, submission: Submission, event_id: str
+) -> int | None:
     taken = session.scalar(
         insert_new(
             session,
             FormEventClaim,
             ["event_id"],
-            event_id=submission.event_id,
+            event_id=event_id,
             receipt_id=receipt.id,
             source=submission.source,
             created_at=utcnow(),
@@ -65,7 +90,7 @@ def claim_form_event(session: Session, receipt: Receipt, submission: Submission)
         return None
     holder = session.scalar(
         select(FormEventClaim.receipt_id).where(
-            FormEventClaim.event_id == fit_value(FormEventClaim, "event_id", submission.event_id)
+            FormEventClaim.event_id == fit_value(FormEventClaim, "event_id", event_id)
         )
     )
     return holder if holder is not None and holder != receipt.id else None

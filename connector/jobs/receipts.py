@@ -23,6 +23,7 @@ from connector.context import Context
 from connector.errors import PermanentError, RetryableError
 from connector.intake.base import Delivery, Source
 from connector.intake.errors import IntakeError
+from connector.intake.records import note_receipts_without_submission
 from connector.jobs.bookings import enqueue_booking_release
 from connector.jobs.follow_ups import enqueue_outcomes
 from connector.jobs.stages import enqueue_stage_resolution
@@ -117,6 +118,7 @@ def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[str]:
         deliveries = [parse(ctx, claimed.receipt) for claimed in claims]  # before SQLite's write lock
         with ctx.sessions.begin() as session:
             _fence(session, claims)
+            note_receipts_without_submission(session, [claimed.receipt.id for claimed in claims])
             kept = [
                 (claimed, _keep(ctx, session, claimed, delivery))
                 for claimed, delivery in zip(claims, deliveries, strict=True)
