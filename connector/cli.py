@@ -246,6 +246,13 @@ def events_show(obj: Obj, event_id: str, as_json: bool) -> None:
     help="With --conversions: which conversions to send again.",
 )
 @click.option("--pixel", default=None, help="With --conversions: only this pixel id.")
+@click.option(
+    "--deals",
+    "replay_deals",
+    is_flag=True,
+    help="Write failed deal attributions (opportunities, deals) again instead.",
+)
+@click.option("--deal", "deal_ids", type=int, multiple=True, help="With --deals: only these ids.")
 @click.pass_obj
 def replay(
     obj: Obj,
@@ -254,10 +261,19 @@ def replay(
     replay_conversions: bool,
     conversion_status: str,
     pixel: str | None,
+    replay_deals: bool,
+    deal_ids: tuple[int, ...],
 ) -> None:
-    """Re-run failed receipts (dead letters) with a fresh attempt budget, or failed conversions."""
+    """Re-run failed receipts (dead letters) with a fresh attempt budget, failed conversions or failed
+    deal attributions."""
     from connector.context import Context
 
+    if replay_deals or deal_ids:
+        from connector.replay import replay_deal_attributions
+
+        count = replay_deal_attributions(Context(obj.settings), list(deal_ids) or None)
+        click.echo(f"{count} deal attribution(s) queued again")
+        return
     if replay_conversions:
         _replay_conversions(Context(obj.settings), conversion_status, pixel)
         return

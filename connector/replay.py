@@ -1,4 +1,5 @@
-"""Operator actions on the ledger: replay dead letters (receipts, CRM writes, conversions), purge raw bodies."""
+"""Operator actions on the ledger: replay dead letters (receipts, CRM writes, conversions, deal
+attributions), purge raw bodies."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 from connector.context import Context
 from connector.jobs.conversions import enqueue_conversions_send
 from connector.jobs.crm import enqueue_crm_flush
+from connector.jobs.deals import enqueue_deal_flush
 from connector.jobs.receipts import enqueue_receipt
 from connector.journal import record
 from connector.queue.leased import rowcount
@@ -17,6 +19,8 @@ from connector.store.models import (
     Conversion,
     ConversionStatus,
     CrmWrite,
+    DealAttribution,
+    DealAttributionStatus,
     Receipt,
     ReceiptStatus,
     WriteStatus,
@@ -130,6 +134,52 @@ def replay_crm_writes(ctx: Context, ids: list[int], by: str = "`connector replay
     if rows:
         enqueue_crm_flush(ctx, "replay")
     log.info("replayed %d crm writes", len(rows))
+    return len(rows)
+
+
+def replay_deal_attributions(
+    ctx: Context, ids: list[int] | None = None, by: str = "`connector replay`"
+) -> int:
+    """Make failed deal attributions (of `ids`, or all) pending again (fresh attempts) and queue a deal
+    flush; returns how many."""
+    failed = DealAttributionStatus.FAILED
+    with ctx.sessions.begin() as session:
+        query = select(
+            DealAttribution.id,
+            DealAttribution.crm,
+            DealAttribution.object_type,
+            DealAttribution.record_id,
+            DealAttribution.event_id,
+            DealAttribution.receipt_id,
+        ).where(DealAttribution.status == failed)
+        if ids is not None:
+            query = query.where(DealAttribution.id.in_(ids))
+        rows = session.execute(query).all()
+        for row in rows:
+            session.execute(
+                update(DealAttribution)
+                .where(DealAttribution.id == row.id, DealAttribution.status == failed)
+                .values(
+                    status=DealAttributionStatus.PENDING,
+                    last_error=None,
+                    attempts=0,
+                    attempt_token=None,
+                    next_attempt_at=None,
+                    lease_until=None,
+                    updated_at=utcnow(),
+                )
+            )
+            record(
+                session,
+                "replay",
+                f"{row.crm} {row.object_type} {row.record_id} attribution queued again by {by}",
+                receipt_id=row.receipt_id,
+                event_id=row.event_id,
+                details={"deal_attribution_id": row.id},
+            )
+    if rows:
+        enqueue_deal_flush(ctx, "replay")
+    log.info("replayed %d deal attributions", len(rows))
     return len(rows)
 
 

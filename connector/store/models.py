@@ -386,6 +386,7 @@ class DealAttribution(Base):
     __table_args__ = (
         UniqueConstraint("crm", "object_type", "record_id", name="uq_deal_attributions_record"),
         Index("ix_deal_attributions_status", "status", "next_attempt_at"),
+        Index("ix_deal_attributions_status_updated", "status", "updated_at"),  # the Failures page
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

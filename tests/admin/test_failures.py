@@ -102,7 +102,12 @@ def test_filters_by_kind_source_reason_and_dates(ctx):
     assert ids(kind="receipt", since=day, until=day) == [("receipt", older[1].id)]
     with ctx.sessions() as session:
         counts = queries.counts(session, queries.Filters())
-    assert counts == {"receipt": (4, False), "crm_write": (1, False), "conversion": (1, False)}
+    assert counts == {
+        "receipt": (4, False),
+        "crm_write": (1, False),
+        "conversion": (1, False),
+        "deal": (0, False),
+    }
     for bad in ({"kind": "everything"}, {"since": "yesterday"}):
         try:
             queries.Filters.from_args(MultiDict(bad))

@@ -14,7 +14,12 @@ from connector.admin.blueprint import bp
 from connector.admin.queries import failures as queries
 from connector.context import Context
 from connector.intake.registry import all_sources
-from connector.replay import replay_conversions, replay_crm_writes, replay_failed
+from connector.replay import (
+    replay_conversions,
+    replay_crm_writes,
+    replay_deal_attributions,
+    replay_failed,
+)
 
 CONSOLE = "the admin console"
 """How replays from here are named in the journal."""
@@ -116,6 +121,8 @@ def _replay(ctx: Context, chosen: dict[str, list[int]]) -> dict[str, int]:
         queued["crm_write"] = replay_crm_writes(ctx, chosen["crm_write"], by=CONSOLE)
     if chosen.get("conversion"):
         queued["conversion"] = replay_conversions(ctx, ids=chosen["conversion"], by=CONSOLE)
+    if chosen.get("deal"):
+        queued["deal"] = replay_deal_attributions(ctx, chosen["deal"], by=CONSOLE)
     return queued
 
 

@@ -1,4 +1,5 @@
-"""The Failures page: failed receipts, CRM writes and conversions, newest first, filtered and paginated.
+"""The Failures page: failed receipts, CRM writes, conversions and deal attributions, newest first, filtered
+and paginated.
 
 Each kind is read from its (status, time) index; the kinds are merged by time, and a page continues from a
 cursor (time, kind, id) rather than an offset, so page 1,000 costs what page 1 does.
@@ -18,6 +19,8 @@ from connector.store.models import (
     Conversion,
     ConversionStatus,
     CrmWrite,
+    DealAttribution,
+    DealAttributionStatus,
     Receipt,
     ReceiptStatus,
     Submission,
@@ -29,12 +32,27 @@ if TYPE_CHECKING:
     Rows = Select[*tuple[Any, ...]]
     """A select of any columns (the three kinds' rows share their labels, not their types)."""
 
-KINDS = ("receipt", "crm_write", "conversion")
+KINDS = ("receipt", "crm_write", "conversion", "deal")
 """What can fail, in the order ties on time are broken."""
 
-KIND_LABELS = {"receipt": "Receipt", "crm_write": "CRM write", "conversion": "Conversion"}
-KIND_SINGULARS = {"receipt": "receipt", "crm_write": "CRM write", "conversion": "conversion"}
-KIND_PLURALS = {"receipt": "receipts", "crm_write": "CRM writes", "conversion": "conversions"}
+KIND_LABELS = {
+    "receipt": "Receipt",
+    "crm_write": "CRM write",
+    "conversion": "Conversion",
+    "deal": "Deal attribution",
+}
+KIND_SINGULARS = {
+    "receipt": "receipt",
+    "crm_write": "CRM write",
+    "conversion": "conversion",
+    "deal": "deal attribution",
+}
+KIND_PLURALS = {
+    "receipt": "receipts",
+    "crm_write": "CRM writes",
+    "conversion": "conversions",
+    "deal": "deal attributions",
+}
 
 PAGE = 50
 """Failures per page."""
@@ -117,6 +135,7 @@ class Failure:
 
 _SubmissionOfWrite = aliased(Submission)
 _ReceiptOfConversion = aliased(Receipt)
+_SubmissionOfDeal = aliased(Submission)
 
 
 def _statement(kind: str) -> tuple[Rows, Any, Any, Any, Any]:
@@ -151,6 +170,23 @@ def _statement(kind: str) -> tuple[Rows, Any, Any, Any, Any]:
             _SubmissionOfWrite.receipt_id,
         ).join(_SubmissionOfWrite, _SubmissionOfWrite.id == CrmWrite.submission_id)
         return stmt, CrmWrite.updated_at, CrmWrite.id, source, CrmWrite.last_error
+    if kind == "deal":
+        source = _SubmissionOfDeal.source
+        stmt = select(
+            literal("deal").label("kind"),
+            DealAttribution.id,
+            DealAttribution.updated_at.label("at"),
+            func.coalesce(source, "").label("source"),
+            (DealAttribution.crm + " " + DealAttribution.object_type + " " + DealAttribution.record_id).label(
+                "target"
+            ),
+            literal("").label("reason"),
+            DealAttribution.last_error.label("error"),
+            DealAttribution.attempts,
+            DealAttribution.event_id,
+            DealAttribution.receipt_id,
+        ).outerjoin(_SubmissionOfDeal, _SubmissionOfDeal.id == DealAttribution.submission_id)
+        return stmt, DealAttribution.updated_at, DealAttribution.id, source, DealAttribution.last_error
     source = _ReceiptOfConversion.source
     stmt = select(
         literal("conversion").label("kind"),
@@ -178,6 +214,9 @@ def _status(kind: str) -> tuple[Any, Any, Any]:
         return Receipt.status == ReceiptStatus.FAILED, Receipt.received_at, Receipt.id
     if kind == "crm_write":
         return CrmWrite.status == WriteStatus.FAILED, CrmWrite.updated_at, CrmWrite.id
+    if kind == "deal":
+        failed = DealAttribution.status == DealAttributionStatus.FAILED
+        return failed, DealAttribution.updated_at, DealAttribution.id
     return Conversion.status == ConversionStatus.FAILED, Conversion.updated_at, Conversion.id
 
 
@@ -334,6 +373,12 @@ _DONE = {
     "receipt": (ReceiptStatus.PROCESSED, ReceiptStatus.FAILED),
     "crm_write": (WriteStatus.WRITTEN, WriteStatus.FAILED),
     "conversion": ConversionStatus.FINAL,
+    "deal": (
+        DealAttributionStatus.WRITTEN,
+        DealAttributionStatus.FAILED,
+        *DealAttributionStatus.REVISIT,
+        DealAttributionStatus.DELETED,
+    ),
 }
 
 
@@ -359,6 +404,14 @@ def outcomes(session: Session, items: dict[str, list[int]]) -> list[Outcome]:
                 .join(Submission, Submission.id == CrmWrite.submission_id)
                 .where(CrmWrite.id.in_(ids))
             )
+        elif kind == "deal":
+            stmt = select(
+                DealAttribution.id,
+                DealAttribution.status,
+                DealAttribution.last_error,
+                DealAttribution.event_id,
+                DealAttribution.receipt_id,
+            ).where(DealAttribution.id.in_(ids))
         else:
             stmt = select(
                 Conversion.id,

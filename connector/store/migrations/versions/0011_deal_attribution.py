@@ -44,6 +44,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deal_attributions", schema=None) as batch_op:
         batch_op.create_index("ix_deal_attributions_status", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_deal_attributions_status_updated", ["status", "updated_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_deal_attributions_event_id"), ["event_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_deal_attributions_submission_id"), ["submission_id"], unique=False
@@ -54,5 +55,6 @@ def downgrade() -> None:
     with op.batch_alter_table("deal_attributions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deal_attributions_submission_id"))
         batch_op.drop_index(batch_op.f("ix_deal_attributions_event_id"))
+        batch_op.drop_index("ix_deal_attributions_status_updated")
         batch_op.drop_index("ix_deal_attributions_status")
     op.drop_table("deal_attributions")
