@@ -12,10 +12,12 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import func, select
 
 from connector.context import Context
 from connector.conversions.metrics import conversions_by_status, requests_by_outcome
 from connector.store.counts import fold, ledger_counts
+from connector.store.models import DealAttribution, DealAttributionStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,31 @@ class LedgerCollector:
         except Exception as exc:
             log.warning("metrics: ledger counts unavailable: %s", exc)
         yield from (receipts, conversions, requests)
+        yield self._deals()
+
+    def _deals(self) -> GaugeMetricFamily:
+        # Only the statuses worth an alert, each one range of the (status, next_attempt_at) index: a
+        # count of every written row would read the table's whole index per scrape.
+        deals = GaugeMetricFamily(
+            "connector_deal_attributions",
+            "Deal attributions (opportunities, deals) waiting, being written or failed, by status",
+            labels=["status"],
+        )
+        try:
+            with self.ctx.sessions() as session:
+                for status in DEAL_STATUSES:
+                    count = session.scalar(
+                        select(func.count())
+                        .select_from(DealAttribution)
+                        .where(DealAttribution.status == status)
+                    )
+                    deals.add_metric([status], count or 0)
+        except Exception as exc:
+            log.warning("metrics: deal attribution counts unavailable: %s", exc)
+        return deals
+
+
+DEAL_STATUSES = (DealAttributionStatus.PENDING, DealAttributionStatus.SENDING, DealAttributionStatus.FAILED)
 
 
 def render(ctx: Context) -> bytes:

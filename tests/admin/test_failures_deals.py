@@ -81,8 +81,13 @@ def test_a_failed_deal_attribution_is_listed_and_replaying_it_writes_it(
     assert "Nothing has failed" in viewer.get("/admin/failures").get_data(as_text=True)
 
 
-def test_connector_replay_deals_queues_the_failed_ones_again(failed_deal, ctx, sf_env, salesforce_double):
+def test_connector_replay_deals_queues_the_failed_ones_again(
+    failed_deal, ctx, sf_env, salesforce_double, client
+):
     opp_id, row_id = failed_deal
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'connector_deal_attributions{status="failed"} 1.0' in metrics
+    assert 'connector_deal_attributions{status="pending"} 0.0' in metrics
     result = subprocess.run(
         [*processes_command(), "replay", "--deals"], env=sf_env, capture_output=True, text=True
     )
@@ -92,6 +97,9 @@ def test_connector_replay_deals_queues_the_failed_ones_again(failed_deal, ctx, s
     with ctx.sessions() as session:
         lines = session.scalars(select(JournalEntry.message).where(JournalEntry.kind == "replay")).all()
     assert lines == [f"salesforce Opportunity {opp_id} attribution queued again by `connector replay`"]
+    pending = client.get("/metrics").get_data(as_text=True)
+    assert 'connector_deal_attributions{status="pending"} 1.0' in pending
+    assert 'connector_deal_attributions{status="failed"} 0.0' in pending
     assert flush_deal_attributions() == "1 done"
     assert salesforce_double.records["Opportunity"][opp_id][FIELD] == "chatgpt.com"
     again = subprocess.run(
