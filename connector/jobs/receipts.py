@@ -177,11 +177,10 @@ def claim_receipts(ctx: Context, receipt_ids: list[int]) -> list[Claimed]:
     Claimed whatever their next_attempt_at: RQ's scheduler decides when a retry runs (in whole seconds,
     so sometimes a little early), and the job it runs must not skip its receipt for that."""
     with ctx.sessions.begin() as session:
-        claimed = RECEIPTS.claim(session, job_lease_seconds(ctx.settings), ids=receipt_ids, due=False)
-        if not claimed.ids:
-            return []
-        receipts = session.scalars(select(Receipt).where(Receipt.id.in_(claimed.ids)).order_by(Receipt.id))
-        claims = [Claimed(receipt, claimed.token) for receipt in receipts]
+        token, receipts = RECEIPTS.claim_rows(
+            session, job_lease_seconds(ctx.settings), receipt_ids, due=False
+        )
+        claims = [Claimed(receipt, token) for receipt in receipts]
         for claim in claims:
             record(session, "processing", f"attempt {claim.attempt} started", receipt=claim.receipt)
         return claims

@@ -187,6 +187,28 @@ class LeasedLedger:
         stale = {c.attempt_token for c in candidates if c.status == self.working and c.attempt_token}
         return Claim(token, taken, stale)
 
+    def claim_rows(
+        self, session: Session, lease_seconds: float, ids: list[int], due: bool = True
+    ) -> tuple[str, list[Any]]:
+        """Lease the ready rows among `ids` in one UPDATE ... RETURNING (no read before or after), in the
+        caller's transaction; returns the token and the leased rows, by id. Rows another worker took in
+        between stay theirs: the UPDATE's own WHERE is checked again under the row lock."""
+        m = self.model
+        now = utcnow()
+        token = secrets.token_hex(16)
+        values: dict[str, Any] = {
+            "status": self.working,
+            "attempt_token": token,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+        }
+        if self.counts_attempts:
+            values["attempts"] = m.attempts + 1
+        if self.touched:
+            values[self.touched] = now
+        statement = update(m).where(m.id.in_(ids), self.ready(now, due)).values(**values).returning(m)
+        rows = session.scalars(statement, execution_options={"synchronize_session": False}).all()
+        return token, sorted(rows, key=lambda row: row.id)
+
     def fence(self, token: str, *ids: int) -> ColumnElement[bool]:
         """Rows still leased under `token` (among `ids` when given)."""
         m = self.model
