@@ -27,7 +27,7 @@ from connector.intake.records import note_receipts_without_submission
 from connector.jobs.bookings import enqueue_booking_release
 from connector.jobs.follow_ups import enqueue_outcomes
 from connector.jobs.stages import enqueue_stage_resolution
-from connector.journal import record
+from connector.journal import buffer_lines, record, write_buffered
 from connector.pipeline import FollowUps, parse, run
 from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS, backoff_delay, job_lease_seconds
 from connector.queue.enqueue import job_is_live, new_job_id, schedule
@@ -119,10 +119,12 @@ def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[str]:
         with ctx.sessions.begin() as session:
             _fence(session, claims)
             note_receipts_without_submission(session, [claimed.receipt.id for claimed in claims])
+            buffer_lines(session)
             kept = [
                 (claimed, _keep(ctx, session, claimed, delivery))
                 for claimed, delivery in zip(claims, deliveries, strict=True)
             ]
+            write_buffered(session)
     except Exception as exc:  # one receipt raised, a lease was lost, or the commit failed
         log.info("batch of %d receipt(s) not kept together, each is run alone: %s", len(claims), exc)
         kept, alone = [], claims
@@ -181,8 +183,10 @@ def claim_receipts(ctx: Context, receipt_ids: list[int]) -> list[Claimed]:
             session, job_lease_seconds(ctx.settings), receipt_ids, due=False
         )
         claims = [Claimed(receipt, token) for receipt in receipts]
+        buffer_lines(session)
         for claim in claims:
             record(session, "processing", f"attempt {claim.attempt} started", receipt=claim.receipt)
+        write_buffered(session)
         return claims
 
 
