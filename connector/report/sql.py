@@ -57,8 +57,8 @@ class Stages:
 
 
 def records(stages: Stages) -> FromClause:
-    """One row per CRM record that entered an opportunity stage: its lead's event id, first won time, the
-    conversion of that won change, and its first won change (whose amount counts when none was sent)."""
+    """One row per CRM record that entered an opportunity stage: its lead's event id, first won time, and
+    the won change whose amount counts: the converted one (the amount sent), else the first."""
     opportunity = or_(SC.c.rule.isnot(None), func.lower(SC.c.stage).in_(sorted(stages.opportunity)))
     won = or_(func.lower(SC.c.stage).in_(sorted(stages.won)), SC.c.rule.in_(sorted(stages.won_rules)))
     return (
@@ -68,8 +68,11 @@ def records(stages: Stages) -> FromClause:
             SC.c.record_id,
             func.max(SC.c.attributed_event_id).label("event_id"),
             func.min(case((won, SC.c.entered_at))).label("won_at"),
-            func.min(case((won, SC.c.conversion_id))).label("won_conversion_id"),
-            func.min(case((won, SC.c.id))).label("won_change_id"),
+            # The won change that was converted, else the first one (an expired won change).
+            func.coalesce(
+                func.min(case((and_(won, SC.c.conversion_id.isnot(None)), SC.c.id))),
+                func.min(case((won, SC.c.id))),
+            ).label("won_change_id"),
         )
         .where(opportunity)
         .group_by(SC.c.crm, SC.c.object_type, SC.c.record_id)
@@ -196,12 +199,11 @@ def people(query: ReportQuery, stages: Stages, dialect: str) -> Select[Any]:
 
 
 WON = SC.alias("won_change")
-"""The first won stage change of a record: its amount when no conversion carried one (expired)."""
+"""A record's won stage change that holds its amount (the resolver's, the same as its conversion's)."""
 
 
 def record_columns(r: FromClause) -> list[Any]:
-    amount = func.coalesce(C.c.payload[("data", "amount")].as_integer(), WON.c.amount)
-    currency = func.coalesce(C.c.payload[("data", "currency")].as_string(), WON.c.currency)
+    amount, currency = WON.c.amount, WON.c.currency
     return [
         r.c.crm,
         r.c.object_type,
@@ -232,11 +234,7 @@ def opportunities(
             # range's won-subquery made SQLite scan every record once per lead).
             won = [r.c.won_at.isnot(None), *in_range(r.c.won_at, query)]
             v = Variant(v.group, r.c.won_at, S, [*v.where, *won])
-        source = (
-            v.source.join(r, r.c.event_id == S.c.event_id)
-            .outerjoin(C, C.c.id == r.c.won_conversion_id)
-            .outerjoin(WON, WON.c.id == r.c.won_change_id)
-        )
+        source = v.source.join(r, r.c.event_id == S.c.event_id).outerjoin(WON, WON.c.id == r.c.won_change_id)
         selects.append(
             select(*_keys(v, dialect, query), *record_columns(r))
             .select_from(source)

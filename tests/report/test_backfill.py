@@ -63,3 +63,34 @@ def test_0010_backfills_the_report_columns(settings):  # type: ignore[no-untyped
         ),
         (person_key(None, "evt-2", 2), None, None, None, None, None, None, None),
     ]
+
+
+def test_0010_gives_converted_stage_changes_their_sent_amount(settings):  # type: ignore[no-untyped-def]
+    engine = make_engine(settings)
+    upgrade(engine, "0009")
+    now = "2026-11-01 10:00:00+00:00"
+    payload = {"id": "e1", "data": {"type": "order_created", "amount": 120050, "currency": "USD"}}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversions (id, pixel_id, event_type, custom_event_name, event_id, trigger, payload,"
+                " timestamp_ms, status, attempts, created_at, updated_at) VALUES (7, 'px', 'order_created', '',"
+                " 'e1', 'stage:won', :payload, 1, 'sent', 1, :now, :now)"
+            ),
+            {"payload": json.dumps(payload), "now": now},
+        )
+        for n, conversion in ((1, 7), (2, None)):
+            connection.execute(
+                text(
+                    "INSERT INTO stage_changes (id, crm, object_type, record_id, stage, entered_at, via,"
+                    " delivery_key, change_key, fields, status, attempts, conversion_id, created_at, updated_at)"
+                    " VALUES (:n, 'hubspot', 'deals', 'd1', 'closedwon', :now, 'webhook', :key, :key, '{}',"
+                    " 'converted', 1, :conversion, :now, :now)"
+                ),
+                {"n": n, "key": f"k{n}", "now": now, "conversion": conversion},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, amount, currency FROM stage_changes ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, 120050, "USD"), (2, None, None)]

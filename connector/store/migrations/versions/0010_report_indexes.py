@@ -59,6 +59,7 @@ def upgrade() -> None:
     with op.batch_alter_table("stage_changes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("amount", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("currency", sa.String(length=3), nullable=True))
+    _backfill_amounts()
     _backfill()
     for name, (table, columns) in INDEXES.items():
         op.create_index(name, table, columns, unique=False)
@@ -108,3 +109,26 @@ def _backfill() -> None:
             params.append({"row_id": row.id, **{f"v_{k}": v for k, v in values.items()}})
         connection.execute(update, params)
         last = rows[-1].id
+
+
+def _backfill_amounts() -> None:
+    """A converted stage change gets the amount and currency its conversion was sent with."""
+    changes = sa.table(
+        "stage_changes",
+        sa.column("conversion_id", sa.Integer),
+        sa.column("amount", sa.BigInteger),
+        sa.column("currency", sa.String),
+    )
+    conversions = sa.table("conversions", sa.column("id", sa.Integer), sa.column("payload", sa.JSON))
+
+    def sent(value: sa.ColumnElement[object]) -> sa.ScalarSelect[object]:
+        return sa.select(value).where(conversions.c.id == changes.c.conversion_id).scalar_subquery()
+
+    op.get_bind().execute(
+        changes.update()
+        .where(changes.c.conversion_id.isnot(None))
+        .values(
+            amount=sent(conversions.c.payload[("data", "amount")].as_integer()),
+            currency=sent(conversions.c.payload[("data", "currency")].as_string()),
+        )
+    )
