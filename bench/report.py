@@ -6,7 +6,7 @@
 The ledger (a migrated, empty database, filled in bulk: sqlite3 executemany, PostgreSQL COPY) is a year of
 leads: 70% unique people (the rest come back), a mix of AI sources and other channels, a sent lead_created
 conversion for each, and for 8% a deal whose stage changes the resolver has handled (an appointment rule
-for every deal, Closed Won for a third of them with its order_created conversion and amount, one in ten
+for every deal, Closed Won for a third of them with its amount and order_created conversion, one in ten
 wins also Won -> Lost -> Won). A SQLite file is kept for the next run (--fresh rebuilds it); a PostgreSQL
 database named bench_report is created on the server. Each combination of grouping, touch model, range and
 trend is timed `--rounds` times, interleaved (A B C A B C ...), and the median printed.
@@ -125,6 +125,8 @@ STAGE_COLUMNS = [
     "event_id",
     "attributed_event_id",
     "conversion_id",
+    "amount",
+    "currency",
     "created_at",
     "updated_at",
 ]
@@ -205,7 +207,17 @@ def rows(n: int, seed: int = 17) -> Any:
                 )
                 stage_id += 1
                 stages.append(
-                    _stage(stage_id, deal, "closedwon", won_at, "converted", "won", event_id, conversion_id)
+                    _stage(
+                        stage_id,
+                        deal,
+                        "closedwon",
+                        won_at,
+                        "converted",
+                        "won",
+                        event_id,
+                        conversion_id,
+                        (amount, currency),
+                    )
                 )
                 if rnd.random() < 0.1:
                     for offset, stage, status in (
@@ -258,6 +270,7 @@ def _stage(
     rule: str | None,
     event_id: str | None,
     conversion_id: int | None,
+    amount: tuple[int, str] | None = None,
 ) -> tuple:
     key = f"{deal}:{stage}:{int(at.timestamp())}"
     return (
@@ -277,6 +290,7 @@ def _stage(
         None,
         event_id,
         conversion_id,
+        *(amount or (None, None)),
         at,
         at,
     )
