@@ -59,11 +59,14 @@ def _key(row: Any, query: ReportQuery) -> tuple[str, str | None]:
 
 @contextmanager
 def _connect(engine: Engine) -> Iterator[Connection]:
-    """A read connection; on PostgreSQL without JIT, whose compiling cost the report's short grouped
-    reads more (0.1-0.3 s a statement at 1,000,000 submissions) than it saved."""
+    """A read connection. On PostgreSQL, for this transaction only: no JIT, whose compiling cost the
+    report's grouped reads more (0.1-0.3 s a statement at 1,000,000 submissions) than it saved; and index
+    lookups priced as on an SSD, so the records won reach their leads through the event id index
+    (80,000 lookups) instead of a walk over every submission (the opportunities read: 2.0 s -> 1.0 s)."""
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SET LOCAL jit = off"))
+            connection.execute(text("SET LOCAL random_page_cost = 1.1"))
         yield connection
 
 
