@@ -30,6 +30,10 @@ from connector.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
+FRESH_ATTEMPTS = {"attempts": 0, "attempt_token": None, "next_attempt_at": None, "lease_until": None}
+"""What a replayed row of any leased ledger starts again with: no attempts, no lease, due now."""
+
+
 def replay_failed(
     ctx: Context, receipt_ids: list[int], source: str | None, by: str = "`connector replay`"
 ) -> int:
@@ -84,10 +88,7 @@ def replay_conversions(
                 .values(
                     status=ConversionStatus.PENDING,
                     reason=None,
-                    attempts=0,
-                    attempt_token=None,
-                    next_attempt_at=None,
-                    lease_until=None,
+                    **FRESH_ATTEMPTS,
                     updated_at=utcnow(),
                 )
             )
@@ -118,10 +119,7 @@ def replay_crm_writes(ctx: Context, ids: list[int], by: str = "`connector replay
                 .values(
                     status=WriteStatus.PENDING,
                     outcome=None,
-                    attempts=0,
-                    attempt_token=None,
-                    next_attempt_at=None,
-                    lease_until=None,
+                    **FRESH_ATTEMPTS,
                 )
             )
             record(
@@ -162,10 +160,7 @@ def replay_deal_attributions(
                 .values(
                     status=DealAttributionStatus.PENDING,
                     last_error=None,
-                    attempts=0,
-                    attempt_token=None,
-                    next_attempt_at=None,
-                    lease_until=None,
+                    **FRESH_ATTEMPTS,
                     updated_at=utcnow(),
                 )
             )
