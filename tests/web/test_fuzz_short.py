@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from bench.fuzz import details, run_fuzz, stored_once, summary
 from bench.fuzz_seeds import FAMILIES, server_env
@@ -31,7 +32,12 @@ def test_no_fuzzed_request_gets_a_5xx_or_costs_a_neighbour(env, processes):
     processes.start("serve", "--port", str(port), "--processes", "2", name="serve")
     wait_for(lambda: up(f"{base}/readyz"), timeout=30, message="web up")
 
-    results = run_fuzz(base, base, CASES, seed=int(os.environ.get("FUZZ_SEED", "1")))
+    # In a thread of its own: asyncio.run refuses a thread with a running loop, and Playwright's sync API
+    # (session-wide, for the browser tests that may run before this one) keeps one in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        results = pool.submit(
+            run_fuzz, base, base, CASES, seed=int(os.environ.get("FUZZ_SEED", "1"))
+        ).result()
 
     report = summary(results) + "\n" + details(results)
     assert [r.family for r in results] == list(FAMILIES)
