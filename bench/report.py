@@ -32,10 +32,12 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scale_prefill import SUBMISSION_COLUMNS as PREFILL_SUBMISSION_COLUMNS  # noqa: E402
 from connector.config import Settings, StagesSettings  # noqa: E402
 from connector.report import ReportQuery, build_report  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
-from connector.store.report_columns import report_values  # noqa: E402
+from connector.store.report_columns import TOUCH_COLUMNS, report_values  # noqa: E402
+from connector.store.report_columns import TOUCHES as REPORT_TOUCHES  # noqa: E402
 
 END = datetime(2026, 12, 1, tzinfo=UTC)
 HISTORY_DAYS = 365
@@ -66,31 +68,9 @@ RULES = {
 }
 
 SUBMISSION_COLUMNS = [
-    "id",
-    "receipt_id",
-    "source",
-    "kind",
-    "form_id",
-    "event_id",
-    "email",
-    "contact",
-    "attribution",
-    "meta",
-    "submitted_at",
-    "created_at",
+    *PREFILL_SUBMISSION_COLUMNS,
     "person_key",
-    "first_channel",
-    "first_ai_source",
-    "first_utm_source",
-    "first_utm_medium",
-    "first_utm_campaign",
-    "first_landing_page",
-    "latest_channel",
-    "latest_ai_source",
-    "latest_utm_source",
-    "latest_utm_medium",
-    "latest_utm_campaign",
-    "latest_landing_page",
+    *(f"{touch}_{name}" for touch in REPORT_TOUCHES for name in TOUCH_COLUMNS),
 ]
 CONVERSION_COLUMNS = [
     "id",
