@@ -2,7 +2,7 @@
 
 A booking webhook often reaches us before the browser's beacon. Sent at once, its conversion would carry
 an id derived from the booking and OpenAI would count the pixel's `appointment_scheduled` a second time;
-its CRM record would miss the page's attribution. So the lead waits, flagged, until the beacon joins it
+its CRM record would miss the page's attribution. So the lead waits (`held_since` set) until the beacon joins it
 (released at once) or `collect.join_grace_seconds` pass (released under the derived id).
 """
 
@@ -18,11 +18,9 @@ from connector.intake.submission import Submission
 from connector.journal import record
 from connector.store.models import Receipt
 from connector.store.models import Submission as SubmissionRow
+from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-AWAITING = "awaiting_beacon"
-"""Lead meta flag: the conversion and CRM write wait for the booking's beacon."""
 
 JOURNAL_KEY = "booking_release"
 """Journal details key marking a hold ("held") or a release ("released"), so `events show` can tell when."""
@@ -38,7 +36,7 @@ def should_hold(settings: Settings, submission: Submission) -> bool:
 
 
 def hold(session: Session, receipt: Receipt, lead: SubmissionRow, grace: int) -> None:
-    lead.meta = {**lead.meta, AWAITING: True}
+    lead.held_since = utcnow()
     record(
         session,
         "booking",
@@ -50,7 +48,7 @@ def hold(session: Session, receipt: Receipt, lead: SubmissionRow, grace: int) ->
 
 def joined(session: Session, lead: SubmissionRow) -> None:
     """The beacon joined a held lead: release it as soon as this transaction commits."""
-    if lead.meta.get(AWAITING):
+    if lead.held_since is not None:
         session.info.setdefault(RELEASE_KEY, []).append(lead.id)
 
 
@@ -60,9 +58,9 @@ def take_ready(session: Session) -> list[int]:
 
 def claim_held(session: Session, lead: SubmissionRow) -> tuple[Receipt, Submission] | None:
     """Clear the hold (under the booking's row lock) and rebuild what the conversion builder needs."""
-    if not lead.meta.get(AWAITING):
+    if lead.held_since is None:
         return None  # released already: by the beacon, or by the grace timer
-    lead.meta = {k: v for k, v in lead.meta.items() if k != AWAITING}
+    lead.held_since = None
     receipt = session.get(Receipt, lead.receipt_id)
     if receipt is None:  # the lead's receipt is a foreign key: it exists
         raise LookupError(f"receipt {lead.receipt_id} of booking lead {lead.id} is missing")

@@ -10,7 +10,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from connector.bookings.facts import BOOKING_KEYS
-from connector.bookings.release import AWAITING, JOURNAL_KEY
+from connector.bookings.release import JOURNAL_KEY
 from connector.store.models import Booking, Conversion, JournalEntry, Receipt, Submission
 from connector.timeutil import as_utc
 
@@ -79,7 +79,7 @@ def _release(session: Session, lead: Submission) -> dict[str, Any]:
     }
     held, released = marks.get("held"), marks.get("released")
     sent_as = session.scalars(lead_conversion(lead.id)).first()
-    state = "held" if lead.meta.get(AWAITING) else "released" if held or released else "not_held"
+    state = "held" if lead.held_since is not None else "released" if held or released else "not_held"
     story: dict[str, Any] = dict.fromkeys(("held_at", "release_due", "released_at", "released_with"))
     if held is not None:
         grace = held.details.get("grace_seconds") or 0

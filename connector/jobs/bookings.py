@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from connector import context
 from connector.bookings import release as booking_release
@@ -60,23 +60,19 @@ def release_booking(submission_id: int) -> str:
     return "released"
 
 
+def held_statement(cutoff: datetime, limit: int = 500) -> Select[int]:
+    """Booking leads held since before `cutoff`, oldest first: a range of the held leads' own index."""
+    held = SubmissionRow.held_since
+    return select(SubmissionRow.id).where(held.isnot(None), held < cutoff).order_by(held).limit(limit)
+
+
 def held_bookings(ctx: Context, limit: int = 500) -> list[int]:
     """Booking leads still held past their grace period (their release job was lost): for the sweeper."""
     cutoff = utcnow() - timedelta(
         seconds=ctx.settings.collect.join_grace_seconds + ctx.settings.jobs.sweep_grace_seconds
     )
     with ctx.sessions() as session:
-        return list(
-            session.scalars(
-                select(SubmissionRow.id)
-                .where(
-                    SubmissionRow.kind == "booking",
-                    SubmissionRow.created_at < cutoff,
-                    SubmissionRow.meta[booking_release.AWAITING].as_boolean().is_(True),
-                )
-                .limit(limit)
-            )
-        )
+        return list(session.scalars(held_statement(cutoff, limit)))
 
 
 @sweeps("held bookings")

@@ -98,6 +98,13 @@ class Submission(Base):
         ),
         # The console's search by oppref (migration 0009); its queries spell the expression the same way.
         Index("ix_submissions_oppref", text("(attribution ->> 'oppref')")),
+        # Only the booking leads held now: the sweeper's lookup stays as small as that set (migration 0012).
+        Index(
+            "ix_submissions_held_since",
+            "held_since",
+            sqlite_where=text("held_since IS NOT NULL"),
+            postgresql_where=text("held_since IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -112,6 +119,8 @@ class Submission(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     submitted_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    held_since: Mapped[datetime | None]
+    """When a booking lead began waiting for its beacon (connector.bookings.release); None once released."""
     # What the report groups by, copied from `attribution` on every write (connector.store.report_columns),
     # so a report over a million rows reads narrow indexed columns instead of parsing JSON.
     person_key: Mapped[str | None] = mapped_column(String(16))

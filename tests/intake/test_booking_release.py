@@ -63,7 +63,7 @@ def test_webhook_before_beacon_waits_and_sends_the_pixels_event_id(booking_clien
     assert calendly(booking_client, "calendly_invitee_created.json").status_code == 200
     run_jobs(ctx)
     [lead] = submissions(ctx)
-    assert lead.meta.get("awaiting_beacon") is True
+    assert lead.held_since is not None
     assert conversions(ctx) == [], "nothing is sent under a derived id while the beacon may still come"
     scheduled = ScheduledJobRegistry(queue=ctx.queue).get_job_ids()
     assert len(scheduled) == 1, "the grace timer is set"
@@ -105,7 +105,7 @@ def test_beacon_first_sends_at_once(booking_client, ctx):
     assert calendly(booking_client, "calendly_invitee_created.json").status_code == 200
     run_jobs(ctx)
     [lead] = submissions(ctx)
-    assert "awaiting_beacon" not in lead.meta
+    assert lead.held_since is None, "never held"
     assert [c.event_id for c in conversions(ctx)] == ["evt-pixel-2"]
 
 
@@ -126,6 +126,6 @@ def test_sweeper_releases_a_hold_whose_timer_was_lost(booking_client, ctx):
         session.execute(
             update(Submission)
             .where(Submission.id == lead.id)
-            .values(created_at=utcnow() - timedelta(hours=1))
+            .values(held_since=utcnow() - timedelta(hours=1))
         )
     assert held_bookings(ctx) == [lead.id]

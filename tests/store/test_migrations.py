@@ -52,3 +52,43 @@ def test_0007_gives_each_existing_form_event_id_to_its_first_lead(settings):
         claims = connection.execute(text("SELECT event_id, receipt_id, source FROM form_event_claims")).all()
     engine.dispose()
     assert [tuple(c) for c in claims] == [("evt-1", 1, "contact_form_7")]
+
+
+def test_0012_moves_each_held_booking_lead_to_held_since(settings):
+    import json
+
+    from sqlalchemy import text
+
+    from connector.jobs.bookings import held_statement
+    from connector.store.db import make_engine
+    from connector.timeutil import utcnow
+
+    engine = make_engine(settings)
+    upgrade(engine, "0011")
+    created = "2026-12-01 10:00:00+00:00"
+    metas = [{"awaiting_beacon": True, "provider": "calendly"}, {"provider": "calendly"}]
+    with engine.begin() as connection:
+        for n, meta in enumerate(metas, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO receipts (id, source, delivery_key, received_at, content_type, headers,"
+                    " status, attempts, duplicates) VALUES (:n, 'calendly', :key, :now, '', '{}', 'processed', 1, 0)"
+                ),
+                {"n": n, "key": f"k{n}", "now": created},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO submissions (id, receipt_id, source, kind, contact, attribution, meta,"
+                    " submitted_at, created_at) VALUES (:n, :n, 'calendly', 'booking', '{}', '{}', :meta, :now, :now)"
+                ),
+                {"n": n, "meta": json.dumps(meta), "now": created},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, held_since, meta FROM submissions ORDER BY id")).all()
+        held = connection.execute(held_statement(utcnow())).scalars().all()
+    engine.dispose()
+    metas_after = [r.meta if isinstance(r.meta, dict) else json.loads(r.meta) for r in rows]
+    assert [r.held_since is not None for r in rows] == [True, False]
+    assert metas_after == [{"provider": "calendly"}, {"provider": "calendly"}], "the flag left the JSON"
+    assert held == [1], "the sweeper finds the lead held before the migration"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 
 from connector.bookings.story import bookings_of, lead_conversion, release_marks
 from connector.conversions.dispatch import expiring, overdue_pixels
+from connector.jobs.bookings import held_statement
 from connector.queue.ledgers import CONVERSIONS, CRM_WRITES, RECEIPTS, STAGE_CHANGES
 from connector.store.models import Conversion, CrmWrite, StageChange
 from connector.story import conversions_of, crm_writes_of, journal_of, receipts_under, submissions_of
@@ -120,6 +121,11 @@ HOT: dict[str, tuple[Callable[[], list[Select[Any]]], tuple[str, ...], bool]] = 
         lambda: STAGE_CHANGES.ready_statements((StageChange.id, StageChange.status), NOW, limit=100),
         ("ix_stage_changes_status",),
         True,
+    ),
+    "sweeper: held booking leads": (
+        lambda: [held_statement(NOW)],
+        ("ix_submissions_held_since",),
+        False,  # oldest first, in the index's own order
     ),
     "sweeper: overdue pixels": (
         lambda: [overdue_pixels(NOW, 60)],
