@@ -1,4 +1,5 @@
-"""The story of one event_id: receipts, submission, CRM writes, conversions and the journal, in order."""
+"""The story of one event_id: receipts, submission, CRM writes, conversions, the CRM stage changes it led
+to, and the journal, in order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from connector.bookings.story import booking_stories, render_booking
 from connector.conversions.story import conversion_stories, render_conversion
-from connector.store.models import Conversion, CrmWrite, JournalEntry, Receipt, Submission
+from connector.store.models import Conversion, CrmWrite, JournalEntry, Receipt, StageChange, Submission
 from connector.timeutil import as_utc
 
 
@@ -38,6 +39,10 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
     leads = {*submission_ids, *(c.submission_id for c in conversions if c.trigger == "submission")}
     bookings = booking_stories(session, event_ids, receipt_ids, {i for i in leads if i is not None})
     journal = list(session.scalars(journal_of(receipt_ids, event_ids)))
+    # A stage change is attributed to the lead's event id; a booking's conversion may carry another.
+    stage_changes = list(
+        session.scalars(stage_changes_of(event_ids | {c.event_id for c in conversions if c.event_id}))
+    )
     if not (receipts or submissions or bookings or conversions or journal):
         return None
     timeline: list[dict[str, Any]] = [
@@ -74,6 +79,24 @@ def event_story(session: Session, key: str) -> dict[str, Any] | None:
             for w in crm_writes
         ],
         "conversions": conversion_stories(session, conversions),
+        "stage_changes": [
+            _row(
+                c,
+                "id",
+                "crm",
+                "object_type",
+                "record_id",
+                "pipeline",
+                "stage",
+                "entered_at",
+                "via",
+                "status",
+                "rule",
+                "event_id",
+                "last_error",
+            )
+            for c in stage_changes
+        ],
         "timeline": timeline,
     }
 
@@ -110,6 +133,20 @@ def journal_of(receipt_ids: Collection[int], event_ids: Collection[str]) -> Sele
         select(JournalEntry)
         .where(or_(JournalEntry.receipt_id.in_(receipt_ids), JournalEntry.event_id.in_(event_ids)))
         .order_by(JournalEntry.at, JournalEntry.id)
+    )
+
+
+STAGE_CHANGES_SHOWN = 200
+"""Most stage changes one story lists (a deal moved back and forth for years), oldest first."""
+
+
+def stage_changes_of(event_ids: Collection[str]) -> Select[StageChange]:
+    """The CRM stage changes attributed to these event ids, or that produced them, oldest first."""
+    return (
+        select(StageChange)
+        .where(or_(StageChange.attributed_event_id.in_(event_ids), StageChange.event_id.in_(event_ids)))
+        .order_by(StageChange.entered_at, StageChange.id)
+        .limit(STAGE_CHANGES_SHOWN)
     )
 
 
@@ -182,6 +219,14 @@ def render_text(story: dict[str, Any]) -> str:
         lines += _crm_write_lines(w)
     for c in story["conversions"]:
         lines += render_conversion(c)
+    for c in story["stage_changes"]:
+        lines.append(
+            f"Stage change {c['crm']} {c['object_type']} {c['record_id']} entered {c['stage']} at "
+            f"{c['entered_at']} (via {c['via']}): {c['status']}"
+            + (f", rule {c['rule']}" if c["rule"] else "")
+        )
+        if c["last_error"]:
+            lines.append(f"  last error: {c['last_error']}")
     lines += ["", "Timeline:"]
     lines += [f"  {t['at']}  {t['kind']:<11} {t['message']}" for t in story["timeline"]]
     return "\n".join(lines)

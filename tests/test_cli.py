@@ -81,6 +81,32 @@ def test_events_show_tells_the_story(client, ctx, env):
     ]
 
 
+def test_events_show_lists_the_deal_stage_changes_the_lead_led_to(client, ctx, env):
+    from tests.admin.ledger_rows import stage_change
+
+    body = {"email": "ada@example.com", "event_id": "evt-deal"}
+    receipt_id = client.post(URL, json=body, headers={"X-Connector-Token": TOKEN}).get_json()["receipt_id"]
+    assert process_inline(ctx, receipt_id) == "processed"
+    with ctx.sessions.begin() as session:
+        stage_change(
+            session,
+            "deal-77",
+            stage="closedwon",
+            status="converted",
+            rule="won",
+            attributed_event_id="evt-deal",
+        )
+        stage_change(session, "deal-78", stage="closedwon", attributed_event_id="evt-someone-else")
+
+    text = connector(env, "events", "show", "evt-deal")
+    assert text.returncode == 0, text.stderr
+    assert "Stage change hubspot deals deal-77 entered closedwon" in text.stdout
+    assert "converted, rule won" in text.stdout
+    assert "deal-78" not in text.stdout, "another person's deal is not in this story"
+    story = json.loads(connector(env, "events", "show", "evt-deal", "--json").stdout)
+    assert [(c["record_id"], c["status"]) for c in story["stage_changes"]] == [("deal-77", "converted")]
+
+
 def test_events_show_unknown_id(ctx, env):
     result = connector(env, "events", "show", "nope")
     assert result.returncode == 1

@@ -20,7 +20,14 @@ from connector.conversions.dispatch import expiring, overdue_pixels
 from connector.jobs.bookings import held_statement
 from connector.queue.ledgers import CONVERSIONS, CRM_WRITES, RECEIPTS, STAGE_CHANGES
 from connector.store.models import Conversion, CrmWrite, StageChange
-from connector.story import conversions_of, crm_writes_of, journal_of, receipts_under, submissions_of
+from connector.story import (
+    conversions_of,
+    crm_writes_of,
+    journal_of,
+    receipts_under,
+    stage_changes_of,
+    submissions_of,
+)
 from connector.timeutil import utcnow
 
 
@@ -78,6 +85,11 @@ HOT: dict[str, tuple[Callable[[], list[Select[Any]]], tuple[str, ...], bool]] = 
             "ix_bookings_beacon_receipt_id",
             "ix_bookings_submission_id",
         ),
+        True,
+    ),
+    "events show: stage changes": (
+        lambda: [stage_changes_of(["e1"])],
+        ("ix_stage_changes_attributed_event_id", "ix_stage_changes_event_id"),
         True,
     ),
     "events show: booking release": (

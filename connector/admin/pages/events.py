@@ -45,9 +45,6 @@ def event(key: str) -> Any:
     ctx = current_app.extensions["connector"]
     with ctx.sessions() as session:
         story = event_story(session, key)
-        if story is not None:
-            event_ids = {key} | {r["event_id"] for r in story["conversions"] if r["event_id"]}
-            story["stage_changes"] = queries.stage_changes_of(session, event_ids)
     if story is None:
         return render_template("admin/event_missing.html", key=key), 404
     return render_template(
@@ -68,7 +65,7 @@ def _timeline(story: dict[str, Any]) -> list[dict[str, Any]]:
     for s in story["stage_changes"]:
         entries.append(
             {
-                "at": s["entered_at"],
+                "at": parse_iso(s["entered_at"]),
                 "kind": "stage",
                 "message": f"{s['crm']} {s['object_type']} {s['record_id']} entered {s['stage']}: {s['status']}",
                 "details": s["last_error"] or "",
@@ -82,6 +79,7 @@ def _view(story: dict[str, Any]) -> dict[str, Any]:
     """What the template shows beyond the story's own fields: times parsed, payloads summarized."""
     return {
         "bookings": [render_booking(b) for b in story["bookings"]],
+        "stage_changes": [{**s, "entered_at": parse_iso(s["entered_at"])} for s in story["stage_changes"]],
         "payloads": {
             c["id"]: (payload_summary(c["payload"]), json.dumps(c["payload"], indent=2, sort_keys=True))
             for c in story["conversions"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal_column, or_, select
+from sqlalchemy import literal_column, select
 from sqlalchemy.orm import Session
 
 from connector.store.models import Conversion, CrmWrite, Receipt, StageChange, Submission
@@ -191,32 +191,3 @@ def _stage_changes(session: Session, record_id: str, limit: int) -> list[Match]:
             summary = f"{r.object_type} entered {r.stage}: {r.status}"
             matches.append(Match(key, "CRM record", r.crm, as_utc(r.entered_at), summary))
     return matches
-
-
-def stage_changes_of(session: Session, event_ids: set[str]) -> list[dict[str, Any]]:
-    """The CRM stage changes attributed to these event ids, or that produced them, oldest first."""
-    if not event_ids:
-        return []
-    rows = session.scalars(
-        select(StageChange)
-        .where(or_(StageChange.attributed_event_id.in_(event_ids), StageChange.event_id.in_(event_ids)))
-        .order_by(StageChange.entered_at, StageChange.id)
-        .limit(200)
-    ).all()
-    return [
-        {
-            "id": s.id,
-            "crm": s.crm,
-            "object_type": s.object_type,
-            "record_id": s.record_id,
-            "pipeline": s.pipeline,
-            "stage": s.stage,
-            "entered_at": as_utc(s.entered_at),
-            "via": s.via,
-            "status": s.status,
-            "rule": s.rule,
-            "event_id": s.event_id,
-            "last_error": s.last_error,
-        }
-        for s in rows
-    ]
