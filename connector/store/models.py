@@ -330,6 +330,8 @@ class StageChange(Base):
         UniqueConstraint("crm", "delivery_key", name="uq_stage_changes_delivery"),
         UniqueConstraint("change_key", name="uq_stage_changes_change"),
         Index("ix_stage_changes_status", "status", "next_attempt_at"),
+        # The console's stage changes of one status, newest first (migration 0012).
+        Index("ix_stage_changes_status_id", "status", "id"),
         # The report walks each record's changes in order, with what links them to a lead (0010).
         Index(
             "ix_stage_changes_report",

@@ -207,6 +207,28 @@ def test_stage_changes_are_listed_with_what_each_became_and_why(admin_client, ct
     assert "<script>alert(1)</script>" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
+def test_stage_changes_filter_by_status_and_page_within_it(admin_client, ctx):
+    from connector.admin.paging import PER_PAGE
+
+    with ctx.sessions.begin() as session:
+        for n in range(PER_PAGE + 2):
+            rows.stage_change(session, f"expired-{n}", status="expired", rule="won")
+        rows.stage_change(session, "sent-1", status="converted", rule="won")
+    client = admin_client("viewer")
+    html = client.get("/admin/stages?status=expired").get_data(as_text=True)
+    assert "that too old for OpenAI (7-day window)" in html
+    assert "<code>sent-1</code>" not in html, "only the status asked for"
+    assert html.count("<code>expired-") == PER_PAGE
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', html)
+    assert older and "status=expired" in older.group(1), "the pager keeps the filter"
+    rest = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert rest.count("<code>expired-") == 2 and "<code>sent-1</code>" not in rest
+    empty = client.get("/admin/stages?status=record_deleted").get_data(as_text=True)
+    assert "No stage change with this status" in empty
+    wrong = client.get("/admin/stages?status=bogus")
+    assert wrong.status_code == 400 and "status: expected one of" in wrong.get_data(as_text=True)
+
+
 def test_without_a_config_file_the_rules_are_read_only(admin_client, env, app):
     from dataclasses import replace
 

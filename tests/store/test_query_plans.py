@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import ClauseElement, Executable, Select, text
+from sqlalchemy import ClauseElement, Executable, Select, select, text
 from sqlalchemy.ext.compiler import compiles
 
 from connector.bookings.story import bookings_of, lead_conversion, release_marks
@@ -133,6 +133,16 @@ HOT: dict[str, tuple[Callable[[], list[Select[Any]]], tuple[str, ...], bool]] = 
         lambda: STAGE_CHANGES.ready_statements((StageChange.id, StageChange.status), NOW, limit=100),
         ("ix_stage_changes_status",),
         True,
+    ),
+    "console: stage changes of one status, newest first": (
+        lambda: [
+            select(StageChange)
+            .where(StageChange.status == "expired", StageChange.id < 10**6)
+            .order_by(StageChange.id.desc())
+            .limit(51)
+        ],
+        ("ix_stage_changes_status_id",),
+        False,
     ),
     "sweeper: held booking leads": (
         lambda: [held_statement(NOW)],

@@ -107,8 +107,12 @@ def stages() -> Any:
         elif choices:
             problem = unknown(rule, choices)
         rows.append({"rule": rule, "shown": describe_choice(rule, choices), "problem": problem})
+    status = request.args.get("status", "")
+    if status and status not in OUTCOMES:
+        abort(400, description=f"status: expected one of {', '.join(OUTCOMES)}, got {status[:60]!r}")
+    changes = select(StageChange).where(StageChange.status == status) if status else select(StageChange)
     with ctx.sessions() as session:
-        page = newest_first(session, select(StageChange), StageChange.id)
+        page = newest_first(session, changes, StageChange.id)
         ids = [c.conversion_id for c in page.items if c.conversion_id]
         query = select(Conversion.id, Conversion.status).where(Conversion.id.in_(ids))
         sent = {row.id: row.status for row in session.execute(query)} if ids else {}
@@ -125,6 +129,7 @@ def stages() -> Any:
         conversions=sent,
         labels={(c.object, c.stage): c.label for c in choices},
         outcomes=OUTCOMES,
+        status=status,
     )
 
 

@@ -2,7 +2,8 @@
 
 The sweeper's search for holds whose release job was lost read every old booking's JSON; with
 `submissions.held_since` and a partial index over the non-null values it reads only the leads held now.
-Leads flagged `awaiting_beacon` in their meta are moved over, held since their creation.
+Leads flagged `awaiting_beacon` in their meta are moved over, held since their creation. And the console's
+list of stage changes of one status, newest first, gets an index in that order.
 
 Revision ID: 0012
 Revises: 0011
@@ -21,6 +22,7 @@ FLAG = "awaiting_beacon"
 """The meta key that marked a held lead before this revision."""
 
 INDEX = "ix_submissions_held_since"
+STATUS_INDEX = "ix_stage_changes_status_id"
 HELD = sa.text("held_since IS NOT NULL")
 
 submissions = sa.table(
@@ -41,6 +43,7 @@ def _flagged(dialect: str) -> sa.TextClause:
 def upgrade() -> None:
     op.add_column("submissions", sa.Column("held_since", sa.DateTime(timezone=True), nullable=True))
     op.create_index(INDEX, "submissions", ["held_since"], sqlite_where=HELD, postgresql_where=HELD)
+    op.create_index(STATUS_INDEX, "stage_changes", ["status", "id"])
     connection = op.get_bind()
     flagged = connection.execute(
         sa.select(submissions.c.id, submissions.c.meta, submissions.c.created_at).where(
@@ -67,6 +70,7 @@ def downgrade() -> None:
             .where(submissions.c.id == row.id)
             .values(meta={**(row.meta or {}), FLAG: True})
         )
+    op.drop_index(STATUS_INDEX, table_name="stage_changes")
     op.drop_index(INDEX, table_name="submissions")
     with op.batch_alter_table("submissions") as batch_op:
         batch_op.drop_column("held_since")
