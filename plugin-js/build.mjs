@@ -67,7 +67,10 @@ const bundle = async (entry, define = {}) => {
     compress: { passes: 4, booleans_as_integers: true, unsafe: true, unsafe_arrows: true, unsafe_methods: true, pure_getters: true },
     format: { comments: false }, // no banner: every byte counts, and the license is in the repository
   });
-  return code;
+  // V8's explicit compile hint: compile every function with the script instead of parsing each one a second
+  // time on its first call (nearly all of them run while the page loads; lazy compiles were a third of the
+  // start-up's main-thread time)
+  return '//# allFunctionsCalledOnLoad\n' + code;
 };
 
 const report = (file, code) => {

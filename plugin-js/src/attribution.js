@@ -16,7 +16,6 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   let CLICK = CLICK_IDS; // oppref gclid ... fbclid (build.mjs defines it from the data file)
   let KEY = '_attr'; // localStorage key and cookie name
   let CONSENT_KEY = '_attr_consent'; // localStorage: the visitor's answer given through attribution('consent')
-  let EVENT_ID = 'event_id';
   let T = (f, ...a) => {
     try {
       return f(...a);
@@ -111,6 +110,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   // fields stay empty and the connector classifies the same touch from its landing page and referrer with the
   // same data file.
   let classify;
+  let channeled = () => classify || (rec.f.channel && rec.l.channel); // the touches have their channels (or never will)
   let classifier = lazy(CLASSIFIER);
   let classifyTouches = () => {
     for (let t of [rec.f, rec.l]) {
@@ -138,7 +138,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
       // absurd values get cut: localStorage keeps them whole, and wins when both are read). Written once the
       // touches have their channel (or the classifier failed): each cookie write is a round trip to the browser
       let s;
-      if (classify || (rec.f.channel && rec.l.channel)) {
+      if (channeled()) {
         for (let n of [2048, 300, 99, 40]) if ((s = encodeURIComponent(JSON.stringify(rec, (k, v) => (v?.slice ? v.slice(0, n) : v)))).length < 3800) break;
         T(cookie, s, days * 86400);
       }
@@ -205,7 +205,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
     return o;
   };
   let byName = { __proto__: null }; // the site's field name -> canonical name
-  for (let f of [...Object.keys(values()), EVENT_ID, 'submitted_at']) byName[f] = f;
+  for (let f of [...Object.keys(values()), 'event_id', 'submitted_at']) byName[f] = f;
   for (let p of list(cfg.fields)) {
     let [canonical, name] = p.split(':');
     if (name) byName[name] = canonical;
@@ -243,11 +243,9 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
       T(() => {
         if (typed.has(el) || !writable(el)) return;
         let form = owner(el);
-        if (!ours.has(form)) {
-          ours.add(form);
-          converting(() => {}); // its success signal is the conversion
-        }
-        let x = k == EVENT_ID ? eventId(form) : k == 'submitted_at' ? (submitting == form ? now() : null) : (v ||= values())[k];
+        ours.add(form);
+        converting(() => {}); // its success signal is the conversion (requested once, then a no-op)
+        let x = k == 'event_id' ? eventId(form) : k == 'submitted_at' ? (submitting == form ? now() : null) : (v ||= values())[k];
         if (x != null && el.value != x) {
           el.value = x;
           conversions?.wrote(el); // the input/change events some plugins need (src/convert.js)
@@ -286,11 +284,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   // ---- public API; replays what the pre-load stub queued ----
   let commands = {
     // a callback runs once the touches are classified: now, or after the classifier's own callback
-    get: (f) => {
-      if (f && (classify || (rec.f.channel && rec.l.channel))) f(values());
-      else if (f) classifier(() => f(values()));
-      return values();
-    },
+    get: (f) => (f && (channeled() ? T : classifier)(() => f(values())), values()),
     consent: (granted) => setConsent(yes(granted), false, true), // true, 'true' or 'granted'
     fill: (node) => scan(node || d),
     debug: (value) => (debug = value),
@@ -298,18 +292,18 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
     success: (form) => converting((c) => c.success(form)),
     measure: (event, id = uuid()) => (converting((c) => c.measure(event, id)), id),
   };
-  let api = (cmd, ...a) => T(() => commands[cmd]?.(...a));
+  let api = (cmd, ...a) => T(commands[cmd], ...a); // an unknown command is a TypeError T swallows
   let queued = w.attribution?.q || [];
   api.loaded = true;
   w.attribution = api;
   // consent answers queued before this script decide what the first fill may carry
-  for (let a of queued) if (a[0] == 'consent') setConsent(yes(a[1]), false, true);
+  for (let a of queued) if (a[0] == 'consent') api(...a);
   started = true;
   T(sync);
   T(scan, d); // finds the fields and fills them
   // a classic post's outcome is on this page. (Opening sessionStorage costs a page about 1 ms: it is read only
   // until 10 minutes after a classic post, the time convert.js notes in localStorage as well.)
   if (T(() => localStorage[PENDING_KEY] > Date.now() && sessionStorage[PENDING_KEY])) converting(() => {});
-  T(() => new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d.documentElement, { childList: true, subtree: true }));
+  new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d, { childList: true, subtree: true });
   for (let a of queued) if (a[0] != 'consent') api(...a);
 })(window, document, location);
