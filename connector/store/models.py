@@ -19,8 +19,9 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from connector.store import report_writes
 from connector.store.fit import fit_instance
 from connector.store.report_columns import fill_report_columns
 from connector.timeutil import utcnow
@@ -502,9 +503,85 @@ class LedgerCount(Base):
     total: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ReportProfile(Base):
+    """One distinct kind, form and attribution of both touches among the submissions (the report's
+    grouping dimensions; connector.store.report_facts, migration 0013)."""
+
+    __tablename__ = "report_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    form_id: Mapped[str | None] = mapped_column(String(255))
+    first_channel: Mapped[str | None] = mapped_column(String(32))
+    first_ai_source: Mapped[str | None] = mapped_column(String(32))
+    first_utm_source: Mapped[str | None] = mapped_column(String(100))
+    first_utm_medium: Mapped[str | None] = mapped_column(String(100))
+    first_utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    first_landing_page: Mapped[str | None] = mapped_column(String(200))
+    latest_channel: Mapped[str | None] = mapped_column(String(32))
+    latest_ai_source: Mapped[str | None] = mapped_column(String(32))
+    latest_utm_source: Mapped[str | None] = mapped_column(String(100))
+    latest_utm_medium: Mapped[str | None] = mapped_column(String(100))
+    latest_utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    latest_landing_page: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReportFact(Base):
+    """A submission as the report counts it: its profile, person, time, the conversions sent for it and,
+    per lens, the person's previous submission into the same group (connector.store.report_facts).
+    Written in the transaction that writes the submission (connector.store.report_writes); `sent` by the
+    conversions' triggers (migration 0013)."""
+
+    __tablename__ = "report_facts"
+    __table_args__ = (
+        Index("ix_report_facts_event_id", "event_id"),
+        Index("ix_report_facts_person_key", "person_key"),
+        Index("ix_report_facts_at", "at"),
+    )
+
+    submission_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    person_key: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[int] = mapped_column(BigInteger)
+    """submitted_at in whole seconds since 1970 (UTC)."""
+    profile_id: Mapped[int] = mapped_column(Integer)
+    sent: Mapped[str | None] = mapped_column(Text)
+    p_first_channel: Mapped[int | None] = mapped_column(BigInteger)
+    p_latest_channel: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_channel_first: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_channel_latest: Mapped[int | None] = mapped_column(BigInteger)
+    p_first_ai_source: Mapped[int | None] = mapped_column(BigInteger)
+    p_latest_ai_source: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_ai_source_first: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_ai_source_latest: Mapped[int | None] = mapped_column(BigInteger)
+    p_first_utm_source: Mapped[int | None] = mapped_column(BigInteger)
+    p_latest_utm_source: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_utm_source_first: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_utm_source_latest: Mapped[int | None] = mapped_column(BigInteger)
+    p_first_utm_medium: Mapped[int | None] = mapped_column(BigInteger)
+    p_latest_utm_medium: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_utm_medium_first: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_utm_medium_latest: Mapped[int | None] = mapped_column(BigInteger)
+    p_first_utm_campaign: Mapped[int | None] = mapped_column(BigInteger)
+    p_latest_utm_campaign: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_utm_campaign_first: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_utm_campaign_latest: Mapped[int | None] = mapped_column(BigInteger)
+    p_first_landing_page: Mapped[int | None] = mapped_column(BigInteger)
+    p_latest_landing_page: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_landing_page_first: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_landing_page_latest: Mapped[int | None] = mapped_column(BigInteger)
+    p_form: Mapped[int | None] = mapped_column(BigInteger)
+    p_any_form: Mapped[int | None] = mapped_column(BigInteger)
+
+
 # Every row the ORM writes fits its columns (connector.store.fit); core inserts fit their values themselves.
 # The report's columns first (connector.store.report_columns), so that fit_instance sees them too.
 event.listen(Submission, "before_insert", fill_report_columns)
 event.listen(Submission, "before_update", fill_report_columns)
 event.listen(Base, "before_insert", fit_instance, propagate=True)
 event.listen(Base, "before_update", fit_instance, propagate=True)
+# The report's facts of the people a flush wrote submissions of, in the same transaction.
+event.listen(Session, "after_flush", report_writes.after_flush)
