@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from connector.config import Settings
-from connector.report import sql
+from connector.report import sql, tally
 from connector.report.query import NONE_LABEL, Cell, ReportError, ReportQuery
+from connector.store.report_facts import lens_sides, members, parse_sent
 from connector.timeutil import as_utc
 
 LIST_LIMIT = 1000
@@ -93,7 +94,7 @@ def _won_in_range(row: Any, query: ReportQuery) -> bool:
 
 
 def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Report:
-    """The report for `query`, from the ledger alone (three grouped reads)."""
+    """The report for `query`, from the ledger alone: the facts per profile, then the records."""
     stages = sql.Stages.from_settings(settings)
     dialect = engine.dialect.name
     rows: dict[tuple[str, str | None], Row] = {}
@@ -103,27 +104,58 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
             rows[key] = Row(*key)
         return rows[key]
 
+    def count(row: Row, profile: Any, n: int, sent: str | None) -> None:
+        if profile.kind == "form":
+            row.submissions += n
+        elif profile.kind == "booking":
+            row.meetings += n
+        for event_type, custom in parse_sent(sent):
+            name = f"custom:{custom}" if event_type == "custom" else event_type
+            row.conversions[name] = row.conversions.get(name, 0) + n
+
     with _connect(engine) as connection:
-        for found in connection.execute(sql.people(query, stages, dialect)):
-            row = row_for(_key(found, query))
-            row.leads, row.submissions, row.meetings = (
-                found.leads,
-                int(found.submissions),
-                int(found.meetings),
-            )
-        for found in connection.execute(sql.conversions(query, stages, dialect)):
-            row = row_for(_key(found, query))
-            name = f"custom:{found.custom_event_name}" if found.event_type == "custom" else found.event_type
-            row.conversions[name] = row.conversions.get(name, 0) + found.n
-    for found in _record_rows(engine, sql.opportunities(query, stages, dialect), query):
-        row = row_for(_key(found, query))
+        profiles = {p.id: p for p in connection.execute(tally.profiles())}
+        lenses = {i: members(dict(p._mapping), query.by, query.touch) for i, p in profiles.items()}
+        sides = lens_sides(query.by, query.touch)
+        if query.date == "lead":
+            for found in connection.execute(tally.lead_facts(query, dialect)):
+                at_bucket = tally.bucket_label(int(found.b), query.trend) if query.trend else None
+                for side, value in lenses[found.profile_id]:
+                    row = row_for((_label(value), at_bucket))
+                    row.leads += int(found.l0 if side == sides[0] else found.l1)
+                    count(row, profiles[found.profile_id], found.n, found.sent)
+        else:
+            people: dict[tuple[str, str | None], set[str | None]] = {}
+            for found in connection.execute(tally.won_facts(query, stages)):
+                won_at = as_utc(found.won_at)
+                at_bucket = tally.bucket_label(won_at, query.trend) if query.trend else None
+                for _side, value in lenses[found.profile_id]:
+                    key = (_label(value), at_bucket)
+                    people.setdefault(key, set()).add(found.person_key)
+                    count(row_for(key), profiles[found.profile_id], 1, found.sent)
+            for key, persons in people.items():
+                rows[key].leads = len(persons)
+        records = connection.execute(tally.record_facts(query, stages)).all()
+    best: dict[tuple[Any, ...], Any] = {}
+    for found in records:
+        won_at = as_utc(found.won_at) if found.won_at is not None else None
+        moment = won_at if query.date == "won" else found.at
+        at_bucket = tally.bucket_label(moment, query.trend) if query.trend and moment is not None else None
+        for _side, value in lenses[found.profile_id]:
+            record = (_label(value), at_bucket, found.crm, found.object_type, found.record_id)
+            if record not in best or (found.at, found.submission_id) < (
+                best[record][0].at,
+                best[record][0].submission_id,
+            ):
+                best[record] = (found, won_at)
+    for record, (found, won_at) in best.items():
+        row = row_for((record[0], record[1]))
         row.opportunities += 1
-        if _won_in_range(found, query):
+        if won_at is not None:
             row.won += 1
             if found.amount is not None and found.currency:
                 row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)
-            lead_at = as_utc(found.submitted_at)
-            row.days_to_won.append((as_utc(found.won_at) - lead_at).total_seconds() / 86400)
+            row.days_to_won.append((won_at.timestamp() - found.at) / 86400)
     for row in rows.values():
         if row.days_to_won:
             row.median_days_to_won = round(statistics.median(row.days_to_won), 1)

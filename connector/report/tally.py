@@ -1,0 +1,131 @@
+"""The report's grouped reads over the facts (connector.store.report_facts), by profile, not by group.
+
+By lead date: one aggregate of the facts in range per profile, `sent` list (and bucket), whose leads are
+the facts whose person's previous submission into the same group lies before the cell began. By won date,
+and for opportunities, the few facts behind the records, one row each. Profiles are folded into the
+query's groups afterwards (connector.report.build).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+
+from connector.report import sql
+from connector.report.query import ReportQuery
+from connector.store.models import ReportFact, ReportProfile
+from connector.store.report_facts import lens_sides
+
+F = ReportFact.__table__
+P = ReportProfile.__table__
+DAY = 86400
+
+
+def profiles() -> Select[Any]:
+    return select(P)
+
+
+def _seconds(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
+
+
+def bucket_start(dialect: str, trend: str) -> ColumnElement[int]:
+    """The epoch second the week (from Monday) or month of report_facts.at begins (UTC)."""
+    if trend == "week":
+        # 1970-01-01 was a Thursday: day + 3 counts from the Monday before it.
+        return literal_column(f"((report_facts.at / {DAY}) - ((report_facts.at / {DAY}) + 3) % 7) * {DAY}")
+    if dialect == "postgresql":
+        return literal_column(
+            "CAST(extract(epoch FROM date_trunc('month', to_timestamp(report_facts.at) AT TIME ZONE 'UTC'))"
+            " AS BIGINT)"
+        )
+    return literal_column("CAST(strftime('%s', report_facts.at, 'unixepoch', 'start of month') AS INTEGER)")
+
+
+def bucket_label(at: datetime | int, trend: str) -> str:
+    """The bucket of a time (a datetime or epoch seconds), as its first day YYYY-MM-DD."""
+    moment = datetime.fromtimestamp(at, UTC) if isinstance(at, int) else at.astimezone(UTC)
+    day: date = moment.date()
+    first = day - timedelta(days=day.weekday()) if trend == "week" else day.replace(day=1)
+    return str(first)
+
+
+def lead_facts(query: ReportQuery, dialect: str) -> Select[Any]:
+    """Per profile, `sent` list (and bucket start): facts in the lead date range, and the leads among
+    them on each side of the query's lens (l0, l1)."""
+    start = _seconds(query.start)
+    keys: list[Any] = [F.c.profile_id, F.c.sent]
+    b = None
+    if query.trend:
+        b = bucket_start(dialect, query.trend)
+        keys.append(b.label("b"))
+    leads: list[Any] = []
+    for n, side in enumerate((*lens_sides(query.by, query.touch), None)[:2]):
+        if side is None:
+            leads.append(literal_column("0").label(f"l{n}"))
+            continue
+        prev = F.c[side]
+        before = [prev < start] if start is not None else []
+        if b is not None:
+            before.append(prev < b)
+        first = or_(prev.is_(None), and_(*before)) if before else prev.is_(None)
+        leads.append(func.sum(case((first, 1), else_=0)).label(f"l{n}"))
+    where = _at_range(query)
+    group = [F.c.profile_id, F.c.sent, *([b] if b is not None else [])]
+    return select(*keys, func.count().label("n"), *leads).where(*where).group_by(*group)
+
+
+def _at_range(query: ReportQuery) -> list[ColumnElement[bool]]:
+    """Facts whose lead date is in the range."""
+    start, end = _seconds(query.start), _seconds(query.end)
+    return [
+        *([F.c.at >= start] if start is not None else []),
+        *([F.c.at < end] if end is not None else []),
+    ]
+
+
+def won_subquery(query: ReportQuery, stages: sql.Stages) -> Any:
+    """Event id -> first won time in the range, of the records that entered an opportunity stage."""
+    r = sql.records(stages)
+    return (
+        select(r.c.event_id, func.min(r.c.won_at).label("won_at"))
+        .where(r.c.won_at.isnot(None), *sql.in_range(r.c.won_at, query))
+        .group_by(r.c.event_id)
+        .subquery("w")
+    )
+
+
+def won_facts(query: ReportQuery, stages: sql.Stages) -> Select[Any]:
+    """By won date: one row per fact of a submission behind a deal won in the range, at that win."""
+    w = won_subquery(query, stages)
+    return select(F.c.profile_id, F.c.person_key, F.c.sent, w.c.won_at).select_from(
+        F.join(w, w.c.event_id == F.c.event_id)
+    )
+
+
+def record_facts(query: ReportQuery, stages: sql.Stages) -> Select[Any]:
+    """One row per (opportunity record, fact of a submission it is attributed to); by won date only the
+    records won in the range."""
+    r = sql.records(stages)
+    won = sql.WON
+    if query.date == "won":
+        where = [r.c.won_at.isnot(None), *sql.in_range(r.c.won_at, query)]
+    else:
+        where = _at_range(query)
+    return (
+        select(
+            F.c.profile_id,
+            F.c.at,
+            F.c.submission_id,
+            r.c.crm,
+            r.c.object_type,
+            r.c.record_id,
+            r.c.won_at,
+            won.c.amount,
+            won.c.currency,
+        )
+        .select_from(F.join(r, r.c.event_id == F.c.event_id).outerjoin(won, won.c.id == r.c.won_change_id))
+        .where(*where)
+    )
