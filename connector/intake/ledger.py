@@ -7,7 +7,6 @@ and wakes each request. Every request still gets its answer only after its recei
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import os
@@ -19,18 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector.context import Context
 from connector.intake.base import Delivery, Source
+from connector.intake.receipt_insert import insert_new_receipts
 from connector.intake.request import IncomingRequest
 from connector.journal import record
 from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS
-from connector.queue.enqueue import schedule
+from connector.queue.push import push
 from connector.store.fit import fit_values
 from connector.store.models import JournalEntry, Receipt, ReceiptStatus
-from connector.store.upsert import insert_ignoring_conflicts
 from connector.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -106,6 +105,7 @@ class ReceiptWriter(threading.Thread):
         super().__init__(name="connector-receipt-writer", daemon=True)
         self.ctx = ctx
         self.pending: queue.SimpleQueue[tuple[dict[str, Any], Future[StoredReceipt]]] = queue.SimpleQueue()
+        self._connection: Connection | None = None
 
     def submit(self, values: dict[str, Any]) -> Future[StoredReceipt]:
         future: Future[StoredReceipt] = Future()
@@ -187,8 +187,9 @@ class ReceiptWriter(threading.Thread):
         self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
     ) -> dict[tuple[str, str], int]:
         """Insert the new keys in one transaction, with a journal line for each value cut to fit."""
-        with self.ctx.engine.begin() as connection:
-            inserted = connection.execute(_insert_new(connection.dialect.name), unique).all()
+        connection = self._held_connection()
+        with connection.begin():
+            inserted = insert_new_receipts(connection, unique)
             new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
             notes = [
                 _cut_note(new_ids[_key(values)], values, cut)
@@ -198,6 +199,13 @@ class ReceiptWriter(threading.Thread):
             if notes:
                 connection.execute(insert(JournalEntry), notes)
         return new_ids
+
+    def _held_connection(self) -> Connection:
+        """The writer's own connection, kept between commits: a checkout and a return to the pool per
+        batch cost about as much CPU as the insert. One the database dropped reconnects on next use."""
+        if self._connection is None or self._connection.closed:
+            self._connection = self.ctx.engine.connect()
+        return self._connection
 
     def _write_one_by_one(
         self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]
@@ -227,15 +235,6 @@ def _cut_note(receipt_id: int, values: dict[str, Any], cut: list[str]) -> dict[s
     }
 
 
-@functools.cache  # built once per dialect: constructing it is a good part of a small batch's CPU
-def _insert_new(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: known delivery keys come back as no row."""
-    table = Receipt.__table__
-    return insert_ignoring_conflicts(dialect, table, ["source", "delivery_key"]).returning(
-        table.c.id, table.c.source, table.c.delivery_key
-    )
-
-
 _batch_ids = itertools.count()
 _batch_prefix = f"intake-{secrets.token_hex(6)}"
 
@@ -257,17 +256,14 @@ os.register_at_fork(after_in_child=_new_prefix)
 def enqueue_receipts(ctx: Context, receipt_ids: list[int], job_id: str) -> bool:
     """Queue one job for a batch of receipts (the intake path); False when Redis is unreachable."""
     try:
-        with ctx.redis.pipeline() as pipe:  # one round trip (RQ alone makes two)
-            schedule(
-                ctx,
-                PROCESS_RECEIPTS,
-                receipt_ids,
-                job_id=job_id,
-                description=f"process {len(receipt_ids)} receipt(s) from {receipt_ids[0]}",
-                failure_ttl=RECEIPT_FAILURE_TTL_SECONDS,
-                pipeline=pipe,
-            )
-            pipe.execute()
+        push(
+            ctx,
+            PROCESS_RECEIPTS,
+            receipt_ids,
+            job_id=job_id,
+            description=f"process {len(receipt_ids)} receipt(s) from {receipt_ids[0]}",
+            failure_ttl=RECEIPT_FAILURE_TTL_SECONDS,
+        )
     except RedisError as exc:
         log.warning("queue unavailable, receipt_ids=%s left for the sweeper: %s", receipt_ids, exc)
         return False

@@ -1,0 +1,73 @@
+"""The group commit's driver-level INSERT and its one-command enqueue, on both databases and a real RQ."""
+
+from __future__ import annotations
+
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from connector.intake.receipt_insert import insert_new_receipts
+from connector.queue.push import push
+from connector.store.models import Receipt
+from connector.timeutil import utcnow
+
+
+def row(key: str, **changes) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "source": "generic",
+        "delivery_key": key,
+        "event_id": f"evt-{key}",
+        "received_at": utcnow(),
+        "content_type": "application/json",
+        "headers": {"user-agent": "ünïcode/1.0", "x-delivery-id": key},
+        "body": b'{"email": "a@example.com"}\x00\xff',
+        "status": "received",
+        "attempts": 0,
+        "duplicates": 0,
+        "job_id": "intake-test-1",
+        **changes,
+    }
+
+
+def test_new_rows_come_back_with_their_ids_and_read_as_sqlalchemy_stored_them(ctx):
+    rows = [row("a"), row("b", event_id=None, headers={})]
+    with ctx.engine.begin() as connection:
+        inserted = insert_new_receipts(connection, rows)
+    with ctx.sessions() as session:
+        stored = {r.delivery_key: r for r in session.scalars(select(Receipt))}
+    assert {(r.source, r.delivery_key): r.id for r in inserted} == {
+        ("generic", key): stored[key].id for key in ("a", "b")
+    }
+    for given in rows:
+        kept = stored[given["delivery_key"]]
+        for name in ("event_id", "content_type", "headers", "body", "status", "attempts", "job_id"):
+            assert getattr(kept, name) == given[name], name
+        assert kept.received_at.replace(tzinfo=None) == given["received_at"].replace(tzinfo=None)
+
+
+def test_a_known_delivery_key_comes_back_as_no_row_and_leaves_the_stored_one_alone(ctx):
+    with ctx.engine.begin() as connection:
+        [first] = insert_new_receipts(connection, [row("a")])
+    with ctx.engine.begin() as connection:
+        again = insert_new_receipts(connection, [row("a", body=b"other"), row("c")])
+    assert [r.delivery_key for r in again] == ["c"]
+    with ctx.sessions() as session:
+        assert session.get(Receipt, first.id).body == row("a")["body"]
+
+
+def test_a_pushed_job_is_the_job_rq_would_queue_and_an_rq_worker_runs_it(ctx):
+    push(ctx, "operator.add", 2, 3, job_id="intake-test-push", description="add", failure_ttl=60)
+    job = Job.fetch("intake-test-push", connection=ctx.redis)
+    assert job.get_status() == JobStatus.QUEUED
+    assert (job.func_name, job.args, job.description, job.origin) == (
+        "operator.add",
+        (2, 3),
+        "add",
+        ctx.queue.name,
+    )
+    assert (job.timeout, job.failure_ttl) == (ctx.settings.jobs.job_timeout_seconds, 60)
+    assert job.enqueued_at is not None
+    assert ctx.queue.job_ids == ["intake-test-push"]
+    assert ctx.queue.name in [queue.name for queue in type(ctx.queue).all(connection=ctx.redis)]
+    SimpleWorker([ctx.queue], connection=ctx.redis).work(burst=True)
+    assert Job.fetch("intake-test-push", connection=ctx.redis).return_value() == 5
