@@ -66,6 +66,8 @@ PARTS = ("classify.js", "booking.js")
 PAGE = ROOT / "plugin-js" / "tests" / "pages" / "five-forms.html"
 BUDGET = 3072
 """Largest allowed gzipped size of dist/attribution.js (bytes)."""
+HINT = "//# allFunctionsCalledOnLoad\n"
+"""The first line of each built file (V8's explicit compile hint: every function compiled with the script)."""
 
 # the config, and a pre-load queue call that notes when the touches are classified and the forms filled
 CONFIG = (
@@ -120,7 +122,9 @@ def serve_parts(dist_dir: Path, prefix: str = "") -> Callable[[Any], None]:
         name = route.request.url.split("?")[0].rsplit("/", 1)[1]
         body = (dist_dir / name).read_text()
         if name == "classify.js":
-            body = "window.__c0 = performance.now();\n" + body
+            # below the build's compile hint, which V8 honours only before any code
+            hint = HINT if body.startswith(HINT) else ""
+            body = hint + "window.__c0 = performance.now();\n" + body[len(hint) :]
         route.fulfill(body=body, content_type="text/javascript")
 
     return handler
