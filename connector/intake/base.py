@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
 from connector.intake.classification import with_channels
 from connector.intake.errors import Unauthorized
-from connector.intake.records import claim_form_event, record_duplicate_event, save_submission
+from connector.intake.records import claim_form_event, record_duplicate_event, save_submission, take_prepared
 from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
 
@@ -114,12 +114,17 @@ class SubmissionSource(Source[Submission]):
     form submission with the same event_id is already a lead (from this or another form source)."""
 
     def process(self, session: Session, receipt: Receipt, parsed: Submission) -> Processed:
-        submission = with_channels(parsed)
-        holder = claim_form_event(session, receipt, submission)
+        prepared = take_prepared(session, receipt.id)  # the batch job's claim and row (intake.prepared)
+        if prepared is None:
+            submission = with_channels(parsed)
+            holder = claim_form_event(session, receipt, submission)
+        else:
+            submission, holder = prepared.submission, prepared.holder
         if holder is not None:
             record_duplicate_event(session, receipt, submission, holder)
             return Processed()
-        return Processed(lead=save_submission(session, receipt, submission), submission=submission)
+        lead = save_submission(session, receipt, submission, prepared.row if prepared else None)
+        return Processed(lead=lead, submission=submission)
 
 
 def constant_time_equal(a: str, b: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,29 @@ NO_SUBMISSION_YET = "connector.no_submission_yet"
 rows locked by its fence), so `save_submission` inserts without a SELECT each."""
 
 
+PREPARED = "connector.prepared_submissions"
+"""session.info key: receipt id -> its `Prepared` (connector.intake.prepared), taken by its processing."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the batch job found for one form receipt before its processing."""
+
+    submission: Submission
+    """The parsed submission with its channels classified."""
+    holder: int | None
+    """The receipt whose lead this event_id already is (this one is its duplicate), else None."""
+    row: SubmissionRow | None
+    """Its newly inserted submission row (persistent in the session); None for a duplicate, or when a
+    row from an earlier attempt exists (`save_submission` then refreshes it)."""
+
+
+def take_prepared(session: Session, receipt_id: int) -> Prepared | None:
+    """What was prepared for this receipt in this transaction (once), else None."""
+    prepared = session.info.get(PREPARED)
+    return prepared.pop(receipt_id, None) if prepared else None
+
+
 def note_receipts_without_submission(session: Session, receipt_ids: list[int]) -> None:
     """One SELECT for a batch of receipts (after their fence): which ones have no submission row yet."""
     with session.no_autoflush:
@@ -27,8 +52,14 @@ def note_receipts_without_submission(session: Session, receipt_ids: list[int]) -
     session.info[NO_SUBMISSION_YET] = set(receipt_ids) - have
 
 
-def save_submission(session: Session, receipt: Receipt, submission: Submission) -> SubmissionRow:
-    """Insert or refresh the submission row for this receipt (one per receipt, whatever the retries)."""
+def save_submission(
+    session: Session, receipt: Receipt, submission: Submission, inserted: SubmissionRow | None = None
+) -> SubmissionRow:
+    """Insert or refresh the submission row for this receipt (one per receipt, whatever the retries);
+    `inserted` is the row the batch job already inserted for it (connector.intake.prepared)."""
+    if inserted is not None:
+        _journal_saved(session, receipt, submission, inserted)
+        return inserted
     fresh = session.info.get(NO_SUBMISSION_YET, set())
     if receipt.id in fresh:
         fresh.discard(receipt.id)  # a second save of it in this transaction finds the row
@@ -38,6 +69,14 @@ def save_submission(session: Session, receipt: Receipt, submission: Submission) 
     if row is None:
         row = SubmissionRow(receipt_id=receipt.id)
         session.add(row)
+    fill_submission_row(row, receipt, submission)
+    session.flush()
+    _journal_saved(session, receipt, submission, row)
+    return row
+
+
+def fill_submission_row(row: SubmissionRow, receipt: Receipt, submission: Submission) -> SubmissionRow:
+    """Set what the submission says on its row (new or kept from an earlier attempt)."""
     row.source = submission.source
     row.kind = submission.kind
     row.form_id = submission.form_id
@@ -47,7 +86,10 @@ def save_submission(session: Session, receipt: Receipt, submission: Submission) 
     row.attribution = submission.attribution.to_dict()
     row.meta = submission.meta
     row.submitted_at = submission.submitted_at or as_utc(receipt.received_at)
-    session.flush()
+    return row
+
+
+def _journal_saved(session: Session, receipt: Receipt, submission: Submission, row: SubmissionRow) -> None:
     record(
         session,
         "submission",
@@ -55,7 +97,6 @@ def save_submission(session: Session, receipt: Receipt, submission: Submission) 
         receipt=receipt,
         details={"submission_id": row.id, "email": bool(submission.contact.email)},
     )
-    return row
 
 
 def claim_form_event(session: Session, receipt: Receipt, submission: Submission) -> int | None:

@@ -23,6 +23,7 @@ from connector.context import Context
 from connector.errors import PermanentError, RetryableError
 from connector.intake.base import Delivery, Source
 from connector.intake.errors import IntakeError
+from connector.intake.prepared import prepare_run
 from connector.intake.records import note_receipts_without_submission
 from connector.jobs.bookings import enqueue_booking_release
 from connector.jobs.follow_ups import enqueue_outcomes
@@ -120,10 +121,7 @@ def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[str]:
             _fence(session, claims)
             note_receipts_without_submission(session, [claimed.receipt.id for claimed in claims])
             buffer_lines(session)
-            kept = [
-                (claimed, _keep(ctx, session, claimed, delivery))
-                for claimed, delivery in zip(claims, deliveries, strict=True)
-            ]
+            kept = _keep_all(ctx, session, claims, deliveries)
             write_buffered(session)
     except Exception as exc:  # one receipt raised, a lease was lost, or the commit failed
         log.info("batch of %d receipt(s) not kept together, each is run alone: %s", len(claims), exc)
@@ -225,6 +223,21 @@ def _keep(
     follow = run(ctx, session, receipt, *delivery)
     record(session, "processed", f"processed on attempt {claimed.attempt}", receipt=receipt)
     return follow
+
+
+def _keep_all(
+    ctx: Context, session: Session, claims: list[Claimed], deliveries: list[tuple[Source[Any], Delivery]]
+) -> list[tuple[Claimed, FollowUps]]:
+    """`_keep` each receipt in turn; each run of form receipts has its event claims and submission rows
+    written together first (connector.intake.prepared)."""
+    kept = []
+    prepared_until = 0
+    for n, (claimed, delivery) in enumerate(zip(claims, deliveries, strict=True)):
+        if n >= prepared_until:
+            run = [(c.receipt, d) for c, d in zip(claims[n:], deliveries[n:], strict=True)]
+            prepared_until = n + prepare_run(session, run)
+        kept.append((claimed, _keep(ctx, session, claimed, delivery)))
+    return kept
 
 
 def _process_claimed(ctx: Context, claimed: Claimed) -> str:
