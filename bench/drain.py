@@ -1,11 +1,11 @@
 """Worker drain rate after a burst: receipts processed per second by 1, 2 and 4 `connector worker` processes.
 
-For each worker count: a fresh PostgreSQL database, N webhooks stored through the real intake (the Flask
+For each worker count: a fresh PostgreSQL database (or SQLite file), N webhooks stored through the real intake (the Flask
 app in this process, several client threads, so group commits queue their batch jobs as in production)
 while no worker runs, then the workers are started and the ledger is watched until every receipt is
 processed. No CRM and no conversions are configured. Prints receipts/s (first to last processed) and the
 scale-out ratio against one worker.
-Usage: python bench/drain.py [--database-url postgresql://...] [--redis-url redis://...] [--receipts 5000]
+Usage: python bench/drain.py [--database-url postgresql://...|sqlite] [--redis-url redis://...] [--receipts 5000]
 """
 
 from __future__ import annotations
@@ -94,11 +94,15 @@ def drain_once(workers: int, args: argparse.Namespace, base_env: dict[str, str],
     from connector.app import create_app
 
     database = f"connector_drain_{uuid.uuid4().hex[:8]}"
-    psql(args.database_url, f"CREATE DATABASE {database}")
-    url = urlsplit(args.database_url)
+    sqlite = args.database_url.startswith("sqlite")
+    if sqlite:
+        database_url = f"sqlite:///{tmp / database}.db"
+    else:
+        psql(args.database_url, f"CREATE DATABASE {database}")
+        database_url = urlunsplit(urlsplit(args.database_url)._replace(path=f"/{database}"))
     env = {
         **base_env,
-        "DATABASE_URL": urlunsplit(url._replace(path=f"/{database}")),
+        "DATABASE_URL": database_url,
         "CONNECTOR_JOBS__QUEUE": f"bench-drain-{uuid.uuid4().hex[:8]}",
         "CONNECTOR_DATA_DIR": str(tmp / f"data-{workers}"),
     }
@@ -130,7 +134,9 @@ def drain_once(workers: int, args: argparse.Namespace, base_env: dict[str, str],
             if time.monotonic() > deadline:
                 raise SystemExit(f"{workers} worker(s): {done[0]} of {args.receipts} processed in time")
             if any(p.poll() is not None for p in procs):
-                raise SystemExit(f"a worker exited; see {tmp / f'workers-{workers}.log'}")
+                log.flush()
+                tail = (tmp / f"workers-{workers}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"a worker exited:\n{tail}")
             time.sleep(0.1)
         wall = time.perf_counter() - started
         count, first, last = done
@@ -154,7 +160,8 @@ def drain_once(workers: int, args: argparse.Namespace, base_env: dict[str, str],
         log.close()
         ctx.queue.empty()
         ctx.close()
-        psql(args.database_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        if not sqlite:
+            psql(args.database_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def _profiled(command: list[str], directory: str, name: str) -> list[str]:
@@ -170,7 +177,7 @@ def main() -> None:
     parser.add_argument(
         "--database-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
-        help="a PostgreSQL server where this script may create and drop databases",
+        help="a PostgreSQL server where this script may create and drop databases, or 'sqlite' (a file)",
     )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: $REDIS_URL")
     parser.add_argument("--receipts", type=int, default=5000)
@@ -201,7 +208,8 @@ def main() -> None:
     )
     os.environ["CONNECTOR_GENERIC_SECRET"] = TOKEN
     tmp = Path(tempfile.mkdtemp(prefix="connector-drain-"))
-    print(f"cores: {os.cpu_count()}  receipts per run: {args.receipts}  no CRM, no conversions  PostgreSQL\n")
+    database = "SQLite" if args.database_url.startswith("sqlite") else "PostgreSQL"
+    print(f"cores: {os.cpu_count()}  receipts per run: {args.receipts}  no CRM, no conversions  {database}\n")
     results = []
     try:
         for workers in (int(n) for n in args.workers.split(",")):
