@@ -530,16 +530,22 @@ class ReportProfile(Base):
 class ReportFact(Base):
     """A submission as the report counts it: its profile, person, time, the conversions sent for it and,
     per lens, the person's previous submission into the same group (connector.store.report_facts).
-    Written in the transaction that writes the submission (connector.store.report_writes); `sent` by the
-    conversions' triggers (migration 0013)."""
+    Written in the transaction that writes the submission (connector.store.report_writes); `sent` also by
+    the conversions' triggers (migration 0013). Keyed by profile and `sent` first, so the report's
+    aggregate walks the rows in its GROUP BY's order (SQLite stores the table in that order)."""
 
     __tablename__ = "report_facts"
     __table_args__ = (
-        Index("ix_report_facts_event_id", "event_id"),
+        Index("ix_report_facts_submission_id", "submission_id", unique=True),
+        Index("ix_report_facts_event_id", "event_id", "at"),
         Index("ix_report_facts_person_key", "person_key"),
         Index("ix_report_facts_at", "at"),
+        {"sqlite_with_rowid": False},
     )
 
+    profile_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sent: Mapped[str] = mapped_column(Text, primary_key=True)
+    """The conversions sent for the submission: `type:custom` items, sorted, comma separated ('': none)."""
     submission_id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
@@ -547,8 +553,6 @@ class ReportFact(Base):
     person_key: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[int] = mapped_column(BigInteger)
     """submitted_at in whole seconds since 1970 (UTC)."""
-    profile_id: Mapped[int] = mapped_column(Integer)
-    sent: Mapped[str | None] = mapped_column(Text)
     p_first_channel: Mapped[int | None] = mapped_column(BigInteger)
     p_latest_channel: Mapped[int | None] = mapped_column(BigInteger)
     p_any_channel_first: Mapped[int | None] = mapped_column(BigInteger)

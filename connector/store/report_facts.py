@@ -99,14 +99,15 @@ def prevs(facts: Sequence[tuple[int, int, Mapping[str, Any]]]) -> dict[int, dict
 
 
 def sent_sql(dialect: str, submission_id: str) -> str:
-    """SQL: the `sent` list of the submission whose id is the expression `submission_id`."""
+    """SQL: the `sent` list of the submission whose id is the expression `submission_id` ('': none)."""
     item = "c.event_type || ':' || c.custom_event_name"
     where = f"c.submission_id = {submission_id} AND c.status = 'sent'"
     if dialect == "postgresql":
-        return f"(SELECT string_agg({item}, ',' ORDER BY {item}) FROM conversions c WHERE {where})"
-    return (
-        f"(SELECT group_concat(k, ',') FROM (SELECT {item} AS k FROM conversions c WHERE {where} ORDER BY k))"
-    )
+        listed = f"(SELECT string_agg({item}, ',' ORDER BY {item}) FROM conversions c WHERE {where})"
+    else:
+        ordered = f"SELECT {item} AS k FROM conversions c WHERE {where} ORDER BY k"
+        listed = f"(SELECT group_concat(k, ',') FROM ({ordered}))"
+    return f"coalesce({listed}, '')"
 
 
 def parse_sent(text: str | None) -> Iterable[tuple[str, str]]:

@@ -66,6 +66,12 @@ def _profile_ids(connection: Connection, profiles: Iterable[dict[str, Any]]) -> 
     return found
 
 
+def _submissions(connection: Connection) -> Any:
+    """The submissions' columns facts are made of, with their `sent` lists."""
+    sent: Any = sa.literal_column(sent_sql(connection.dialect.name, "submissions.id")).label("sent")
+    return sa.select(*SUBMISSIONS.c, sent)
+
+
 def _fact_rows(connection: Connection, submissions: Sequence[Any]) -> list[dict[str, Any]]:
     """The facts of one or more people's complete submission lists (prevs computed per person)."""
     profiles = {s.id: {d: getattr(s, d) for d in DIMS} for s in submissions}
@@ -84,6 +90,7 @@ def _fact_rows(connection: Connection, submissions: Sequence[Any]) -> list[dict[
                     "person_key": person,
                     "at": epoch(s.submitted_at),
                     "profile_id": ids[profile_key(profiles[s.id])],
+                    "sent": s.sent,
                     **computed[s.id],
                 }
             )
@@ -94,7 +101,7 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     statement = _insert(connection, FACTS)
-    keep = ["event_id", "person_key", "at", "profile_id", *PREV_COLUMNS]
+    keep = ["event_id", "person_key", "at", "profile_id", "sent", *PREV_COLUMNS]
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["submission_id"], set_={c: statement.excluded[c] for c in keep}
@@ -103,20 +110,9 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
     )
 
 
-def set_sent(connection: Connection, submission_ids: Collection[int] | None = None) -> None:
-    """Recompute `sent` from the conversions for these submissions' facts (all of them if None)."""
-    where = ""
-    if submission_ids is not None:
-        if not submission_ids:
-            return
-        where = " WHERE submission_id IN (" + ", ".join(str(int(i)) for i in sorted(submission_ids)) + ")"
-    expression = sent_sql(connection.dialect.name, "report_facts.submission_id")
-    connection.execute(sa.text(f"UPDATE report_facts SET sent = {expression}{where}"))
-
-
 def refresh(connection: Connection, person_keys: Collection[str | None], new_ids: Collection[int]) -> None:
-    """Rewrite the facts of every submission of these people (and of the submissions `new_ids`), and
-    the `sent` list of `new_ids`, in the caller's transaction."""
+    """Rewrite the facts of every submission of these people and of the submissions `new_ids`, in the
+    caller's transaction."""
     keys = sorted({k for k in person_keys if k is not None})
     ids = set(new_ids)
     if keys:
@@ -125,16 +121,15 @@ def refresh(connection: Connection, person_keys: Collection[str | None], new_ids
         )
     if not ids:
         return
-    found = connection.execute(sa.select(SUBMISSIONS).where(SUBMISSIONS.c.id.in_(sorted(ids)))).all()
+    found = connection.execute(_submissions(connection).where(SUBMISSIONS.c.id.in_(sorted(ids)))).all()
     _upsert(connection, _fact_rows(connection, found))
-    set_sent(connection, new_ids)
 
 
 def _by_person(connection: Connection) -> Iterator[list[Any]]:
     """Every submission, in runs of whole people (ordered by person key)."""
     batch: list[Any] = []
     result = connection.execute(
-        sa.select(SUBMISSIONS)
+        _submissions(connection)
         .order_by(SUBMISSIONS.c.person_key, SUBMISSIONS.c.id)
         .execution_options(yield_per=BATCH)
     )
@@ -152,7 +147,6 @@ def rebuild(connection: Connection) -> None:
     connection.execute(sa.delete(FACTS))
     for batch in _by_person(connection):
         connection.execute(_insert(connection, FACTS), _fact_rows(connection, batch))
-    set_sent(connection)
 
 
 WATCHED = ("person_key", "event_id", "submitted_at", *DIMS)
