@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from connector.config import Settings, load_settings
 from connector.context import Context
 from connector.store.migrate import upgrade
+from tests.ledger_templates import LedgerTemplates
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789"
@@ -49,21 +49,35 @@ def _database_params() -> list:
     return params
 
 
+@pytest.fixture(scope="session")
+def ledger_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerTemplates]:
+    kept = LedgerTemplates(tmp_path_factory.mktemp("ledger-template"))
+    yield kept
+    kept.close()
+
+
 @pytest.fixture(params=_database_params())
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database per test: a SQLite file, or a new PostgreSQL database."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, ledger_templates: LedgerTemplates
+) -> Iterator[str]:
+    """A fresh database per test: a SQLite file, or a new PostgreSQL database. Empty, or, for a test that
+    uses `ctx` (which would migrate it anyway), a copy of the migrated template."""
+    migrated = "ctx" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        path = tmp_path / "ledger.db"
+        if migrated:
+            ledger_templates.copy_to_sqlite(path)
+        yield f"sqlite:///{path}"
         return
-    base = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    admin = ledger_templates.admin_engine()
     name = f"connector_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    if migrated:
+        ledger_templates.create_postgresql(admin, name)
+    else:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    ledger_templates.drop_later(name)
 
 
 @pytest.fixture

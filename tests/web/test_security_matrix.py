@@ -26,22 +26,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from connector.config import CollectSettings, Settings
 from connector.sources.salesforce import ACK
-from connector.store.migrate import upgrade
 from connector.store.models import Base
 from tests.intake.helpers import FORM, JSON, cal_signature, fixture, standard_webhook, stripe_style
 from tests.stages.conftest import hubspot_event, signed
@@ -927,77 +921,6 @@ ALL_ROWS = [
 ]
 
 # -- fixtures and the one check every row makes ---------------------------------------------------
-
-
-class Templates:
-    """One migrated ledger per database kind for the whole module, copied into each row's fresh database:
-    migrating a few hundred empty ledgers took most of this file's time. `ctx` still runs the migrations,
-    which then find nothing to do."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.sqlite_file: Path | None = None
-        self.postgresql_name: str | None = None
-        self.admin: Any = None
-
-    def fill(self, database_url: str) -> None:
-        url = make_url(database_url)
-        if url.get_backend_name() == "sqlite":
-            assert url.database
-            shutil.copyfile(self._sqlite(), url.database)
-            return
-        template = self._postgresql()
-        with self._admin().connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
-
-    def _sqlite(self) -> Path:
-        if self.sqlite_file is None:
-            path = self.directory / "template.db"
-            engine = create_engine(f"sqlite:///{path}")
-            upgrade(engine)
-            engine.dispose()
-            self.sqlite_file = path
-        return self.sqlite_file
-
-    def _admin(self) -> Any:
-        if self.admin is None:
-            base = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
-            self.admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        return self.admin
-
-    def _postgresql(self) -> str:
-        if self.postgresql_name is None:
-            name = f"connector_matrix_template_{uuid.uuid4().hex[:8]}"
-            admin = self._admin()
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            engine = create_engine(admin.url.set(database=name))
-            upgrade(engine)
-            engine.dispose()  # a template must have no open sessions
-            self.postgresql_name = name
-        return self.postgresql_name
-
-    def close(self) -> None:
-        if self.postgresql_name is not None:
-            with self._admin().connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{self.postgresql_name}" WITH (FORCE)'))
-        if self.admin is not None:
-            self.admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
-    kept = Templates(tmp_path_factory.mktemp("ledger-template"))
-    yield kept
-    kept.close()
-
-
-@pytest.fixture
-def database_url(database_url: str, templates: Templates) -> str:
-    """The conftest's fresh database for this row (SQLite or PostgreSQL), filled from the migrated template."""
-    templates.fill(database_url)
-    return database_url
 
 
 @pytest.fixture
