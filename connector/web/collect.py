@@ -12,14 +12,14 @@ import logging
 import re
 import secrets
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from connector.config import CollectSettings
 from connector.intake.errors import Forbidden, NotFound, TooManyRequests
 from connector.intake.ledger import store_receipt
 from connector.intake.request import IncomingRequest
 from connector.sources.beacon import VISITOR_HEADER, BeaconSource
-from connector.web.edge import context, observe, read_body
+from connector.web.edge import answer, context, observe, read_body
 from connector.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def _collect(conf: CollectSettings, origin: str) -> Response:
     )
     submission = BEACON.parse(incoming)
     stored = store_receipt(context(), BEACON, incoming, submission)
-    response = jsonify(status="duplicate" if stored.duplicate else "accepted", receipt_id=stored.id)
+    response = answer(status="duplicate" if stored.duplicate else "accepted", receipt_id=stored.id)
     if visitor:
         response.set_cookie(
             conf.cookie_name,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from connector.config import resolve_secrets
 from connector.intake import registry
@@ -16,7 +16,7 @@ from connector.intake.base import Source
 from connector.intake.errors import Gone, NotFound
 from connector.intake.ledger import store_receipt
 from connector.intake.request import IncomingRequest
-from connector.web.edge import context, observe, read_body
+from connector.web.edge import answer, context, observe, read_body
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,11 @@ def _receive(kind: str, name: str, source: Source[Any]) -> Response:
     if secrets is None:
         secrets = resolve_secrets(ctx.settings, name)
         current_app.extensions["connector_secrets"][name] = secrets
-    headers = {k.lower(): v for k, v in request.headers.items()}
     incoming = IncomingRequest(
         body=b"",
         content_type=request.content_type or "",
-        headers=headers,
-        query=request.args.to_dict(),
+        headers=_headers(request.environ),
+        query=request.args.to_dict() if request.query_string else {},
         url=_public_url(ctx.settings.web.public_url),
         remote_addr=request.remote_addr or "",
     )
@@ -65,7 +64,7 @@ def _receive(kind: str, name: str, source: Source[Any]) -> Response:
     if reply is not None:  # a sender that counts only its own answer as delivered (Salesforce's Ack)
         return Response(reply.body, status=200, content_type=reply.content_type)
     if stored.duplicate:
-        return jsonify(status="duplicate", receipt_id=stored.id)
+        return answer(status="duplicate", receipt_id=stored.id)
     log.info(
         "webhook %s/%s stored receipt_id=%s event_id=%s queued=%s",
         kind,
@@ -75,7 +74,21 @@ def _receive(kind: str, name: str, source: Source[Any]) -> Response:
         stored.queued,
         extra={"event_id": parsed.event_id, "receipt_id": stored.id},
     )
-    return jsonify(status="accepted", receipt_id=stored.id, event_id=parsed.event_id, queued=stored.queued)
+    return answer(status="accepted", receipt_id=stored.id, event_id=parsed.event_id, queued=stored.queued)
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers, names lower-cased, read from the WSGI environ (werkzeug's header view
+    rebuilds each name per access)."""
+    headers = {
+        name[5:].replace("_", "-").lower(): value
+        for name, value in environ.items()
+        if name[:5] == "HTTP_" and name not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
+    }
+    for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(name):
+            headers[name.replace("_", "-").lower()] = environ[name]
+    return headers
 
 
 def _public_url(public_url: str) -> str:
