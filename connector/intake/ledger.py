@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector.context import Context
 from connector.intake.base import Delivery, Source
+from connector.intake.host_lock import HostLock
 from connector.intake.receipt_insert import insert_new_receipts
 from connector.intake.request import IncomingRequest
 from connector.journal import record
@@ -106,6 +107,7 @@ class ReceiptWriter(threading.Thread):
         self.ctx = ctx
         self.pending: queue.SimpleQueue[tuple[dict[str, Any], Future[StoredReceipt]]] = queue.SimpleQueue()
         self._connection: Connection | None = None
+        self._host_lock = HostLock(ctx.engine)
 
     def submit(self, values: dict[str, Any]) -> Future[StoredReceipt]:
         future: Future[StoredReceipt] = Future()
@@ -160,7 +162,10 @@ class ReceiptWriter(threading.Thread):
         queued = enqueue_receipts(self.ctx, sorted(new_ids.values()), job_id) if new_ids else False
         stored = {_key(rows[n]) for n in first.values() if _key(rows[n]) in new_ids}
         duplicates = [v for n, v in enumerate(rows) if _key(v) not in stored or first[_key(v)] != n]
-        duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates) if duplicates else {}
+        duplicate_ids: dict[tuple[str, str], int] = {}
+        if duplicates:
+            with self._host_lock.held():
+                duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates)
         results: list[StoredReceipt | BaseException] = []
         for n, values in enumerate(rows):
             key = _key(values)
@@ -188,7 +193,7 @@ class ReceiptWriter(threading.Thread):
     ) -> dict[tuple[str, str], int]:
         """Insert the new keys in one transaction, with a journal line for each value cut to fit."""
         connection = self._held_connection()
-        with connection.begin():
+        with self._host_lock.held(), connection.begin():
             inserted = insert_new_receipts(connection, unique)
             new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
             notes = [
