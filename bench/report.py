@@ -4,8 +4,8 @@
     .venv/bin/python bench/report.py --database postgresql://postgres@127.0.0.1:5432/test
 
 The ledger (a migrated, empty database, filled in bulk: sqlite3 executemany, PostgreSQL COPY; then the
-report's facts rebuilt from it, as migration 0013 does) is a year of
-leads: 70% unique people (the rest come back), a mix of AI sources and other channels, a sent lead_created
+report's facts rebuilt from it, as migration 0013 does) is a year of leads: 70% unique people (the rest
+come back), a mix of AI sources and other channels, a sent lead_created
 conversion for each, and for 8% a deal whose stage changes the resolver has handled (an appointment rule
 for every deal, Closed Won for a third of them with its amount and order_created conversion, one in ten
 wins also Won -> Lost -> Won). A SQLite file is kept for the next run (--fresh rebuilds it); a PostgreSQL
