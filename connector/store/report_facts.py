@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from connector.store.report_columns import TOUCH_COLUMNS, TOUCHES
@@ -78,21 +79,29 @@ def epoch(value: datetime) -> int:
     return int(aware.timestamp() // 1)
 
 
+@lru_cache(maxsize=4096)
+def _memberships(values: tuple[Any, ...]) -> tuple[tuple[str, tuple[str, str, Any]], ...]:
+    """(prev column, (grouping, lens, group value)) of every lens, for a profile's values (DIMS order)."""
+    profile = dict(zip(DIMS, values, strict=True))
+    found: list[tuple[str, tuple[str, str, Any]]] = []
+    for by in BY:
+        for touch in ("first", "latest", "any"):
+            lens = "any" if touch == "any" else ("form" if by == "form" else touch)
+            found.extend((column, (by, lens, value)) for column, value in members(profile, by, touch))
+    return tuple(found)
+
+
 def prevs(facts: Sequence[tuple[int, int, Mapping[str, Any]]]) -> dict[int, dict[str, int | None]]:
     """Submission id -> prev column -> the person's latest earlier `at` in the same group (or None),
     for one person's facts given as (submission id, at, profile). Earlier means by (at, id)."""
     result: dict[int, dict[str, int | None]] = {}
-    last: dict[tuple[str, str, str | None], int] = {}
+    last: dict[tuple[str, str, Any], int] = {}
     for sid, at, profile in sorted(facts, key=lambda f: (f[1], f[0])):
+        seen = _memberships(tuple(profile[d] for d in DIMS))
         row: dict[str, int | None] = dict.fromkeys(PREV_COLUMNS)
-        seen: list[tuple[str, str, str | None]] = []
-        for by in BY:
-            for touch in ("first", "latest", "any"):
-                lens = "any" if touch == "any" else ("form" if by == "form" else touch)
-                for column, value in members(profile, by, touch):
-                    row[column] = last.get((by, lens, value))
-                    seen.append((by, lens, value))
-        for key in seen:
+        for column, key in seen:
+            row[column] = last.get(key)
+        for _column, key in seen:
             last[key] = at
         result[sid] = row
     return result
