@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -137,12 +137,16 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
                     count(row_for(key), profiles[found.profile_id], 1, found.sent)
             for key, persons in people.items():
                 rows[key].leads = len(persons)
-        records = connection.execute(tally.record_facts(query, stages)).all()
+        records: Sequence[Any]
+        if query.date == "lead":
+            records = _lead_records(connection, query, stages, lenses, row_for)
+        else:
+            records = connection.execute(tally.record_facts(query, stages)).all()
     best: dict[tuple[Any, ...], Any] = {}
     for found in records:
-        won_at = as_utc(found.won_at) if found.won_at is not None else None
+        won_at = as_utc(found.won_at)
         moment = won_at if query.date == "won" else found.at
-        at_bucket = tally.bucket_label(moment, query.trend) if query.trend and moment is not None else None
+        at_bucket = tally.bucket_label(moment, query.trend) if query.trend else None
         for _side, value in lenses[found.profile_id]:
             record = (_label(value), at_bucket, found.crm, found.object_type, found.record_id)
             if record not in best or (found.at, found.submission_id) < (
@@ -152,17 +156,42 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
                 best[record] = (found, won_at)
     for record, (found, won_at) in best.items():
         row = row_for((record[0], record[1]))
-        row.opportunities += 1
-        if won_at is not None:
-            row.won += 1
-            if found.amount is not None and found.currency:
-                row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)
-            row.days_to_won.append((won_at.timestamp() - found.at) / 86400)
+        if query.date == "won":
+            row.opportunities += 1
+        row.won += 1
+        if found.amount is not None and found.currency:
+            row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)
+        row.days_to_won.append((won_at.timestamp() - found.at) / 86400)
     for row in rows.values():
         if row.days_to_won:
             row.median_days_to_won = round(statistics.median(row.days_to_won), 1)
     ordered = sorted(rows.values(), key=lambda r: (r.bucket or "", -r.leads, -r.won, r.group))
     return Report(query, ordered)
+
+
+def _lead_records(
+    connection: Connection, query: ReportQuery, stages: sql.Stages, lenses: Any, row_for: Any
+) -> list[Any]:
+    """By lead date: each cell's opportunity records counted (per profile by the database, a record
+    reaching a cell through several facts once); returns the won records' (record, fact) rows."""
+    won = []
+    pairs: dict[tuple[Any, ...], int] = {}
+    for found in connection.execute(tally.lead_records(query, stages, connection.dialect.name)):
+        if found.kind == "c":
+            at_bucket = tally.bucket_label(int(found.b), query.trend) if query.trend else None
+            for _side, value in lenses[found.profile_id]:
+                row_for((_label(value), at_bucket)).opportunities += found.n
+            continue
+        if found.won_at is not None:
+            won.append(found)
+        if found.shared:
+            at_bucket = tally.bucket_label(found.at, query.trend) if query.trend else None
+            for _side, value in lenses[found.profile_id]:
+                cell = (_label(value), at_bucket, found.crm, found.object_type, found.record_id)
+                pairs[cell] = pairs.get(cell, 0) + 1
+    for cell, n in pairs.items():
+        row_for((cell[0], cell[1])).opportunities -= n - 1
+    return won
 
 
 def _person(found: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, null, or_, select, union_all
 
 from connector.report import sql
 from connector.report.query import ReportQuery
@@ -129,3 +129,54 @@ def record_facts(query: ReportQuery, stages: sql.Stages) -> Select[Any]:
         .select_from(F.join(r, r.c.event_id == F.c.event_id).outerjoin(won, won.c.id == r.c.won_change_id))
         .where(*where)
     )
+
+
+def lead_records(query: ReportQuery, stages: sql.Stages, dialect: str) -> Any:
+    """By lead date, in one statement over the records (grouped once): per profile (and bucket) the
+    (opportunity record, fact) pairs of the facts in the range (`c` rows, n); then one `p` row per pair
+    whose record was won or whose event id other facts carry too (`shared`: a record reaching a cell
+    through several facts counts there once)."""
+    grouped: Any = sql.records(stages)
+    r = grouped.element.cte("r")
+    won = sql.WON
+    joined = F.join(r, r.c.event_id == F.c.event_id)
+    b = bucket_start(dialect, query.trend) if query.trend else null()
+    counts = (
+        select(
+            literal_column("'c'").label("kind"),
+            F.c.profile_id,
+            b.label("b"),
+            func.count().label("n"),
+            *(null().label(c) for c in ("crm", "object_type", "record_id", "at", "submission_id")),
+            *(null().label(c) for c in ("won_at", "amount", "currency", "shared")),
+        )
+        .select_from(joined)
+        .where(*_at_range(query))
+        .group_by(F.c.profile_id, *([b] if query.trend else []))
+    )
+    other = F.alias("other")
+    shared = (
+        select(other.c.submission_id)
+        .where(other.c.event_id == F.c.event_id, other.c.submission_id != F.c.submission_id)
+        .exists()
+    )
+    pairs = (
+        select(
+            literal_column("'p'").label("kind"),
+            F.c.profile_id,
+            null().label("b"),
+            literal_column("1").label("n"),
+            r.c.crm,
+            r.c.object_type,
+            r.c.record_id,
+            F.c.at,
+            F.c.submission_id,
+            r.c.won_at,
+            won.c.amount,
+            won.c.currency,
+            case((shared, 1), else_=0).label("shared"),
+        )
+        .select_from(joined.outerjoin(won, won.c.id == r.c.won_change_id))
+        .where(*_at_range(query), or_(r.c.won_at.isnot(None), shared))
+    )
+    return union_all(pairs, counts)  # the pairs first: a UNION's column types are its first SELECT's
