@@ -18,6 +18,7 @@ const CONNECTOR_ATTRIBUTION_FILE = __FILE__;
 
 require __DIR__ . '/includes/settings.php';      // the option, its defaults, the sanitizer, the secret
 require __DIR__ . '/includes/script.php';        // js/attribution.js and its configuration on every page
+require __DIR__ . '/includes/optimizers.php';    // kept out of optimization plugins' combined files
 require __DIR__ . '/includes/fields.php';        // the canonical field names, Formidable's numbered keys
 require __DIR__ . '/includes/formidable.php';    // Formidable: data-attribution, the spam denylist
 require __DIR__ . '/includes/attribution.php';   // attribution of an entry: posted fields, else the _attr cookie
