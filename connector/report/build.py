@@ -137,16 +137,19 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
                     count(row_for(key), profiles[found.profile_id], 1, found.sent)
             for key, persons in people.items():
                 rows[key].leads = len(persons)
+        # SQLite counts the records per profile (a join it runs through the event id index); PostgreSQL
+        # reads them all faster than it runs that statement (heap fetches per lookup), then Python counts.
+        counted = query.date == "lead" and dialect == "sqlite"
         records: Sequence[Any]
-        if query.date == "lead":
+        if counted:
             records = _lead_records(connection, query, stages, lenses, row_for)
         else:
             records = connection.execute(tally.record_facts(query, stages)).all()
     best: dict[tuple[Any, ...], Any] = {}
     for found in records:
-        won_at = as_utc(found.won_at)
+        won_at = as_utc(found.won_at) if found.won_at is not None else None
         moment = won_at if query.date == "won" else found.at
-        at_bucket = tally.bucket_label(moment, query.trend) if query.trend else None
+        at_bucket = tally.bucket_label(moment, query.trend) if query.trend and moment is not None else None
         for _side, value in lenses[found.profile_id]:
             record = (_label(value), at_bucket, found.crm, found.object_type, found.record_id)
             if record not in best or (found.at, found.submission_id) < (
@@ -156,8 +159,10 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
                 best[record] = (found, won_at)
     for record, (found, won_at) in best.items():
         row = row_for((record[0], record[1]))
-        if query.date == "won":
+        if not counted:
             row.opportunities += 1
+        if won_at is None:
+            continue
         row.won += 1
         if found.amount is not None and found.currency:
             row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, text, update
 
 from connector.report import ReportQuery, build_report
 from connector.report.query import NONE_LABEL
-from connector.store.models import Conversion, ReportFact, Submission
+from connector.store.models import Conversion, ReportFact, StageChange, Submission
 from connector.store.report_writes import rebuild
 from tests.admin.ledger_rows import receipt, submission
 
@@ -124,3 +124,38 @@ def test_leads_are_the_distinct_people_of_each_group(ctx):  # type: ignore[no-un
         monday = str(day - timedelta(days=day.weekday()))
         weeks.setdefault((s.form_id, monday), set()).add(s.person_key)
     assert {(r.group, r.bucket): r.leads for r in report.rows} == {k: len(v) for k, v in weeks.items()}
+
+
+def test_a_record_reaching_a_group_through_two_submissions_counts_once(ctx):  # type: ignore[no-untyped-def]
+    with ctx.sessions.begin() as session:
+        for n, email in enumerate(("a@example.com", "b@example.com")):
+            r = receipt(session, "evt-shared")
+            submission(
+                session,
+                r,
+                contact={"email": email},
+                attribution=dict(TOUCHES[0]),
+                submitted_at=START + timedelta(days=n),
+                form_id="contact",
+            )
+        session.add(
+            StageChange(
+                crm="hubspot",
+                object_type="deals",
+                record_id="d1",
+                stage="appointmentscheduled",
+                entered_at=START + timedelta(days=3),
+                via="webhook",
+                delivery_key="k1",
+                change_key="k1",
+                rule="demo",
+                attributed_event_id="evt-shared",
+            )
+        )
+    for query in (
+        ReportQuery(by="form"),
+        ReportQuery(by="form", touch="any"),
+        ReportQuery(by="form", trend="month"),
+    ):
+        report = build_report(ctx.engine, ctx.settings, query)
+        assert [(r.group, r.leads, r.opportunities) for r in report.rows] == [("contact", 2, 1)], query
