@@ -28,7 +28,7 @@ depends_on = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 INDEXES = (
     ("ix_report_facts_submission_id", ["submission_id"], True),
-    ("ix_report_facts_event_id", ["event_id", "at"], False),
+    ("ix_report_facts_event_id", ["event_id", "at", "profile_id", "submission_id"], False),
     ("ix_report_facts_person_key", ["person_key"], False),
     ("ix_report_facts_at", ["at"], False),
 )
