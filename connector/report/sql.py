@@ -30,11 +30,12 @@ from sqlalchemy import (
 from connector.config import Settings
 from connector.events.stage_rules import StageRules
 from connector.report.query import NONE_LABEL, ReportQuery
-from connector.store.models import Conversion, ConversionStatus, StageChange, Submission
+from connector.store.models import Conversion, ConversionStatus, DealAttribution, StageChange, Submission
 
 S = Submission.__table__
 SC = StageChange.__table__
 C = Conversion.__table__
+DA = DealAttribution.__table__
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,19 @@ class Stages:
 
 def records(stages: Stages) -> FromClause:
     """One row per CRM record that entered an opportunity stage: its lead's event id, first won time, and
-    the won change whose amount counts: the converted one (the amount sent), else the first."""
+    the won change whose amount counts: the converted one (the amount sent), else the first.
+
+    The lead is the one the stage resolver attributed a change of the record to; for a record none of whose
+    changes a rule resolved (a stage only `[report] opportunity_stages` names), the person whose touch the
+    connector wrote onto the deal (deal_attributions)."""
     opportunity = or_(SC.c.rule.isnot(None), func.lower(SC.c.stage).in_(sorted(stages.opportunity)))
     won = or_(func.lower(SC.c.stage).in_(sorted(stages.won)), SC.c.rule.in_(sorted(stages.won_rules)))
-    return (
+    grouped = (
         select(
             SC.c.crm,
             SC.c.object_type,
             SC.c.record_id,
-            func.max(SC.c.attributed_event_id).label("event_id"),
+            func.max(SC.c.attributed_event_id).label("attributed_event_id"),
             func.min(case((won, SC.c.entered_at))).label("won_at"),
             # The won change that was converted, else the first one (an expired won change).
             func.coalesce(
@@ -76,8 +81,27 @@ def records(stages: Stages) -> FromClause:
         )
         .where(opportunity)
         .group_by(SC.c.crm, SC.c.object_type, SC.c.record_id)
-        .subquery("r")
+        .subquery("g")
     )
+    # A correlated lookup, not a join: the key then depends on the record's row alone, so the records still
+    # reach their facts through the event id index.
+    written = (
+        select(DA.c.event_id)
+        .where(
+            DA.c.crm == grouped.c.crm,
+            DA.c.object_type == grouped.c.object_type,
+            DA.c.record_id == grouped.c.record_id,
+        )
+        .scalar_subquery()
+    )
+    return select(
+        grouped.c.crm,
+        grouped.c.object_type,
+        grouped.c.record_id,
+        func.coalesce(grouped.c.attributed_event_id, written).label("event_id"),
+        grouped.c.won_at,
+        grouped.c.won_change_id,
+    ).subquery("r")
 
 
 def in_range(column: Any, query: ReportQuery) -> list[ColumnElement[bool]]:
