@@ -11,7 +11,17 @@ from connector.jobs.receipts import process_receipt
 from connector.store.models import Conversion
 
 # The connector's own fixtures (real ledger, queue and app); the browser fixtures come from this folder.
-from tests.conftest import TOKEN, app, client, ctx, database_url, env, redis_url, settings  # noqa: E402, F401
+from tests.conftest import (  # noqa: E402, F401
+    TOKEN,
+    app,
+    client,
+    ctx,
+    database_url,
+    env,
+    ledger_templates,
+    redis_url,
+    settings,
+)
 
 PIXEL = "px_test_123"
 
