@@ -73,7 +73,25 @@ class Receipt(Base):
     duplicates: Mapped[int] = mapped_column(default=0)
 
 
-class Submission(Base):
+class TouchColumns:
+    """The report's grouping columns of both touches (lengths: connector.store.report_columns.TOUCH_COLUMNS),
+    on a submission and on a report profile."""
+
+    first_channel: Mapped[str | None] = mapped_column(String(32))
+    first_ai_source: Mapped[str | None] = mapped_column(String(32))
+    first_utm_source: Mapped[str | None] = mapped_column(String(100))
+    first_utm_medium: Mapped[str | None] = mapped_column(String(100))
+    first_utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    first_landing_page: Mapped[str | None] = mapped_column(String(200))
+    latest_channel: Mapped[str | None] = mapped_column(String(32))
+    latest_ai_source: Mapped[str | None] = mapped_column(String(32))
+    latest_utm_source: Mapped[str | None] = mapped_column(String(100))
+    latest_utm_medium: Mapped[str | None] = mapped_column(String(100))
+    latest_utm_campaign: Mapped[str | None] = mapped_column(String(100))
+    latest_landing_page: Mapped[str | None] = mapped_column(String(200))
+
+
+class Submission(TouchColumns, Base):
     """What a receipt became: the normalized contact, attribution and form metadata."""
 
     __tablename__ = "submissions"
@@ -122,21 +140,9 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     held_since: Mapped[datetime | None]
     """When a booking lead began waiting for its beacon (connector.bookings.release); None once released."""
-    # What the report groups by, copied from `attribution` on every write (connector.store.report_columns),
-    # so a report over a million rows reads narrow indexed columns instead of parsing JSON.
+    # What the report groups by (this and TouchColumns), copied from `attribution` on every write
+    # (connector.store.report_columns), so a report over a million rows reads narrow columns, not JSON.
     person_key: Mapped[str | None] = mapped_column(String(16))
-    first_channel: Mapped[str | None] = mapped_column(String(32))
-    first_ai_source: Mapped[str | None] = mapped_column(String(32))
-    first_utm_source: Mapped[str | None] = mapped_column(String(100))
-    first_utm_medium: Mapped[str | None] = mapped_column(String(100))
-    first_utm_campaign: Mapped[str | None] = mapped_column(String(100))
-    first_landing_page: Mapped[str | None] = mapped_column(String(200))
-    latest_channel: Mapped[str | None] = mapped_column(String(32))
-    latest_ai_source: Mapped[str | None] = mapped_column(String(32))
-    latest_utm_source: Mapped[str | None] = mapped_column(String(100))
-    latest_utm_medium: Mapped[str | None] = mapped_column(String(100))
-    latest_utm_campaign: Mapped[str | None] = mapped_column(String(100))
-    latest_landing_page: Mapped[str | None] = mapped_column(String(200))
 
 
 class FormEventClaim(Base):
@@ -503,7 +509,7 @@ class LedgerCount(Base):
     total: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class ReportProfile(Base):
+class ReportProfile(TouchColumns, Base):
     """One distinct kind, form and attribution of both touches among the submissions (the report's
     grouping dimensions; connector.store.report_facts, migration 0013)."""
 
@@ -513,18 +519,6 @@ class ReportProfile(Base):
     key: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str | None] = mapped_column(String(16))
     form_id: Mapped[str | None] = mapped_column(String(255))
-    first_channel: Mapped[str | None] = mapped_column(String(32))
-    first_ai_source: Mapped[str | None] = mapped_column(String(32))
-    first_utm_source: Mapped[str | None] = mapped_column(String(100))
-    first_utm_medium: Mapped[str | None] = mapped_column(String(100))
-    first_utm_campaign: Mapped[str | None] = mapped_column(String(100))
-    first_landing_page: Mapped[str | None] = mapped_column(String(200))
-    latest_channel: Mapped[str | None] = mapped_column(String(32))
-    latest_ai_source: Mapped[str | None] = mapped_column(String(32))
-    latest_utm_source: Mapped[str | None] = mapped_column(String(100))
-    latest_utm_medium: Mapped[str | None] = mapped_column(String(100))
-    latest_utm_campaign: Mapped[str | None] = mapped_column(String(100))
-    latest_landing_page: Mapped[str | None] = mapped_column(String(200))
 
 
 class ReportFact(Base):
