@@ -47,12 +47,13 @@ def event(key: str) -> Any:
         story = event_story(session, key)
     if story is None:
         return render_template("admin/event_missing.html", key=key), 404
+    view = _view(story)
     return render_template(
-        "admin/event.html", story=story, key=key, timeline=_timeline(story), view=_view(story)
+        "admin/event.html", story=story, key=key, timeline=_timeline(story, view["stage_changes"]), view=view
     )
 
 
-def _timeline(story: dict[str, Any]) -> list[dict[str, Any]]:
+def _timeline(story: dict[str, Any], stage_changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The story's timeline (receipts and journal) with each stage change entering its stage, oldest first."""
     entries = [
         {
@@ -62,10 +63,10 @@ def _timeline(story: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for t in story["timeline"]
     ]
-    for s in story["stage_changes"]:
+    for s in stage_changes:
         entries.append(
             {
-                "at": parse_iso(s["entered_at"]),
+                "at": s["entered_at"],
                 "kind": "stage",
                 "message": f"{s['crm']} {s['object_type']} {s['record_id']} entered {s['stage']}: {s['status']}",
                 "details": s["last_error"] or "",
