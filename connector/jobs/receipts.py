@@ -8,12 +8,14 @@ after the commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq import Retry
+from rq import Retry, get_current_job
+from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -34,6 +36,7 @@ from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS, backoff_delay,
 from connector.queue.enqueue import job_is_live, new_job_id, schedule
 from connector.queue.ledgers import RECEIPTS
 from connector.queue.sweeper import sweeps
+from connector.queue.take import finish_taken, give_back, take_queued
 from connector.store.models import Receipt, ReceiptStatus
 from connector.timeutil import utcnow
 
@@ -86,6 +89,12 @@ TRANSACTION_RECEIPTS = 32
 """Most receipts one transaction of the batch job keeps: one commit serves them all, and on SQLite the
 write lock is held for a bounded time."""
 
+TAKEN_JOBS_MOST = 31
+"""Most queued batch jobs one batch job takes in with its own receipts."""
+
+BATCH_JOB_PREFIX = "intake-"
+"""How the intake's batch job ids begin (connector.intake.ledger.new_batch_job_id)."""
+
 
 class LeaseLost(Exception):
     """The receipt's lease went to another attempt: this attempt's result is discarded."""
@@ -95,18 +104,71 @@ def process_receipts(receipt_ids: list[int]) -> dict[str, int]:
     """Intake's batch job: the receipts are claimed together and kept in one transaction. When one of
     them raises (or a lease was lost) that transaction is rolled back and each receipt runs again in a
     transaction of its own, so an error is handled as a single receipt's (retried alone on the backoff
-    schedule, or failed) and never holds up the others."""
+    schedule, or failed) and never holds up the others.
+
+    Run by a worker while more batch jobs wait at the head of the queue, the job takes some of them in
+    (connector.queue.take) until it holds about a transaction's worth of receipts: theirs are claimed and
+    kept with its own, and each taken job finishes with its own receipts' outcomes."""
     ctx = context.current()
+    job = get_current_job()
+    taken = _take_batch_jobs(ctx, job, len(receipt_ids)) if job is not None else []
+    groups = [list(receipt_ids), *(list(t.args[0]) for t in taken)]
+    try:
+        outcome_of = _process_all(ctx, list(dict.fromkeys(i for ids in groups for i in ids)))
+    except BaseException:
+        with contextlib.suppress(RedisError):  # else they expire after the lease; the sweeper has them
+            give_back(ctx, taken)
+        raise
+    if taken:
+        assert job is not None
+        done = [(t, _counted(outcome_of, ids)) for t, ids in zip(taken, groups[1:], strict=True)]
+        try:
+            finish_taken(ctx, done, job.worker_name or "")
+        except RedisError as exc:  # their work is kept; the jobs expire after the lease
+            log.warning("taken batch jobs not marked finished: %s", exc)
+    return _counted(outcome_of, groups[0])
+
+
+def _take_batch_jobs(ctx: Context, job: Job, own: int) -> list[Job]:
+    """Batch jobs waiting at the head of the queue, about as many as fill a transaction if they are the
+    size of this one; none when Redis does not answer."""
+    if not job.id.startswith(BATCH_JOB_PREFIX):
+        return []
+    count = min(TAKEN_JOBS_MOST, TRANSACTION_RECEIPTS // max(own, 1) - 1)
+    try:
+        taken = take_queued(ctx, BATCH_JOB_PREFIX, count, job.worker_name or "")
+    except RedisError as exc:
+        log.warning("queued batch jobs not taken: %s", exc)
+        return []
+    ours = [t for t in taken if t.func_name == job.func_name and len(t.args) == 1]
+    if len(ours) < len(taken):
+        with contextlib.suppress(RedisError):
+            give_back(ctx, [t for t in taken if t not in ours])
+    return ours
+
+
+def _counted(outcome_of: dict[int, str], receipt_ids: list[int]) -> dict[str, int]:
     outcomes: dict[str, int] = {}
-    for start in range(0, len(receipt_ids), TRANSACTION_RECEIPTS):
-        for outcome in _process_batch(ctx, receipt_ids[start : start + TRANSACTION_RECEIPTS]):
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    for receipt_id in receipt_ids:
+        outcome = outcome_of[receipt_id]
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
 
-def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[str]:
+def _process_all(ctx: Context, receipt_ids: list[int]) -> dict[int, str]:
+    """Each receipt's outcome, in transactions of at most TRANSACTION_RECEIPTS of about one size."""
+    parts = -(-len(receipt_ids) // TRANSACTION_RECEIPTS)
+    size = -(-len(receipt_ids) // max(parts, 1))
+    outcome_of: dict[int, str] = {}
+    for start in range(0, len(receipt_ids), size or 1):
+        outcome_of.update(_process_batch(ctx, receipt_ids[start : start + size]))
+    return outcome_of
+
+
+def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[tuple[int, str]]:
     claims = claim_receipts(ctx, receipt_ids)
-    outcomes = ["skipped"] * (len(receipt_ids) - len(claims))
+    claimed_ids = {claimed.receipt.id for claimed in claims}
+    outcomes = [(i, "skipped") for i in receipt_ids if i not in claimed_ids]
     if outcomes:
         log.info(
             "%d of %d receipt(s) already processed or in progress; skipped", len(outcomes), len(receipt_ids)
@@ -134,13 +196,14 @@ def _process_batch(ctx: Context, receipt_ids: list[int]) -> list[str]:
         if one.held is not None:
             enqueue_booking_release(ctx, one.held, delay=ctx.settings.collect.join_grace_seconds)
         _log_processed(claimed)
-        outcomes.append("processed")
+        outcomes.append((claimed.receipt.id, "processed"))
     _enqueue_follow_ups(ctx, follow)
     for claimed in alone:
         try:
-            outcomes.append(_process_claimed(ctx, claimed))
+            outcome = _process_claimed(ctx, claimed)
         except Exception:  # recorded on the receipt by _process_claimed
-            outcomes.append(_retry_alone(ctx, claimed.receipt.id))
+            outcome = _retry_alone(ctx, claimed.receipt.id)
+        outcomes.append((claimed.receipt.id, outcome))
     return outcomes
 
 

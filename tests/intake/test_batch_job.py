@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
 from sqlalchemy import event, select, update
 
 from connector import context
+from connector.intake.ledger import enqueue_receipts, new_batch_job_id
 from connector.jobs.receipts import TRANSACTION_RECEIPTS, process_receipts
+from connector.queue.push import push
+from connector.queue.take import give_back, take_queued
 from connector.store.models import FormEventClaim, JournalEntry, Receipt, Submission
 
 URL = "/webhooks/forms/generic"
@@ -144,3 +149,57 @@ def test_a_large_batch_is_kept_in_transactions_of_bounded_size(ctx):
     context.install(ctx)
     ids = [store(ctx, "generic", f"k{n}", lead(n)) for n in range(TRANSACTION_RECEIPTS + 3)]
     assert process_receipts(ids) == {"processed": TRANSACTION_RECEIPTS + 3}
+
+
+def test_a_worker_takes_in_the_batch_jobs_queued_behind_one_and_each_finishes_with_its_own_outcomes(ctx):
+    """After a burst, one batch job claims and keeps the receipts of the batch jobs waiting behind it with
+    its own (one claim, one commit); every job still ends finished with its own receipts' outcomes, and a
+    job of another kind behind them is left to run as ever."""
+    context.install(ctx)
+    sizes = [2, 3, 1]
+    batches = [
+        [store(ctx, "generic", f"k{b}-{n}", lead(10 * b + n)) for n in range(k)] for b, k in enumerate(sizes)
+    ]
+    job_ids = [new_batch_job_id() for _ in batches]
+    for ids, job_id in zip(batches, job_ids, strict=True):
+        assert enqueue_receipts(ctx, ids, job_id)
+    push(ctx, "operator.add", 2, 3, job_id="other-add", description="add", failure_ttl=60)
+    commits = []
+
+    def count(_connection):  # type: ignore[no-untyped-def]
+        commits.append(1)
+
+    event.listen(ctx.engine, "commit", count)
+    try:
+        SimpleWorker([ctx.queue], connection=ctx.redis).work(burst=True)
+    finally:
+        event.remove(ctx.engine, "commit", count)
+    assert len(commits) == 2, "one claim and one commit for the three batches' six receipts"
+    for ids, job_id in zip(batches, job_ids, strict=True):
+        job = Job.fetch(job_id, connection=ctx.redis)
+        assert job.get_status() == JobStatus.FINISHED
+        assert job.return_value() == {"processed": len(ids)}
+        assert all(journal(ctx, i) == ["processing", "submission", "processed"] for i in ids)
+    assert Job.fetch("other-add", connection=ctx.redis).return_value() == 5
+    assert ctx.queue.count == 0
+
+
+def test_taken_jobs_given_back_run_again_as_queued_jobs(ctx):
+    """A taker that cannot do their work gives the jobs back to the head of the queue, in their order;
+    a worker then runs them as any queued job."""
+    context.install(ctx)
+    batches = [[store(ctx, "generic", f"k{b}", lead(b))] for b in range(2)]
+    job_ids = [new_batch_job_id() for _ in batches]
+    for ids, job_id in zip(batches, job_ids, strict=True):
+        enqueue_receipts(ctx, ids, job_id)
+    taken = take_queued(ctx, "intake-", 5, "a-worker")
+    assert [job.id for job in taken] == job_ids
+    assert [job.args for job in taken] == [(ids,) for ids in batches]
+    assert ctx.queue.count == 0
+    assert all(Job.fetch(i, connection=ctx.redis).get_status() == JobStatus.STARTED for i in job_ids)
+    give_back(ctx, taken)
+    assert ctx.queue.job_ids == job_ids
+    SimpleWorker([ctx.queue], connection=ctx.redis).work(burst=True)
+    for ids, job_id in zip(batches, job_ids, strict=True):
+        assert Job.fetch(job_id, connection=ctx.redis).return_value() == {"processed": 1}
+        assert status(ctx, ids[0]) == "processed"
