@@ -93,7 +93,7 @@ def cpu_seconds(procs: list[subprocess.Popen], profiled: str) -> float:
 def drain_once(workers: int, args: argparse.Namespace, base_env: dict[str, str], tmp: Path) -> dict:
     from connector.app import create_app
 
-    database = f"connector_drain_{uuid.uuid4().hex[:8]}"
+    database = f"{args.database_prefix}_{uuid.uuid4().hex[:8]}"
     sqlite = args.database_url.startswith("sqlite")
     if sqlite:
         database_url = f"sqlite:///{tmp / database}.db"
@@ -178,6 +178,9 @@ def main() -> None:
         "--database-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server where this script may create and drop databases, or 'sqlite' (a file)",
+    )
+    parser.add_argument(
+        "--database-prefix", default="connector_drain", help="name prefix of the databases this run creates"
     )
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: $REDIS_URL")
     parser.add_argument("--receipts", type=int, default=5000)
