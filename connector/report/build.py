@@ -15,6 +15,7 @@ from connector.config import Settings
 from connector.report import sql, tally
 from connector.report.query import NONE_LABEL, Cell, ReportError, ReportQuery
 from connector.store.report_facts import lens_sides, members, parse_sent
+from connector.store.report_records import ensure as ensure_records
 from connector.timeutil import as_utc
 
 LIST_LIMIT = 1000
@@ -98,6 +99,7 @@ def _won_in_range(row: Any, query: ReportQuery) -> bool:
 def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Report:
     """The report for `query`, from the ledger alone: the facts per profile, then the records."""
     stages = sql.Stages.from_settings(settings)
+    ensure_records(engine, stages)
     dialect = engine.dialect.name
     rows: dict[tuple[str, str | None], Row] = {}
 
@@ -128,7 +130,7 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
                     count(row, profiles[found.profile_id], found.n, found.sent)
         else:
             people: dict[tuple[str, str | None], set[str | None]] = {}
-            for found in connection.execute(tally.won_facts(query, stages)):
+            for found in connection.execute(tally.won_facts(query)):
                 won_at = as_utc(found.won_at)
                 at_bucket = tally.bucket_label(won_at, query.trend) if query.trend else None
                 for _side, value in lenses[found.profile_id]:
@@ -142,22 +144,25 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
         counted = query.date == "lead" and dialect == "sqlite"
         records: Sequence[Any]
         if counted:
-            records = _lead_records(connection, query, stages, lenses, row_for)
+            records = _lead_records(connection, query, lenses, row_for)
         else:
-            records = connection.execute(tally.record_facts(query, stages)).all()
-    best: dict[tuple[Any, ...], Any] = {}
+            records = connection.execute(tally.record_facts(query, dialect)).all()
+    labels = {i: [_label(value) for _side, value in lens] for i, lens in lenses.items()}
+    best: dict[tuple[Any, ...], tuple[tuple[int, int], Any, datetime | None]] = {}
     for found in records:
         won_at = as_utc(found.won_at) if found.won_at is not None else None
-        moment = won_at if query.date == "won" else found.at
-        at_bucket = tally.bucket_label(moment, query.trend) if query.trend and moment is not None else None
-        for _side, value in lenses[found.profile_id]:
-            record = (_label(value), at_bucket, found.crm, found.object_type, found.record_id)
-            if record not in best or (found.at, found.submission_id) < (
-                best[record][0].at,
-                best[record][0].submission_id,
-            ):
-                best[record] = (found, won_at)
-    for record, (found, won_at) in best.items():
+        at_bucket = None
+        if query.trend:
+            moment = won_at if query.date == "won" else found.at
+            at_bucket = tally.bucket_label(moment, query.trend) if moment is not None else None
+        first = (found.at, found.submission_id)
+        crm, object_type, record_id = found.crm, found.object_type, found.record_id
+        for label in labels[found.profile_id]:
+            record = (label, at_bucket, crm, object_type, record_id)
+            kept = best.get(record)
+            if kept is None or first < kept[0]:
+                best[record] = (first, found, won_at)
+    for record, (first, found, won_at) in best.items():
         row = row_for((record[0], record[1]))
         if not counted:
             row.opportunities += 1
@@ -166,7 +171,7 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
         row.won += 1
         if found.amount is not None and found.currency:
             row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)
-        row.days_to_won.append((won_at.timestamp() - found.at) / 86400)
+        row.days_to_won.append((won_at.timestamp() - first[0]) / 86400)
     for row in rows.values():
         if row.days_to_won:
             row.median_days_to_won = round(statistics.median(row.days_to_won), 1)
@@ -174,14 +179,12 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
     return Report(query, ordered)
 
 
-def _lead_records(
-    connection: Connection, query: ReportQuery, stages: sql.Stages, lenses: Any, row_for: Any
-) -> list[Any]:
+def _lead_records(connection: Connection, query: ReportQuery, lenses: Any, row_for: Any) -> list[Any]:
     """By lead date: each cell's opportunity records counted (per profile by the database, a record
     reaching a cell through several facts once); returns the won records' (record, fact) rows."""
     won = []
     pairs: dict[tuple[Any, ...], int] = {}
-    for found in connection.execute(tally.lead_records(query, stages, connection.dialect.name)):
+    for found in connection.execute(tally.lead_records(query, connection.dialect.name)):
         if found.kind == "c":
             at_bucket = tally.bucket_label(int(found.b), query.trend) if query.trend else None
             for _side, value in lenses[found.profile_id]:
@@ -217,6 +220,7 @@ def list_cell(engine: Engine, settings: Settings, query: ReportQuery, cell: Cell
     if query.trend and cell.bucket is None:
         raise ReportError("list: the report has a trend; name the bucket, METRIC=VALUE@YYYY-MM-DD")
     stages = sql.Stages.from_settings(settings)
+    ensure_records(engine, stages)
     dialect = engine.dialect.name
     if cell.metric in ("opportunities", "won"):
 

@@ -21,87 +21,29 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
-    or_,
     select,
     union,
     union_all,
 )
 
-from connector.config import Settings
-from connector.events.stage_rules import StageRules
 from connector.report.query import NONE_LABEL, ReportQuery
-from connector.store.models import Conversion, ConversionStatus, DealAttribution, StageChange, Submission
+from connector.store.models import Conversion, ConversionStatus, ReportRecord, Submission
+from connector.store.report_records import StageNames
 
 S = Submission.__table__
-SC = StageChange.__table__
 C = Conversion.__table__
-DA = DealAttribution.__table__
+RR = ReportRecord.__table__
 
 
-@dataclass(frozen=True)
-class Stages:
-    """Which stages make an opportunity and which a won deal (casefolded names; rule names)."""
-
-    opportunity: frozenset[str]
-    won: frozenset[str]
-    won_rules: frozenset[str]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Stages:
-        rules = StageRules.from_mapping(settings.stages.rules).rules
-        won = frozenset(s.casefold() for s in settings.report.won_stages)
-        return cls(
-            opportunity=frozenset(s.casefold() for s in settings.report.opportunity_stages) | won,
-            won=won,
-            won_rules=frozenset(r.name for r in rules if r.stage.casefold() in won),
-        )
+Stages = StageNames
+"""Which stages make an opportunity and which a won deal (connector.store.report_records)."""
 
 
-def records(stages: Stages) -> FromClause:
-    """One row per CRM record that entered an opportunity stage: its lead's event id, first won time, and
-    the won change whose amount counts: the converted one (the amount sent), else the first.
-
-    The lead is the one the stage resolver attributed a change of the record to; for a record none of whose
-    changes a rule resolved (a stage only `[report] opportunity_stages` names), the person whose touch the
-    connector wrote onto the deal (deal_attributions)."""
-    opportunity = or_(SC.c.rule.isnot(None), func.lower(SC.c.stage).in_(sorted(stages.opportunity)))
-    won = or_(func.lower(SC.c.stage).in_(sorted(stages.won)), SC.c.rule.in_(sorted(stages.won_rules)))
-    grouped = (
-        select(
-            SC.c.crm,
-            SC.c.object_type,
-            SC.c.record_id,
-            func.max(SC.c.attributed_event_id).label("attributed_event_id"),
-            func.min(case((won, SC.c.entered_at))).label("won_at"),
-            # The won change that was converted, else the first one (an expired won change).
-            func.coalesce(
-                func.min(case((and_(won, SC.c.conversion_id.isnot(None)), SC.c.id))),
-                func.min(case((won, SC.c.id))),
-            ).label("won_change_id"),
-        )
-        .where(opportunity)
-        .group_by(SC.c.crm, SC.c.object_type, SC.c.record_id)
-        .subquery("g")
-    )
-    # A correlated lookup, not a join: the key then depends on the record's row alone, so the records still
-    # reach their facts through the event id index.
-    written = (
-        select(DA.c.event_id)
-        .where(
-            DA.c.crm == grouped.c.crm,
-            DA.c.object_type == grouped.c.object_type,
-            DA.c.record_id == grouped.c.record_id,
-        )
-        .scalar_subquery()
-    )
-    return select(
-        grouped.c.crm,
-        grouped.c.object_type,
-        grouped.c.record_id,
-        func.coalesce(grouped.c.attributed_event_id, written).label("event_id"),
-        grouped.c.won_at,
-        grouped.c.won_change_id,
-    ).subquery("r")
+def records() -> FromClause:
+    """One row per CRM record that entered an opportunity stage (report_records, kept by triggers for the
+    stage names `ensure` made it agree with): its lead's event id, first won time, and the amount and
+    currency of the won change that counts (the converted one, the amount sent, else the first)."""
+    return RR.alias("r")
 
 
 def in_range(column: Any, query: ReportQuery) -> list[ColumnElement[bool]]:
@@ -155,7 +97,7 @@ def variants(query: ReportQuery, stages: Stages) -> list[Variant]:
             source, at = S, S.c.submitted_at
             where += in_range(S.c.submitted_at, query)
         else:  # the submissions behind a deal won in the range, placed at their first such win
-            r = records(stages)
+            r = records()
             won = (
                 select(r.c.event_id, func.min(r.c.won_at).label("won_at"))
                 .where(r.c.won_at.isnot(None), *in_range(r.c.won_at, query))
@@ -222,12 +164,7 @@ def people(query: ReportQuery, stages: Stages, dialect: str) -> Select[Any]:
     )
 
 
-WON = SC.alias("won_change")
-"""A record's won stage change that holds its amount (the resolver's, the same as its conversion's)."""
-
-
 def record_columns(r: FromClause) -> list[Any]:
-    amount, currency = WON.c.amount, WON.c.currency
     return [
         r.c.crm,
         r.c.object_type,
@@ -238,8 +175,8 @@ def record_columns(r: FromClause) -> list[Any]:
         S.c.person_key,
         S.c.email,
         S.c.event_id,
-        amount.label("amount"),
-        currency.label("currency"),
+        r.c.amount,
+        r.c.currency,
     ]
 
 
@@ -252,13 +189,13 @@ def opportunities(
     """One row per (group, bucket, record, lead submission) for every opportunity record."""
     selects = []
     for v in variants(query, stages):
-        r = records(stages)
+        r = records()
         if query.date == "won":
             # The records won in the range themselves, placed at their win (joining them through the
             # range's won-subquery made SQLite scan every record once per lead).
             won = [r.c.won_at.isnot(None), *in_range(r.c.won_at, query)]
             v = Variant(v.group, r.c.won_at, S, [*v.where, *won])
-        source = v.source.join(r, r.c.event_id == S.c.event_id).outerjoin(WON, WON.c.id == r.c.won_change_id)
+        source = v.source.join(r, r.c.event_id == S.c.event_id)
         selects.append(
             select(*_keys(v, dialect, query), *record_columns(r))
             .select_from(source)

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, null, or_, select, union_all
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from connector.report import sql
 from connector.report.query import ReportQuery
@@ -86,9 +88,9 @@ def _at_range(query: ReportQuery) -> list[ColumnElement[bool]]:
     ]
 
 
-def won_subquery(query: ReportQuery, stages: sql.Stages) -> Any:
+def won_subquery(query: ReportQuery) -> Any:
     """Event id -> first won time in the range, of the records that entered an opportunity stage."""
-    r = sql.records(stages)
+    r = sql.records()
     return (
         select(r.c.event_id, func.min(r.c.won_at).label("won_at"))
         .where(r.c.won_at.isnot(None), *sql.in_range(r.c.won_at, query))
@@ -97,19 +99,28 @@ def won_subquery(query: ReportQuery, stages: sql.Stages) -> Any:
     )
 
 
-def won_facts(query: ReportQuery, stages: sql.Stages) -> Select[Any]:
+def won_facts(query: ReportQuery) -> Select[Any]:
     """By won date: one row per fact of a submission behind a deal won in the range, at that win."""
-    w = won_subquery(query, stages)
+    w = won_subquery(query)
     return select(F.c.profile_id, F.c.person_key, F.c.sent, w.c.won_at).select_from(
         F.join(w, w.c.event_id == F.c.event_id)
     )
 
 
-def record_facts(query: ReportQuery, stages: sql.Stages) -> Select[Any]:
+def _lead_of(r: Any, dialect: str) -> ColumnElement[bool]:
+    """A record's facts: those of its lead's event id. On SQLite the record's side is `+event_id`, which no
+    index serves, so the plan walks the records and looks their facts up even without statistics (else it
+    may walk a million facts and look a record up for each)."""
+    event_id = r.c.event_id
+    if dialect == "sqlite":
+        event_id = UnaryExpression(event_id, operator=operators.custom_op("+"), type_=event_id.type)
+    return F.c.event_id == event_id
+
+
+def record_facts(query: ReportQuery, dialect: str) -> Select[Any]:
     """One row per (opportunity record, fact of a submission it is attributed to); by won date only the
     records won in the range."""
-    r = sql.records(stages)
-    won = sql.WON
+    r = sql.records()
     if query.date == "won":
         where = [r.c.won_at.isnot(None), *sql.in_range(r.c.won_at, query)]
     else:
@@ -123,23 +134,21 @@ def record_facts(query: ReportQuery, stages: sql.Stages) -> Select[Any]:
             r.c.object_type,
             r.c.record_id,
             r.c.won_at,
-            won.c.amount,
-            won.c.currency,
+            r.c.amount,
+            r.c.currency,
         )
-        .select_from(F.join(r, r.c.event_id == F.c.event_id).outerjoin(won, won.c.id == r.c.won_change_id))
+        .select_from(r.join(F, _lead_of(r, dialect)))
         .where(*where)
     )
 
 
-def lead_records(query: ReportQuery, stages: sql.Stages, dialect: str) -> Any:
+def lead_records(query: ReportQuery, dialect: str) -> Any:
     """By lead date, in one statement over the records (grouped once): per profile (and bucket) the
     (opportunity record, fact) pairs of the facts in the range (`c` rows, n); then one `p` row per pair
     whose record was won or whose event id other facts carry too (`shared`: a record reaching a cell
     through several facts counts there once)."""
-    grouped: Any = sql.records(stages)
-    r = grouped.element.cte("r")
-    won = sql.WON
-    joined = F.join(r, r.c.event_id == F.c.event_id)
+    r = sql.records()
+    joined = r.join(F, _lead_of(r, dialect))
     b = bucket_start(dialect, query.trend) if query.trend else null()
     counts = (
         select(
@@ -172,11 +181,11 @@ def lead_records(query: ReportQuery, stages: sql.Stages, dialect: str) -> Any:
             F.c.at,
             F.c.submission_id,
             r.c.won_at,
-            won.c.amount,
-            won.c.currency,
+            r.c.amount,
+            r.c.currency,
             case((shared, 1), else_=0).label("shared"),
         )
-        .select_from(joined.outerjoin(won, won.c.id == r.c.won_change_id))
+        .select_from(joined)
         .where(*_at_range(query), or_(r.c.won_at.isnot(None), shared))
     )
     return union_all(pairs, counts)  # the pairs first: a UNION's column types are its first SELECT's

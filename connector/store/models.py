@@ -576,6 +576,40 @@ class ReportFact(Base):
     p_any_form: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class ReportRecord(Base):
+    """A CRM record that entered an opportunity stage, as the report counts it: its lead's event id, first
+    won time and the won change whose amount counts. Kept by triggers on stage_changes and
+    deal_attributions in the transaction that writes them, for the stage names report_stage_names holds
+    (connector.store.report_records, migration 0014)."""
+
+    __tablename__ = "report_records"
+    __table_args__ = (
+        # The records' join to their facts, and the records won in a range.
+        Index("ix_report_records_event_id", "event_id", "won_at", "amount", "currency"),
+        Index("ix_report_records_won_at", "won_at", "event_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    crm: Mapped[str] = mapped_column(String(32), primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    won_at: Mapped[datetime | None]
+    won_change_id: Mapped[int | None] = mapped_column(BigInteger)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class ReportStageName(Base):
+    """A stage name (or stage rule name) report_records was computed with, by kind (`opportunity`, `won`,
+    `won_rule`), and their `fingerprint` (connector.store.report_records)."""
+
+    __tablename__ = "report_stage_names"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 # Every row the ORM writes fits its columns (connector.store.fit); core inserts fit their values themselves.
 # The report's columns first (connector.store.report_columns), so that fit_instance sees them too.
 event.listen(Submission, "before_insert", fill_report_columns)
