@@ -212,6 +212,11 @@ def main() -> None:
         help="a PostgreSQL server where this script may create and drop a database",
     )
     parser.add_argument(
+        "--database-prefix",
+        default="connector_intake_",
+        help="the name of the PostgreSQL database created for the run starts with this",
+    )
+    parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: $REDIS_URL or embedded"
     )
     parser.add_argument("--seconds", type=float, default=5, help="per phase")
@@ -246,7 +251,7 @@ def main() -> None:
             env["REDIS_URL"] = args.redis_url
         name = ""
         if database == "postgresql":
-            name = f"connector_intake_{uuid.uuid4().hex[:8]}"
+            name = f"{args.database_prefix}{uuid.uuid4().hex[:8]}"
             psql(args.database_url, f"CREATE DATABASE {name}")
             env["DATABASE_URL"] = urlunsplit(urlsplit(args.database_url)._replace(path=f"/{name}"))
         try:

@@ -13,7 +13,6 @@ import os
 import queue
 import secrets
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,11 +76,40 @@ def store_receipt(
     ctx: Context, source: Source[Any], request: IncomingRequest, submission: Delivery
 ) -> StoredReceipt:
     """Commit the receipt and enqueue its job; a known delivery key is acknowledged as a duplicate."""
-    future = _writer(ctx).submit(receipt_values(source, request, submission))
-    try:
-        return future.result(timeout=STORE_TIMEOUT_SECONDS)
-    except TimeoutError:
-        raise StoreTimeout(f"receipt not committed within {STORE_TIMEOUT_SECONDS}s") from None
+    return _writer(ctx).submit(receipt_values(source, request, submission)).wait(STORE_TIMEOUT_SECONDS)
+
+
+class Waiter:
+    """One request's wait for its receipt's answer: a lock taken now and released by the writer (lighter
+    than a Future, whose condition allocates a lock per wait and notifies through a list)."""
+
+    __slots__ = ("_done", "_result", "_error")
+
+    def __init__(self) -> None:
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._result: StoredReceipt | None = None
+        self._error: BaseException | None = None
+
+    def set_result(self, result: StoredReceipt) -> None:
+        self._result = result
+        self._done.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._done.release()
+
+    def wait(self, timeout: float) -> StoredReceipt:
+        if not self._done.acquire(timeout=timeout):
+            raise StoreTimeout(f"receipt not committed within {timeout:g}s")
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+Pending = tuple[dict[str, Any], Waiter]
+"""A receipt's values and the request waiting for its answer."""
 
 
 _writers_lock = threading.Lock()
@@ -99,50 +127,88 @@ def _writer(ctx: Context) -> ReceiptWriter:
     return writer
 
 
+@dataclass
+class _Committed:
+    """A batch once committed: each request's answer but the new receipts' `queued`, and the jobs to queue
+    (the new receipts' ids, the job id stored on them)."""
+
+    results: list[StoredReceipt | BaseException]
+    jobs: list[tuple[list[int], str]]
+
+
 class ReceiptWriter(threading.Thread):
     """The group-commit thread of one process."""
 
     def __init__(self, ctx: Context):
         super().__init__(name="connector-receipt-writer", daemon=True)
         self.ctx = ctx
-        self.pending: queue.SimpleQueue[tuple[dict[str, Any], Future[StoredReceipt]]] = queue.SimpleQueue()
+        self.pending: queue.SimpleQueue[Pending] = queue.SimpleQueue()
         self._connection: Connection | None = None
         self._host_lock = HostLock(ctx.engine)
+        self._autocommit = ctx.engine.dialect.name == "postgresql"
+        """The held connection commits each statement (PostgreSQL: an INSERT is atomic on its own)."""
 
-    def submit(self, values: dict[str, Any]) -> Future[StoredReceipt]:
-        future: Future[StoredReceipt] = Future()
-        self.pending.put((values, future))
-        return future
+    def submit(self, values: dict[str, Any]) -> Waiter:
+        waiter = Waiter()
+        self.pending.put((values, waiter))
+        return waiter
 
     def run(self) -> None:
         while True:
-            batch = [self.pending.get()]
-            while len(batch) < MAX_BATCH:
+            first = self.pending.get()
+            # On SQLite the batch is taken once the other web processes' commits are done: what arrived
+            # while this writer waited for the lock goes into this commit, not the next.
+            with self._host_lock.held():
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self.pending.get_nowait())
+                    except queue.Empty:
+                        break
                 try:
-                    batch.append(self.pending.get_nowait())
-                except queue.Empty:
-                    break
+                    committed = self._commit(batch)
+                except Exception as exc:  # the database is down: every request in the batch answers 503
+                    for _values, waiter in batch:
+                        waiter.set_exception(exc)
+                    continue
             try:
-                results = self._write(batch)
-            except Exception as exc:  # the database is down: every request in the batch answers 503
-                for _values, future in batch:
-                    future.set_exception(exc)
-                continue
-            for (_values, future), result in zip(batch, results, strict=True):
+                results = self._enqueue(committed)
+            except Exception as exc:  # pragma: no cover - enqueue_receipts answers Redis errors itself
+                results = [exc] * len(batch)
+            for (_values, waiter), result in zip(batch, results, strict=True):
                 if isinstance(result, BaseException):
-                    future.set_exception(result)
+                    waiter.set_exception(result)
                 else:
-                    future.set_result(result)
+                    waiter.set_result(result)
 
-    def _write(
-        self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]
-    ) -> list[StoredReceipt | BaseException]:
-        """One commit for the batch; each request gets its own answer. The first copy of a delivery key
-        is stored, every later one (a redelivery, or a copy in this very batch) is a duplicate. A row the
-        database refuses is answered alone: the batch is then written row by row."""
+    def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[StoredReceipt | BaseException]:
+        """Commit the batch and queue its job: each request's answer."""
+        with self._host_lock.held():
+            committed = self._commit(batch)
+        return self._enqueue(committed)
+
+    def _enqueue(self, committed: _Committed) -> list[StoredReceipt | BaseException]:
+        """Queue the committed batch's job (outside the host lock: the other processes commit meanwhile)."""
+        queued = {
+            receipt_id: ok
+            for ids, job_id in committed.jobs
+            for ok in [enqueue_receipts(self.ctx, ids, job_id)]
+            for receipt_id in ids
+        }
+        return [
+            StoredReceipt(result.id, duplicate=False, queued=queued[result.id])
+            if isinstance(result, StoredReceipt) and not result.duplicate
+            else result
+            for result in committed.results
+        ]
+
+    def _commit(self, batch: list[tuple[dict[str, Any], Any]]) -> _Committed:
+        """One commit for the batch (the host lock held); each request gets its own answer. The first
+        copy of a delivery key is stored, every later one (a redelivery, or a copy in this very batch) is
+        a duplicate. A row the database refuses is answered alone: the batch is then written row by row."""
         job_id = new_batch_job_id()
         rows, cuts = [], []
-        for values, _future in batch:
+        for values, _waiter in batch:
             fitted, cut = fit_values(Receipt, {**values, "job_id": job_id})
             rows.append(fitted)
             cuts.append(cut)
@@ -158,22 +224,33 @@ class ReceiptWriter(threading.Thread):
             if len(unique) == 1:
                 raise
             log.warning("group commit of %d receipts refused; writing them one by one", len(unique))
-            return self._write_one_by_one(batch)
-        queued = enqueue_receipts(self.ctx, sorted(new_ids.values()), job_id) if new_ids else False
+            return self._commit_one_by_one(batch)
         stored = {_key(rows[n]) for n in first.values() if _key(rows[n]) in new_ids}
         duplicates = [v for n, v in enumerate(rows) if _key(v) not in stored or first[_key(v)] != n]
-        duplicate_ids: dict[tuple[str, str], int] = {}
-        if duplicates:
-            with self._host_lock.held():
-                duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates)
+        duplicate_ids = _acknowledge_duplicates(self.ctx, duplicates) if duplicates else {}
         results: list[StoredReceipt | BaseException] = []
         for n, values in enumerate(rows):
             key = _key(values)
             if key in stored and first[key] == n:
-                results.append(StoredReceipt(new_ids[key], duplicate=False, queued=queued))
+                results.append(StoredReceipt(new_ids[key], duplicate=False))
             else:
                 results.append(StoredReceipt(duplicate_ids[key], duplicate=True))
-        return results
+        return _Committed(results, [(sorted(new_ids.values()), job_id)] if new_ids else [])
+
+    def _commit_one_by_one(self, batch: list[tuple[dict[str, Any], Any]]) -> _Committed:
+        """Each row in a commit (and a job) of its own: a refused row fails alone."""
+        results: list[StoredReceipt | BaseException] = []
+        jobs: list[tuple[list[int], str]] = []
+        for item in batch:
+            try:
+                one = self._commit([item])
+            except SQLAlchemyError as exc:
+                log.error("receipt of source %s refused by the database: %s", item[0].get("source"), exc)
+                results.append(exc)
+                continue
+            results += one.results
+            jobs += one.jobs
+        return _Committed(results, jobs)
 
     def _insert_once_more_if_dropped(
         self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
@@ -191,9 +268,26 @@ class ReceiptWriter(threading.Thread):
     def _insert(
         self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
     ) -> dict[tuple[str, str], int]:
-        """Insert the new keys in one transaction, with a journal line for each value cut to fit."""
+        """Insert the new keys in one transaction, with a journal line for each value cut to fit. On
+        PostgreSQL a batch with nothing cut is the INSERT alone, committed by the server as it runs (the
+        answer comes once it is durable): one round trip, not three (BEGIN and COMMIT)."""
         connection = self._held_connection()
-        with self._host_lock.held(), connection.begin():
+        if self._autocommit and any(cuts):
+            connection = self.ctx.engine.connect()  # its journal lines must commit with it
+        try:
+            return self._insert_on(connection, unique, rows, cuts)
+        finally:
+            if connection is not self._connection:
+                connection.close()
+
+    def _insert_on(
+        self,
+        connection: Connection,
+        unique: list[dict[str, Any]],
+        rows: list[dict[str, Any]],
+        cuts: list[list[str]],
+    ) -> dict[tuple[str, str], int]:
+        with connection.begin():
             inserted = insert_new_receipts(connection, unique)
             new_ids = {(row.source, row.delivery_key): row.id for row in inserted}
             notes = [
@@ -208,21 +302,13 @@ class ReceiptWriter(threading.Thread):
     def _held_connection(self) -> Connection:
         """The writer's own connection, kept between commits: a checkout and a return to the pool per
         batch cost about as much CPU as the insert. One the database dropped reconnects on next use."""
+        if self._connection is not None and self._connection.invalidated:
+            self._connection.close()  # a new one, set up as below (a reconnect would not keep AUTOCOMMIT)
         if self._connection is None or self._connection.closed:
             self._connection = self.ctx.engine.connect()
+            if self._autocommit:
+                self._connection.execution_options(isolation_level="AUTOCOMMIT")
         return self._connection
-
-    def _write_one_by_one(
-        self, batch: list[tuple[dict[str, Any], Future[StoredReceipt]]]
-    ) -> list[StoredReceipt | BaseException]:
-        results: list[StoredReceipt | BaseException] = []
-        for item in batch:
-            try:
-                results.append(self._write([item])[0])
-            except SQLAlchemyError as exc:
-                log.error("receipt of source %s refused by the database: %s", item[0].get("source"), exc)
-                results.append(exc)
-        return results
 
 
 def _key(values: dict[str, Any]) -> tuple[str, str]:
