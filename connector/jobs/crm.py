@@ -1,9 +1,9 @@
 """The CRM write job: coalesce pending writes into batch calls, record every outcome, retry without loss.
 
 Batching without lag: a receipt that queues a write enqueues a flush unless one is already queued. The
-flush sends full batches at once; a partial batch waits until its oldest write is
-`crm.batch_window_seconds` old - in the queue behind the work that is producing more writes when the
-worker is busy, in place (a short sleep) when nothing else is waiting.
+flush sends full batches at once; a partial batch waits until `crm.batch_window_seconds` pass without a
+new write (at most BUSY_WAIT_FACTOR windows from its oldest) - in the queue behind the work that is
+producing more writes when the worker is busy, in place (a short sleep) when nothing else is waiting.
 """
 
 from __future__ import annotations
@@ -105,15 +105,19 @@ def _flush(ctx: Context) -> str:
         if not pending:
             return f"{sent} sent"
         if len(pending) < batch_max:
-            age = (utcnow() - pending[0][1]).total_seconds()
+            now = utcnow()
+            age = (now - pending[0][1]).total_seconds()
+            quiet = (now - pending[-1][1]).total_seconds()  # since the newest write
             window = settings.crm.batch_window_seconds
-            if _busy(ctx) and age < window * BUSY_WAIT_FACTOR:
-                # the queued work will add writes to this batch: look again once it has run
-                enqueue_crm_flush(ctx, f"w{pending[0][0]}")
-                return f"{sent} sent; {len(pending)} waiting for their batch"
-            if age < window:  # nothing else to do: wait out the window here, not via the scheduler
-                time.sleep(window - age)
-                pending = pending_writes(ctx, batch_max, after)
+            if age < window * BUSY_WAIT_FACTOR:
+                if _busy(ctx):  # the queued work will add writes to this batch: look again once it has run
+                    enqueue_crm_flush(ctx, f"w{pending[0][0]}")
+                    return f"{sent} sent; {len(pending)} waiting for their batch"
+                if quiet < window:
+                    # nothing else queued, yet writes still arrive (a worker that drains faster than the
+                    # intake stores): wait here, not via the scheduler, until a window passes without one
+                    time.sleep(window - quiet)
+                    continue
         after = pending[-1][0]
         writes = claim(ctx, [p[0] for p in pending])
         if writes and not _send(ctx, writes):
