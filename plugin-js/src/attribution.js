@@ -13,7 +13,6 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
   let UTM = 'utm_source utm_medium utm_campaign utm_content utm_term utm_id'.split(' ');
-  let CLICK = CLICK_IDS; // oppref gclid ... fbclid (build.mjs defines it from the data file)
   let KEY = '_attr'; // localStorage key and cookie name
   let CONSENT_KEY = '_attr_consent'; // localStorage: the visitor's answer given through attribution('consent')
   let T = (f, ...a) => {
@@ -51,7 +50,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   if (ref) T(() => (host = new URL(ref).hostname.replace(/\.$/, '')));
   // no click id, no utm_source or utm_medium, and no referrer or one from this site (www. ignored, subdomains
   // included): the classifier would say direct, so this visit needs no classifier (most page views)
-  let direct = ![...CLICK, UTM[0], UTM[1]].some((k) => params[k]?.trim()) && (!host || internal(host, loc.hostname));
+  let direct = ![...CLICK_IDS, UTM[0], UTM[1]].some((k) => params[k]?.trim()) && (!host || internal(host, loc.hostname));
   let touch = {
     landing_page: cut(loc.href),
     referrer: cut(ref),
@@ -88,7 +87,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   // the first touch is never overwritten while it lives; a direct visit (no referrer, or one from this site)
   // never replaces a latest touch. (A stored latest touch implies a stored first touch: see read.)
   let withTouch = (r) => {
-    for (let k of CLICK) if (params[k]) r.c[k] = [params[k], touch.touch_at]; // latest non-empty click ids
+    CLICK_IDS.map((k) => params[k] && (r.c[k] = [params[k], touch.touch_at])); // latest non-empty click ids
     r.f ||= touch;
     if (!direct || !r.l) r.l = touch;
     return r;
@@ -110,7 +109,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   // fields stay empty and the connector classifies the same touch from its landing page and referrer with the
   // same data file.
   let classify;
-  let channeled = () => classify || (rec.f.channel && rec.l.channel); // the touches have their channels (or never will)
+  let channeled = () => classify || (rec.f?.channel && rec.l.channel); // the touches have their channels (or never will)
   let classifier = lazy(CLASSIFIER);
   let classifyTouches = () => {
     for (let t of [rec.f, rec.l]) {
@@ -155,9 +154,8 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
     consent = granted ? 'granted' : 'denied';
     withdrawn = !granted && !initial;
     if (answer) T(() => (localStorage[CONSENT_KEY] = consent));
-    if (started) sync();
+    if (rec.f) sync(); // after the first sync (which always sets a first touch); before it, that sync applies it
   };
-  let started;
   let gcm = (a) => {
     let state = a?.[0] == 'consent' && a[2]?.ad_storage;
     if (state) setConsent(state == 'granted', a[1] != 'update'); // 'default' is an initial state
@@ -166,7 +164,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   dl.map(gcm); // an Array, as gtag.js and GTM require
   let push = dl.push;
   dl.push = function (...a) {
-    for (let x of a) T(gcm, x);
+    a.map((x) => T(gcm, x));
     return push.apply(this, a);
   };
   // the WP Consent API answers true itself when the site has no consent banner
@@ -201,15 +199,15 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
       o['first_' + k] = (ok && rec.f?.[k]) || '';
       o['latest_' + k] = (ok && rec.l?.[k]) || '';
     }
-    for (let k of CLICK) o[k] = (ok && rec.c[k]?.[0]) || '';
+    CLICK_IDS.map((k) => (o[k] = (ok && rec.c[k]?.[0]) || ''));
     return o;
   };
   let byName = { __proto__: null }; // the site's field name -> canonical name
   for (let f of [...Object.keys(values()), 'event_id', 'submitted_at']) byName[f] = f;
-  for (let p of list(cfg.fields)) {
+  list(cfg.fields).map((p) => {
     let [canonical, name] = p.split(':');
     if (name) byName[name] = canonical;
-  }
+  });
   let typed = new WeakSet(); // fields the visitor typed into: never ours to write
   let ours = new WeakSet(); // forms holding at least one of our fields
   let ids = new WeakMap(); // form -> event_id of its current submission (kept until the plugin says it succeeded)
@@ -297,13 +295,18 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   api.loaded = true;
   w.attribution = api;
   // consent answers queued before this script decide what the first fill may carry
-  for (let a of queued) if (a[0] == 'consent') api(...a);
-  started = true;
-  T(sync);
-  T(scan, d); // finds the fields and fills them
-  // a classic post's outcome is on this page. (Opening sessionStorage costs a page about 1 ms: it is read only
-  // until 10 minutes after a classic post, the time convert.js notes in localStorage as well.)
-  if (T(() => localStorage[PENDING_KEY] > Date.now() && sessionStorage[PENDING_KEY])) converting(() => {});
-  new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d, { childList: true, subtree: true });
-  for (let a of queued) if (a[0] != 'consent') api(...a);
+  queued.map((a) => a[0] == 'consent' && api(...a));
+  // The rest runs as a microtask: still before any other script, event or the page's next parse, but with this
+  // function off the stack. Chromium notes where the first cookie read and each request came from, and doing
+  // that from here made V8 compute the source positions of this whole function (about 1 ms of the main thread).
+  // An inline copy starts at once: a tag manager may insert it and call it in the same task, before a microtask.
+  (me.src ? queueMicrotask : T)(() => {
+    T(sync);
+    T(scan, d); // finds the fields and fills them
+    // a classic post's outcome is on this page. (Opening sessionStorage costs a page about 1 ms: it is read only
+    // until 10 minutes after a classic post, the time convert.js notes in localStorage as well.)
+    if (T(() => localStorage[PENDING_KEY] > Date.now() && sessionStorage[PENDING_KEY])) converting(() => {});
+    new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d, { childList: true, subtree: true });
+    queued.map((a) => a[0] != 'consent' && api(...a));
+  });
 })(window, document, location);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from urllib.parse import unquote
 
 OPT = {"consent": "optional"}
@@ -93,3 +94,28 @@ def test_a_landing_writes_the_cookie_mirror_once_with_the_classified_touch(harne
     # a direct page view that follows writes it again (its touch is classified at once: no classifier)
     later = harness.open("second.html", "", OPT, page=page)
     assert len([w for w in later.evaluate("window.__cookieWrites") if w.startswith("_attr=")]) == 1
+
+
+def test_an_inline_copy_called_in_the_same_task_gets_the_classified_touch(harness):
+    """The script tag's copy starts its work in a microtask (off the stack when Chromium notes where the first
+    cookie read and requests came from); an inline copy starts at once, because a tag manager may insert it and
+    call it in the same task, before any microtask: the callback still waits for the classified touch."""
+    page = harness.context.new_page()
+    page.route("**/dist/attribution.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
+    page.goto(f"{harness.site}/tests/pages/landing.html?{AD}")
+    code = (Path(__file__).resolve().parents[1] / "dist" / "attribution.js").read_text()
+    page.evaluate(
+        """code => {
+          window.attributionConfig = {consent: 'optional', base: '/dist/'};
+          const script = document.createElement('script');
+          script.textContent = code;
+          document.head.append(script); // runs it now, inside this task
+          window.__got = new Promise(done => attribution('get', done));
+        }""",
+        code,
+    )
+    got = page.evaluate("window.__got")
+    assert got["first_utm_source"] == got["latest_utm_source"] == "chatgpt.com" and got["oppref"] == "OP-7"
+    assert got["first_channel"] == got["latest_channel"] == "openai_ads"
+    filled = page.evaluate("document.querySelector('#lead [name=first_channel]').value")
+    assert filled == "openai_ads" and not harness.errors, harness.errors
