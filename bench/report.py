@@ -4,13 +4,14 @@
     .venv/bin/python bench/report.py --database postgresql://postgres@127.0.0.1:5432/test
 
 The ledger (a migrated, empty database, filled in bulk: sqlite3 executemany, PostgreSQL COPY; then the
-report's facts rebuilt from it, as migration 0013 does) is a year of leads: 70% unique people (the rest
-come back), a mix of AI sources and other channels, a sent lead_created
+report's facts and opportunity records rebuilt from it, as migrations 0013 and 0014 do) is a year of
+leads: 70% unique people (the rest come back), a mix of AI sources and other channels, a sent lead_created
 conversion for each, and for 8% a deal whose stage changes the resolver has handled (an appointment rule
 for every deal, Closed Won for a third of them with its amount and order_created conversion, one in ten
 wins also Won -> Lost -> Won). A SQLite file is kept for the next run (--fresh rebuilds it); a PostgreSQL
 database named bench_report is created on the server. Each combination of grouping, touch model, range and
-trend is timed `--rounds` times, interleaved (A B C A B C ...), and the median printed.
+trend is timed `--rounds` times, interleaved (A B C A B C ...), and the median printed; --breakdown then
+times each of its statements alone.
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.scale_prefill import SUBMISSION_COLUMNS as PREFILL_SUBMISSION_COLUMNS  # noqa: E402
 from connector.config import Settings, StagesSettings  # noqa: E402
-from connector.report import ReportQuery, build_report  # noqa: E402
+from connector.report import ReportQuery, build_report, tally  # noqa: E402
+from connector.report.build import _connect  # noqa: E402
 from connector.store.migrate import upgrade  # noqa: E402
 from connector.store.report_columns import TOUCH_COLUMNS, report_values  # noqa: E402
 from connector.store.report_columns import TOUCHES as REPORT_TOUCHES  # noqa: E402
+from connector.store.report_records import StageNames  # noqa: E402
+from connector.store.report_records import rebuild as rebuild_records  # noqa: E402
 from connector.store.report_writes import rebuild  # noqa: E402
 
 END = datetime(2026, 12, 1, tzinfo=UTC)
@@ -68,6 +72,7 @@ RULES = {
     },
     "won": {"crm": "hubspot", "object": "deal", "stage": "closedwon", "event": "order_created"},
 }
+SETTINGS = replace(Settings(), stages=StagesSettings(rules=RULES))
 
 SUBMISSION_COLUMNS = [
     *PREFILL_SUBMISSION_COLUMNS,
@@ -326,10 +331,16 @@ def fill(engine: Engine, n: int) -> None:
         raw.commit()
     finally:
         raw.close()
+    analyze = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # Statistics first: without them PostgreSQL walked the submissions for the facts' rebuild in a
+        # plan that took over 30 minutes (320 s with them, at load average 10).
+        connection.execute(text(analyze))
     with engine.begin() as connection:  # the bulk load bypassed the flush hook and (PG) the triggers
         rebuild(connection)
+        rebuild_records(connection, StageNames.from_settings(SETTINGS))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+        connection.execute(text(analyze))
 
 
 def _sqlite(value: Any) -> Any:
@@ -378,25 +389,58 @@ COMBOS = [
 ]
 
 
+def statements(engine: Engine, query: ReportQuery) -> list[tuple[str, Any]]:
+    """The statements build_report runs for `query`, named."""
+    dialect = engine.dialect.name
+    found: list[tuple[str, Any]] = [("profiles", tally.profiles())]
+    if query.date == "lead":
+        found.append(("lead facts", tally.lead_facts(query, dialect)))
+    else:
+        found.append(("won facts", tally.won_facts(query)))
+    if query.date == "lead" and dialect == "sqlite":
+        found.append(("lead records", tally.lead_records(query, dialect)))
+    else:
+        found.append(("record facts", tally.record_facts(query, dialect)))
+    return found
+
+
+def breakdown(engine: Engine, settings: Settings, rounds: int) -> None:
+    """Each combination's statements timed alone (all rows fetched), medians of `rounds`; the rest of the
+    report's time is folding rows in Python."""
+    for name, query in COMBOS:
+        parts = []
+        for label, statement in statements(engine, query):
+            times, count = [], 0
+            for _round in range(rounds):
+                started = time.perf_counter()
+                with _connect(engine) as connection:
+                    count = len(connection.execute(statement).all())
+                times.append(time.perf_counter() - started)
+            parts.append(f"{label} {statistics.median(times) * 1000:.0f} ms ({count:,} rows)")
+        print(f"  {name:45s} " + ", ".join(parts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", default="sqlite", help="sqlite, or a PostgreSQL URL")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--fresh", action="store_true", help="rebuild the ledger")
+    parser.add_argument("--breakdown", action="store_true", help="also time each statement alone")
     args = parser.parse_args()
     engine, empty = _engine(args.database, args.fresh, args.rows)
     if empty:
         started = time.perf_counter()
         fill(engine, args.rows)
         print(f"prefill: {args.rows:,} submissions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    settings = replace(Settings(), stages=StagesSettings(rules=RULES))
+    settings = SETTINGS
     with engine.connect() as connection:
         counts = {
             t: connection.scalar(text(f"SELECT COUNT(*) FROM {t}"))
             for t in ("submissions", "conversions", "stage_changes")
         }
     print(f"{engine.dialect.name}: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
+    build_report(engine, settings, COMBOS[0][1])  # warm: the caches, and the records for these stage names
     times: dict[str, list[float]] = {name: [] for name, _q in COMBOS}
     cpu: dict[str, list[float]] = {name: [] for name, _q in COMBOS}
     for _round in range(args.rounds):
@@ -413,6 +457,9 @@ def main() -> None:
     for name, _query in COMBOS:
         wall, used = statistics.median(times[name]) * 1000, statistics.median(cpu[name]) * 1000
         print(f"  {name:45s} median {wall:7.0f} ms wall, {used:7.0f} ms CPU in this process")
+    if args.breakdown:
+        print(f"  statements alone (load average {os.getloadavg()[0]:.1f}):")
+        breakdown(engine, settings, args.rounds)
     engine.dispose()
 
 
