@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
+from rq.utils import utcformat
 from sqlalchemy import event, select, update
 
 from connector import context
 from connector.intake.ledger import enqueue_receipts, new_batch_job_id
-from connector.jobs.receipts import TRANSACTION_RECEIPTS, process_receipts
+from connector.jobs.receipts import TRANSACTION_RECEIPTS, process_receipts, sweep_receipts
+from connector.queue.defaults import job_lease_seconds
 from connector.queue.push import push
 from connector.queue.take import give_back, take_queued
 from connector.store.models import FormEventClaim, JournalEntry, Receipt, Submission
+from connector.timeutil import utcnow
 
 URL = "/webhooks/forms/generic"
 
@@ -203,3 +207,26 @@ def test_taken_jobs_given_back_run_again_as_queued_jobs(ctx):
     for ids, job_id in zip(batches, job_ids, strict=True):
         assert Job.fetch(job_id, connection=ctx.redis).return_value() == {"processed": 1}
         assert status(ctx, ids[0]) == "processed"
+
+
+def test_jobs_a_dead_worker_had_taken_are_left_to_the_sweeper_once_their_lease_is_over(ctx):
+    """A worker died holding a taken batch job: the job reads as started (alive) for the lease, so the
+    sweeper leaves its receipts; once the lease is over the sweeper enqueues each receipt again, and a
+    worker processes each exactly once."""
+    context.install(ctx)
+    ids = [store(ctx, "generic", f"k{n}", lead(n)) for n in range(2)]
+    job_id = new_batch_job_id()
+    with ctx.sessions.begin() as session:  # stored a while ago by a group commit that queued job_id
+        stored_at = utcnow() - timedelta(minutes=5)
+        session.execute(
+            update(Receipt).where(Receipt.id.in_(ids)).values(job_id=job_id, received_at=stored_at)
+        )
+    enqueue_receipts(ctx, ids, job_id)
+    [taken] = take_queued(ctx, "intake-", 5, "a-worker-that-dies")
+    assert sweep_receipts(ctx) == 0, "taken within the lease: alive"
+    lease = job_lease_seconds(ctx.settings)
+    ctx.redis.hset(taken.key, "started_at", utcformat(utcnow() - timedelta(seconds=lease + 1)))
+    assert sweep_receipts(ctx) == 2
+    SimpleWorker([ctx.queue], connection=ctx.redis).work(burst=True)
+    assert [status(ctx, i) for i in ids] == ["processed"] * 2
+    assert all(journal(ctx, i) == ["processing", "submission", "processed"] for i in ids)
