@@ -142,35 +142,35 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
         # SQLite counts the records per profile (a join it runs through the event id index); PostgreSQL
         # reads them all faster than it runs that statement (heap fetches per lookup), then Python counts.
         counted = query.date == "lead" and dialect == "sqlite"
-        records: Sequence[Any]
+        # (profile, at, submission id, crm, object type, record id, won at, amount, currency) rows
+        records: Sequence[tuple[Any, ...]]
         if counted:
             records = _lead_records(connection, query, lenses, row_for)
         else:
-            records = connection.execute(tally.record_facts(query, dialect)).all()
+            records = connection.execute(tally.record_facts(query, dialect)).tuples().all()
     labels = {i: [_label(value) for _side, value in lens] for i, lens in lenses.items()}
-    best: dict[tuple[Any, ...], tuple[tuple[int, int], Any, datetime | None]] = {}
-    for found in records:
-        won_at = as_utc(found.won_at) if found.won_at is not None else None
+    best: dict[tuple[Any, ...], tuple[tuple[int, int], datetime | None, Any, Any]] = {}
+    for profile_id, at, submission_id, crm, object_type, record_id, won, amount, currency in records:
+        won_at = as_utc(won) if won is not None else None
         at_bucket = None
         if query.trend:
-            moment = won_at if query.date == "won" else found.at
+            moment = won_at if query.date == "won" else at
             at_bucket = tally.bucket_label(moment, query.trend) if moment is not None else None
-        first = (found.at, found.submission_id)
-        crm, object_type, record_id = found.crm, found.object_type, found.record_id
-        for label in labels[found.profile_id]:
+        first = (at, submission_id)
+        for label in labels[profile_id]:
             record = (label, at_bucket, crm, object_type, record_id)
             kept = best.get(record)
             if kept is None or first < kept[0]:
-                best[record] = (first, found, won_at)
-    for record, (first, found, won_at) in best.items():
+                best[record] = (first, won_at, amount, currency)
+    for record, (first, won_at, amount, currency) in best.items():
         row = row_for((record[0], record[1]))
         if not counted:
             row.opportunities += 1
         if won_at is None:
             continue
         row.won += 1
-        if found.amount is not None and found.currency:
-            row.won_amounts[found.currency] = row.won_amounts.get(found.currency, 0) + int(found.amount)
+        if amount is not None and currency:
+            row.won_amounts[currency] = row.won_amounts.get(currency, 0) + int(amount)
         row.days_to_won.append((won_at.timestamp() - first[0]) / 86400)
     for row in rows.values():
         if row.days_to_won:
@@ -179,7 +179,9 @@ def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Repo
     return Report(query, ordered)
 
 
-def _lead_records(connection: Connection, query: ReportQuery, lenses: Any, row_for: Any) -> list[Any]:
+def _lead_records(
+    connection: Connection, query: ReportQuery, lenses: Any, row_for: Any
+) -> list[tuple[Any, ...]]:
     """By lead date: each cell's opportunity records counted (per profile by the database, a record
     reaching a cell through several facts once); returns the won records' (record, fact) rows."""
     won = []
@@ -191,7 +193,19 @@ def _lead_records(connection: Connection, query: ReportQuery, lenses: Any, row_f
                 row_for((_label(value), at_bucket)).opportunities += found.n
             continue
         if found.won_at is not None:
-            won.append(found)
+            won.append(
+                (
+                    found.profile_id,
+                    found.at,
+                    found.submission_id,
+                    found.crm,
+                    found.object_type,
+                    found.record_id,
+                    found.won_at,
+                    found.amount,
+                    found.currency,
+                )
+            )
         if found.shared:
             at_bucket = tally.bucket_label(found.at, query.trend) if query.trend else None
             for _side, value in lenses[found.profile_id]:
