@@ -74,7 +74,10 @@ def store_stage_changes(
     """Insert the changes not seen before (by delivery or by change); returns the new row ids."""
     new_ids: list[int] = []
     now = utcnow()
-    for change in changes:
+    # In record order (stable, so one record's changes keep theirs): the report_records triggers lock
+    # each record's row on PostgreSQL, and two deliveries naming the same records in opposite orders
+    # would otherwise deadlock.
+    for change in sorted(changes, key=lambda c: (c.crm, c.object_type, c.record_id)):
         values = {
             "crm": change.crm,
             "object_type": change.object_type,
