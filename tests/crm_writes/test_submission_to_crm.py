@@ -232,3 +232,20 @@ def test_salesforce_multiple_match_is_recorded_on_the_write(salesforce_double, e
     with ctx.sessions() as session:
         text = render_text(event_story(session, "evt-11"))
     assert f"not touched: {older}" in text
+
+
+def test_a_trickle_of_leads_within_the_batch_window_is_one_crm_call(hubspot_double, env, client, ctx, processes):
+    """A worker that drains faster than leads arrive finds the queue empty between them: their writes still
+    go out together while each comes within a window of the one before (not cut when the oldest is a
+    window old)."""
+    from tests.crm_writes.conftest import hubspot_env
+
+    env.update(hubspot_env(hubspot_double))
+    env["CONNECTOR_CRM__BATCH_WINDOW_SECONDS"] = "1.5"
+    processes.start("worker", name="worker")
+    for n in range(8):  # 2.1 s from the first to the last: longer than one window
+        client.post(URL, json=submission(40 + n), headers=AUTH)
+        time.sleep(0.3)
+    wait_for(lambda: settled(ctx, 8), timeout=60, message="all eight written")
+    assert hubspot_double.calls["batch_create"] == 1, hubspot_double.calls
+    assert all(w.status == "written" for w in writes(ctx))
