@@ -234,7 +234,9 @@ def test_salesforce_multiple_match_is_recorded_on_the_write(salesforce_double, e
     assert f"not touched: {older}" in text
 
 
-def test_a_trickle_of_leads_within_the_batch_window_is_one_crm_call(hubspot_double, env, client, ctx, processes):
+def test_a_trickle_of_leads_within_the_batch_window_is_one_crm_call(
+    hubspot_double, env, client, ctx, processes
+):
     """A worker that drains faster than leads arrive finds the queue empty between them: their writes still
     go out together while each comes within a window of the one before (not cut when the oldest is a
     window old)."""
