@@ -49,16 +49,6 @@ DEALS = sa.table(
     sa.column("event_id", sa.String),
 )
 NAMES = sa.table("report_stage_names", sa.column("kind", sa.String), sa.column("name", sa.String))
-RECORD_COLUMNS = (
-    "crm",
-    "object_type",
-    "record_id",
-    "event_id",
-    "won_at",
-    "won_change_id",
-    "amount",
-    "currency",
-)
 RECORDS = sa.table(
     "report_records",
     sa.column("crm", sa.String),
@@ -70,6 +60,7 @@ RECORDS = sa.table(
     sa.column("amount", sa.BigInteger),
     sa.column("currency", sa.String),
 )
+RECORD_COLUMNS = tuple(c.name for c in RECORDS.columns)
 KEY = ("crm", "object_type", "record_id")
 
 CHANGE_COLUMNS = (
