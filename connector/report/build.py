@@ -15,6 +15,7 @@ from connector.config import Settings
 from connector.report import sql, tally
 from connector.report.query import NONE_LABEL, Cell, ReportError, ReportQuery
 from connector.store.report_facts import lens_sides, members, parse_sent
+from connector.store.report_records import StageNames
 from connector.store.report_records import ensure as ensure_records
 from connector.timeutil import as_utc
 
@@ -98,8 +99,7 @@ def _won_in_range(row: Any, query: ReportQuery) -> bool:
 
 def build_report(engine: Engine, settings: Settings, query: ReportQuery) -> Report:
     """The report for `query`, from the ledger alone: the facts per profile, then the records."""
-    stages = sql.Stages.from_settings(settings)
-    ensure_records(engine, stages)
+    ensure_records(engine, StageNames.from_settings(settings))
     dialect = engine.dialect.name
     rows: dict[tuple[str, str | None], Row] = {}
 
@@ -233,15 +233,14 @@ def list_cell(engine: Engine, settings: Settings, query: ReportQuery, cell: Cell
     """The people and event ids behind one cell, newest first (at most LIST_LIMIT)."""
     if query.trend and cell.bucket is None:
         raise ReportError("list: the report has a trend; name the bucket, METRIC=VALUE@YYYY-MM-DD")
-    stages = sql.Stages.from_settings(settings)
-    ensure_records(engine, stages)
+    ensure_records(engine, StageNames.from_settings(settings))
     dialect = engine.dialect.name
     if cell.metric in ("opportunities", "won"):
 
         def narrow(v: sql.Variant) -> list[Any]:
             return sql.cell_filter(v, dialect, query, cell.group, cell.bucket)
 
-        found = _record_rows(engine, sql.opportunities(query, stages, dialect, narrow), query)
+        found = _record_rows(engine, sql.opportunities(query, dialect, narrow), query)
         if cell.metric == "won":
             found = [f for f in found if _won_in_range(f, query)]
         found.sort(key=lambda f: (as_utc(f.won_at or f.submitted_at), f.record_id), reverse=True)
@@ -260,7 +259,7 @@ def list_cell(engine: Engine, settings: Settings, query: ReportQuery, cell: Cell
         ]
     with _connect(engine) as connection:
         if cell.metric == "conversions":
-            statement = sql.cell_conversions(query, stages, dialect, cell.group, cell.bucket)
+            statement = sql.cell_conversions(query, dialect, cell.group, cell.bucket)
             return [
                 {
                     **_person(f),
@@ -272,7 +271,7 @@ def list_cell(engine: Engine, settings: Settings, query: ReportQuery, cell: Cell
                 for f in connection.execute(statement.limit(LIST_LIMIT))
             ]
         kind = {"submissions": "form", "meetings": "booking"}.get(cell.metric)
-        statement = sql.cell_submissions(query, stages, dialect, cell.group, cell.bucket, kind)
+        statement = sql.cell_submissions(query, dialect, cell.group, cell.bucket, kind)
         return [
             {**_person(f), "kind": f.kind, "source": f.source, "submitted_at": _day(f.submitted_at)}
             for f in connection.execute(statement.limit(LIST_LIMIT))

@@ -1,9 +1,9 @@
 """The report's statements (SQLAlchemy Core, the same on SQLite and PostgreSQL).
 
-Three grouped reads, each over the submissions' report columns: people and submissions; the CRM records
-that became opportunities (their stage changes folded per record, linked to a lead by the event id the
-stage resolver attributed them to); and the conversions sent. The "any AI touch" model is the union of a
-first-touch and a latest-touch read, each limited to AI touches, so a submission counts once per value.
+The reads behind a cell's list, over the submissions' report columns: its submissions, its opportunity
+records (report_records, linked to a lead by event id) and its conversions sent; the counts themselves
+come from the facts (connector.report.tally). The "any AI touch" model is the union of a first-touch and a
+latest-touch read, each limited to AI touches, so a submission counts once per value.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
-    case,
     func,
     literal_column,
     select,
@@ -28,15 +27,10 @@ from sqlalchemy import (
 
 from connector.report.query import NONE_LABEL, ReportQuery
 from connector.store.models import Conversion, ConversionStatus, ReportRecord, Submission
-from connector.store.report_records import StageNames
 
 S = Submission.__table__
 C = Conversion.__table__
 RR = ReportRecord.__table__
-
-
-Stages = StageNames
-"""Which stages make an opportunity and which a won deal (connector.store.report_records)."""
 
 
 def records() -> FromClause:
@@ -87,7 +81,7 @@ class Variant:
     where: list[ColumnElement[bool]]
 
 
-def variants(query: ReportQuery, stages: Stages) -> list[Variant]:
+def variants(query: ReportQuery) -> list[Variant]:
     """One read for a first or latest touch model, two (one per touch, AI touches only) for `any`."""
     touches = ("first", "latest") if query.touch == "any" else (query.touch,)
     result = []
@@ -132,38 +126,6 @@ def _combined(selects: Sequence[Select[Any]], distinct: bool) -> FromClause:
     return (union(*selects) if distinct else union_all(*selects)).subquery("t")
 
 
-def _grouped(query: ReportQuery, t: FromClause, *aggregates: Any, extra: Sequence[Any] = ()) -> Select[Any]:
-    keys = [t.c.g] + ([t.c.b] if query.trend else []) + list(extra)
-    return select(*keys, *aggregates).group_by(*keys)
-
-
-def people(query: ReportQuery, stages: Stages, dialect: str) -> Select[Any]:
-    """Per group (and bucket): distinct people, form submissions, booked meetings."""
-    selects = [
-        select(*_keys(v, dialect, query), S.c.id.label("sid"), S.c.person_key, S.c.kind)
-        .select_from(v.source)
-        .where(*v.where)
-        for v in variants(query, stages)
-    ]
-    t = _combined(selects, distinct=True)
-    # Per person first, then per group: a hash aggregate of the people instead of sorting every
-    # submission for COUNT(DISTINCT) (which PostgreSQL spilled to disk at 1,000,000 rows).
-    per_person = _grouped(
-        query,
-        t,
-        func.sum(case((t.c.kind == "form", 1), else_=0)).label("forms"),
-        func.sum(case((t.c.kind == "booking", 1), else_=0)).label("bookings"),
-        extra=[t.c.person_key],
-    ).subquery("p")
-    return _grouped(
-        query,
-        per_person,
-        func.count().label("leads"),
-        func.sum(per_person.c.forms).label("submissions"),
-        func.sum(per_person.c.bookings).label("meetings"),
-    )
-
-
 def record_columns(r: FromClause) -> list[Any]:
     return [
         r.c.crm,
@@ -182,13 +144,12 @@ def record_columns(r: FromClause) -> list[Any]:
 
 def opportunities(
     query: ReportQuery,
-    stages: Stages,
     dialect: str,
     narrow: Callable[[Variant], list[Any]] | None = None,
 ) -> Select[Any] | CompoundSelect[Any]:
     """One row per (group, bucket, record, lead submission) for every opportunity record."""
     selects = []
-    for v in variants(query, stages):
+    for v in variants(query):
         r = records()
         if query.date == "won":
             # The records won in the range themselves, placed at their win (joining them through the
@@ -204,24 +165,12 @@ def opportunities(
     return union_all(*selects) if len(selects) > 1 else selects[0]
 
 
-def conversions(query: ReportQuery, stages: Stages, dialect: str) -> Select[Any]:
-    """Per group (and bucket) and event type: conversions sent to OpenAI."""
-    selects = [
-        select(*_keys(v, dialect, query), C.c.id.label("cid"), C.c.event_type, C.c.custom_event_name)
-        .select_from(v.source.join(C, C.c.submission_id == S.c.id))
-        .where(*v.where, C.c.status == ConversionStatus.SENT)
-        for v in variants(query, stages)
-    ]
-    t = _combined(selects, distinct=True)
-    return _grouped(query, t, func.count().label("n"), extra=[t.c.event_type, t.c.custom_event_name])
-
-
 def cell_submissions(
-    query: ReportQuery, stages: Stages, dialect: str, group: str, at_bucket: str | None, kind: str | None
+    query: ReportQuery, dialect: str, group: str, at_bucket: str | None, kind: str | None
 ) -> Select[Any]:
     """The submissions behind a leads / submissions / meetings cell, newest first."""
     selects = []
-    for v in variants(query, stages):
+    for v in variants(query):
         where = [*v.where, *cell_filter(v, dialect, query, group, at_bucket)]
         if kind:
             where.append(S.c.kind == kind)
@@ -242,9 +191,7 @@ def cell_submissions(
     return select(t).order_by(t.c.submitted_at.desc(), t.c.sid.desc())
 
 
-def cell_conversions(
-    query: ReportQuery, stages: Stages, dialect: str, group: str, at_bucket: str | None
-) -> Select[Any]:
+def cell_conversions(query: ReportQuery, dialect: str, group: str, at_bucket: str | None) -> Select[Any]:
     """The conversions behind a conversions cell, newest first."""
     selects = [
         select(
@@ -262,7 +209,7 @@ def cell_conversions(
         .where(
             *v.where, C.c.status == ConversionStatus.SENT, *cell_filter(v, dialect, query, group, at_bucket)
         )
-        for v in variants(query, stages)
+        for v in variants(query)
     ]
     t = _combined(selects, distinct=True)
     return select(t).order_by(t.c.cid.desc())
