@@ -12,7 +12,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from connector.context import Context
 from connector.conversions.metrics import conversions_by_status, requests_by_outcome
@@ -88,18 +88,18 @@ class LedgerCollector:
         try:
             with self.ctx.sessions() as session:
                 for status in DEAL_STATUSES:
-                    count = session.scalar(
-                        select(func.count())
-                        .select_from(DealAttribution)
-                        .where(DealAttribution.status == status)
-                    )
-                    deals.add_metric([status], count or 0)
+                    deals.add_metric([status], session.scalar(deals_statement(status)) or 0)
         except Exception as exc:
             log.warning("metrics: deal attribution counts unavailable: %s", exc)
         return deals
 
 
 DEAL_STATUSES = (DealAttributionStatus.PENDING, DealAttributionStatus.SENDING, DealAttributionStatus.FAILED)
+
+
+def deals_statement(status: str) -> Select[int]:
+    """The deal attributions of one status: a range of the (status, next_attempt_at) index."""
+    return select(func.count()).select_from(DealAttribution).where(DealAttribution.status == status)
 
 
 def render(ctx: Context) -> bytes:

@@ -1,19 +1,16 @@
 """Conversions ledger counts for /metrics: events by status and event name, API requests by outcome.
 
 Read from the database at scrape time, so every process reports the same numbers and a restart resets
-nothing. Each family is one grouped query; the conversions' counts are kept by triggers (store.counts).
+nothing. Both read counts kept by triggers (store.counts), a few rows however long the ledger.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from connector.conversions.dispatch import LOST
-from connector.conversions.outcomes import IN_FLIGHT
 from connector.conversions.sender import classify_answer
 from connector.store.counts import ledger_counts
-from connector.store.models import ConversionRequest, ConversionStatus
+from connector.store.models import ConversionStatus
 
 STATUSES = (ConversionStatus.PENDING, ConversionStatus.SENDING, *ConversionStatus.FINAL)
 """Every status the ledger uses; each is reported (0 included) for every event name seen."""
@@ -35,20 +32,16 @@ def conversions_by_status(session: Session) -> dict[tuple[str, str, str], int]:
 
 
 def requests_by_outcome(session: Session) -> dict[tuple[str, str], int]:
-    """(outcome, HTTP status or "none") -> finished Conversions API requests (in-flight ones excluded)."""
-    kind = case(
-        (ConversionRequest.status_code.is_not(None), "answered"),
-        (ConversionRequest.error == LOST, "no_response"),  # the worker died waiting; the sweeper resent
-        else_="network_error",
-    )
-    rows = session.execute(
-        select(ConversionRequest.status_code, kind, func.count())
-        .where(ConversionRequest.error.is_distinct_from(IN_FLIGHT))
-        .group_by(ConversionRequest.status_code, kind)
-    )
+    """(outcome, HTTP status or "none") -> finished Conversions API requests (in-flight ones excluded).
+
+    Read from the counts the triggers keep per answer and HTTP status (migration 0015): grouping the
+    requests themselves read the whole table, millions of rows on a ledger that has sent for months."""
     found: dict[tuple[str, str], int] = {}
-    for code, answer, count in rows:
-        outcome = _OUTCOMES[classify_answer(code)] if answer == "answered" else answer
-        key = (outcome, "none" if code is None else str(code))
+    for (answer, code, _), count in ledger_counts(session, "requests").items():
+        if answer == "in_flight":  # written before the send; counted once its answer is recorded
+            continue
+        status = int(code) if code else None
+        outcome = _OUTCOMES[classify_answer(status)] if answer == "answered" else answer
+        key = (outcome, code or "none")
         found[key] = found.get(key, 0) + count
     return found

@@ -495,8 +495,9 @@ class AdminSignInFailure(Base):
 
 
 class LedgerCount(Base):
-    """Rows of `ledger` (receipts, conversions) per status and event name, kept by database triggers
-    (migration 0008, connector.store.counts): /metrics reads these instead of counting the ledger."""
+    """Rows of `ledger` (receipts, conversions) per status and event name, and Conversions API requests
+    (ledger "requests") per answer and HTTP status (in `event_type`), kept by database triggers (migrations
+    0008, 0015, connector.store.counts): /metrics reads these instead of counting the ledger."""
 
     __tablename__ = "ledger_counts"
 

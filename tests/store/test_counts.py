@@ -1,4 +1,5 @@
-"""The status counts /metrics reads (ledger_counts, kept by triggers) equal counting the ledger itself."""
+"""The counts /metrics reads (ledger_counts, kept by triggers) equal counting the ledger itself: receipts and
+conversions by status, Conversions API requests by answer and HTTP status."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from connector.conversions.dispatch import LOST
+from connector.conversions.outcomes import IN_FLIGHT
 from connector.store.counts import fold, ledger_counts
-from connector.store.models import Conversion, LedgerCount, Receipt
+from connector.store.models import Conversion, ConversionRequest, LedgerCount, Receipt
 from connector.timeutil import utcnow
 
 
@@ -55,6 +58,25 @@ def counted(session) -> dict[str, dict[tuple[str, str, str], int]]:  # type: ign
     }
 
 
+def request(token: str, code: int | None = None, error: str | None = None) -> dict:
+    return {"pixel_id": "px", "attempt_token": token, "status_code": code, "error": error, "event_ids": []}
+
+
+def requests_counted(session) -> dict[tuple[str, str, str], int]:  # type: ignore[no-untyped-def]
+    """The requests by answer and HTTP status, from the rows themselves (what the metric used to group)."""
+    found: dict[tuple[str, str, str], int] = {}
+    for code, error in session.execute(select(ConversionRequest.status_code, ConversionRequest.error)):
+        if error == IN_FLIGHT:
+            answer = "in_flight"
+        elif code is not None:
+            answer = "answered"
+        else:
+            answer = "no_response" if error == LOST else "network_error"
+        key = (answer, "" if code is None else str(code), "")
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
 def kept(session) -> dict[str, dict[tuple[str, str, str], int]]:  # type: ignore[no-untyped-def]
     return {ledger: ledger_counts(session, ledger) for ledger in ("receipts", "conversions")}
 
@@ -92,6 +114,45 @@ def test_counts_follow_inserts_status_changes_and_deletes(ctx) -> None:
             assert session.scalar(select(func.count()).where(LedgerCount.shard != 0)) == 0
 
 
+def test_request_counts_follow_sends_answers_lost_workers_and_erasure(ctx) -> None:
+    """Each write the sender makes to conversion_requests, in its own transaction as the sender does."""
+    with ctx.sessions.begin() as session:  # three claims: each writes its request in flight
+        session.execute(insert(ConversionRequest), [request(t, error=IN_FLIGHT) for t in ("a", "b", "c")])
+    with ctx.sessions.begin() as session:  # "a" answered: the in-flight row replaced by the exchanges made
+        session.execute(
+            delete(ConversionRequest).where(
+                ConversionRequest.attempt_token == "a", ConversionRequest.error == IN_FLIGHT
+            )
+        )
+        session.execute(
+            insert(ConversionRequest),
+            [request("a", 200), request("a", 400), request("a", 503), request("a", error="ConnectError")],
+        )
+    with ctx.sessions.begin() as session:  # "b"'s worker died: its events claimed again
+        session.execute(
+            update(ConversionRequest)
+            .where(ConversionRequest.attempt_token == "b", ConversionRequest.error == IN_FLIGHT)
+            .values(error=LOST)
+        )
+        session.execute(update(ConversionRequest).values(body=None))  # erasure: no count changes
+        session.execute(insert(ConversionRequest).values(request("probe", 401)))  # a probe's exchange
+    with ctx.sessions.begin() as session:
+        expected = requests_counted(session)
+        assert ledger_counts(session, "requests") == expected
+        assert expected == {
+            ("in_flight", "", ""): 1,
+            ("answered", "200", ""): 1,
+            ("answered", "400", ""): 1,
+            ("answered", "401", ""): 1,
+            ("answered", "503", ""): 1,
+            ("network_error", "", ""): 1,
+            ("no_response", "", ""): 1,
+        }
+        fold(session)
+    with ctx.sessions() as session:
+        assert ledger_counts(session, "requests") == expected
+
+
 def test_a_status_emptied_is_absent_like_in_a_group_by(ctx) -> None:
     with ctx.sessions.begin() as session:
         session.execute(insert(Receipt).values(receipt(1)))
@@ -114,6 +175,30 @@ def test_migration_counts_the_rows_already_stored(settings) -> None:
     upgrade(engine)
     with Session(engine) as session:
         assert ledger_counts(session, "receipts") == {("processed", "", ""): 4, ("failed", "", ""): 1}
+    engine.dispose()
+
+
+def test_migration_counts_the_requests_already_stored(settings) -> None:
+    from connector.store.db import make_engine
+    from connector.store.migrate import upgrade
+
+    engine = make_engine(settings)
+    upgrade(engine, "0014")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(ConversionRequest.__table__),
+            [request("a", 200), request("a", 200), request("b", error=LOST), request("c", error=IN_FLIGHT)],
+        )
+    upgrade(engine)
+    with Session(engine) as session:
+        assert ledger_counts(session, "requests") == {
+            ("answered", "200", ""): 2,
+            ("no_response", "", ""): 1,
+            ("in_flight", "", ""): 1,
+        }
+        session.execute(insert(ConversionRequest).values(request("d", 200)))  # and the triggers keep them
+        fold(session)
+        assert ledger_counts(session, "requests")[("answered", "200", "")] == 3
     engine.dispose()
 
 

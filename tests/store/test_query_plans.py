@@ -18,7 +18,9 @@ from sqlalchemy.ext.compiler import compiles
 from connector.bookings.story import bookings_of, lead_conversion, release_marks
 from connector.conversions.dispatch import expiring, overdue_pixels
 from connector.jobs.bookings import held_statement
+from connector.metrics import DEAL_STATUSES, deals_statement
 from connector.queue.ledgers import CONVERSIONS, CRM_WRITES, RECEIPTS, STAGE_CHANGES
+from connector.store.counts import counts_statement
 from connector.store.models import Conversion, CrmWrite, StageChange
 from connector.story import (
     conversions_of,
@@ -154,6 +156,16 @@ HOT: dict[str, tuple[Callable[[], list[Select[Any]]], tuple[str, ...], bool]] = 
         (BY_STATUS,),
         True,
     ),
+    "metrics scrape: receipts, conversions and requests counts": (
+        lambda: [counts_statement(ledger) for ledger in ("receipts", "conversions", "requests")],
+        ("ledger_counts_pkey|sqlite_autoindex_ledger_counts_1",),
+        False,  # grouped in the key's own order
+    ),
+    "metrics scrape: deal attributions waiting, sending, failed": (
+        lambda: [deals_statement(status) for status in DEAL_STATUSES],
+        ("ix_deal_attributions_status",),
+        False,
+    ),
 }
 
 
@@ -161,7 +173,8 @@ def plan(session: Any, statement: Select[Any]) -> str:
     """The database's plan for `statement`, one line per step."""
     rows = session.execute(Explain(statement)).all()
     if session.bind.dialect.name == "sqlite":
-        return "\n".join(str(row.detail) for row in rows)
+        # (id, parent, notused, detail) by position: a statement of four columns lends the rows its names
+        return "\n".join(str(row[3]) for row in rows)
     return "\n".join(str(row[0]) for row in rows)
 
 
