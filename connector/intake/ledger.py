@@ -1,8 +1,11 @@
 """Store receipts durably before answering, and acknowledge redeliveries without storing them twice.
 
-Concurrent requests in one process share a transaction (group commit): a writer thread takes whatever
-receipts are waiting, inserts them in one statement, commits once, enqueues them in one Redis round trip,
-and wakes each request. Every request still gets its answer only after its receipt is committed.
+Concurrent requests in one process share a transaction (group commit, leader and followers): the request
+that finds no commit under way leads: it takes whatever receipts are waiting, its own among them, inserts
+them in one statement, commits once, passes the lead to the first request that arrived meanwhile, queues
+the batch's job in one Redis round trip and wakes each request of its batch. No thread is woken to write
+and none waits for its own commit's hand-back. Every request still gets its answer only after its receipt
+is committed.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import queue
 import secrets
 import threading
 from dataclasses import dataclass
@@ -76,36 +78,42 @@ def store_receipt(
     ctx: Context, source: Source[Any], request: IncomingRequest, submission: Delivery
 ) -> StoredReceipt:
     """Commit the receipt and enqueue its job; a known delivery key is acknowledged as a duplicate."""
-    return _writer(ctx).submit(receipt_values(source, request, submission)).wait(STORE_TIMEOUT_SECONDS)
+    return _writer(ctx).store(receipt_values(source, request, submission), STORE_TIMEOUT_SECONDS)
 
 
 class Waiter:
-    """One request's wait for its receipt's answer: a lock taken now and released by the writer (lighter
-    than a Future, whose condition allocates a lock per wait and notifies through a list)."""
+    """One request's place in the group commit: a lock taken now and released once, either with the
+    request's answer or with the lead (lighter than a Future, whose condition allocates a lock per wait)."""
 
-    __slots__ = ("_done", "_result", "_error")
+    __slots__ = ("_done", "result", "error", "lead")
 
     def __init__(self) -> None:
         self._done = threading.Lock()
         self._done.acquire()
-        self._result: StoredReceipt | None = None
-        self._error: BaseException | None = None
+        self.result: StoredReceipt | None = None
+        self.error: BaseException | None = None
+        self.lead = False
 
     def set_result(self, result: StoredReceipt) -> None:
-        self._result = result
+        self.result = result
         self._done.release()
 
     def set_exception(self, error: BaseException) -> None:
-        self._error = error
+        self.error = error
         self._done.release()
 
-    def wait(self, timeout: float) -> StoredReceipt:
-        if not self._done.acquire(timeout=timeout):
-            raise StoreTimeout(f"receipt not committed within {timeout:g}s")
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+    def take_lead(self) -> None:
+        self.lead = True
+        self._done.release()
+
+    def woken(self, timeout: float) -> bool:
+        return self._done.acquire(timeout=timeout)
+
+    def answer(self) -> StoredReceipt:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
 
 Pending = tuple[dict[str, Any], Waiter]
@@ -117,13 +125,11 @@ _writers_lock = threading.Lock()
 
 def _writer(ctx: Context) -> ReceiptWriter:
     writer = ctx.__dict__.get("receipt_writer")
-    if writer is None or not writer.is_alive():
+    if writer is None:
         with _writers_lock:
             writer = ctx.__dict__.get("receipt_writer")
-            if writer is None or not writer.is_alive():
-                writer = ReceiptWriter(ctx)
-                writer.start()
-                ctx.__dict__["receipt_writer"] = writer
+            if writer is None:
+                writer = ctx.__dict__["receipt_writer"] = ReceiptWriter(ctx)
     return writer
 
 
@@ -136,50 +142,84 @@ class _Committed:
     jobs: list[tuple[list[int], str]]
 
 
-class ReceiptWriter(threading.Thread):
-    """The group-commit thread of one process."""
+class ReceiptWriter:
+    """The group commit of one process: the waiting receipts, and whether a request leads a commit now."""
 
     def __init__(self, ctx: Context):
-        super().__init__(name="connector-receipt-writer", daemon=True)
         self.ctx = ctx
-        self.pending: queue.SimpleQueue[Pending] = queue.SimpleQueue()
+        self._state = threading.Lock()
+        self._pending: list[Pending] = []
+        self._leading = False
         self._connection: Connection | None = None
         self._host_lock = HostLock(ctx.engine)
         self._autocommit = ctx.engine.dialect.name == "postgresql"
         """The held connection commits each statement (PostgreSQL: an INSERT is atomic on its own)."""
 
-    def submit(self, values: dict[str, Any]) -> Waiter:
+    def store(self, values: dict[str, Any], timeout: float) -> StoredReceipt:
+        """The receipt's answer once it is committed: written now if no commit is under way, else by the
+        request leading the next one (perhaps this one, once the lead is passed to it)."""
         waiter = Waiter()
-        self.pending.put((values, waiter))
-        return waiter
+        with self._state:
+            self._pending.append((values, waiter))
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            self._wait(waiter, timeout)
+            lead = waiter.lead
+        if lead:
+            self._lead()
+        return waiter.answer()
 
-    def run(self) -> None:
-        while True:
-            first = self.pending.get()
+    def _wait(self, waiter: Waiter, timeout: float) -> None:
+        if waiter.woken(timeout):
+            return
+        with self._state:
+            waiting = not waiter.lead and any(w is waiter for _values, w in self._pending)
+            if waiting:  # never taken: withdrawn, so no one passes it the lead
+                self._pending = [p for p in self._pending if p[1] is not waiter]
+        if waiting or not waiter.woken(timeout):
+            raise StoreTimeout(f"receipt not committed within {timeout:g}s")
+
+    def _lead(self) -> None:
+        """Commit what is waiting, pass the lead on, queue the batch's job, answer each of its requests."""
+        batch: list[Pending] = []
+        committed: _Committed | BaseException
+        try:
             # On SQLite the batch is taken once the other web processes' commits are done: what arrived
-            # while this writer waited for the lock goes into this commit, not the next.
+            # while this request waited for the lock goes into this commit, not the next.
             with self._host_lock.held():
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(self.pending.get_nowait())
-                    except queue.Empty:
-                        break
-                try:
-                    committed = self._commit(batch)
-                except Exception as exc:  # the database is down: every request in the batch answers 503
-                    for _values, waiter in batch:
-                        waiter.set_exception(exc)
-                    continue
+                batch = self._take()
+                committed = self._commit(batch)
+        except Exception as exc:  # the database is down: every request in the batch answers 503
+            batch = batch or self._take()
+            committed = exc
+        finally:
+            self._pass_lead()
+        if isinstance(committed, BaseException):
+            results: list[StoredReceipt | BaseException] = [committed] * len(batch)
+        else:
             try:
                 results = self._enqueue(committed)
             except Exception as exc:  # pragma: no cover - enqueue_receipts answers Redis errors itself
                 results = [exc] * len(batch)
-            for (_values, waiter), result in zip(batch, results, strict=True):
-                if isinstance(result, BaseException):
-                    waiter.set_exception(result)
-                else:
-                    waiter.set_result(result)
+        for (_values, waiter), result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(result)
+
+    def _take(self) -> list[Pending]:
+        with self._state:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        return batch
+
+    def _pass_lead(self) -> None:
+        """The first request that arrived during this commit leads the next; with none, no one leads."""
+        with self._state:
+            if self._pending:
+                self._pending[0][1].take_lead()
+            else:
+                self._leading = False
 
     def _write(self, batch: list[tuple[dict[str, Any], Any]]) -> list[StoredReceipt | BaseException]:
         """Commit the batch and queue its job: each request's answer."""

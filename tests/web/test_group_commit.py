@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
+import time
 from concurrent.futures import Future
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from connector.intake.ledger import ReceiptWriter
+from connector.intake.host_lock import HostLock
+from connector.intake.ledger import ReceiptWriter, StoreTimeout
 from connector.store.models import JournalEntry, Receipt
 from connector.timeutil import utcnow
 from tests.conftest import TOKEN
@@ -60,7 +65,9 @@ def test_an_over_long_event_id_is_cut_to_fit_and_the_lead_is_kept(client, ctx):
     assert response.get_json()["status"] == "accepted"
     with ctx.sessions() as session:
         [receipt] = session.scalars(select(Receipt)).all()
-        notes = session.scalars(select(JournalEntry.message).where(JournalEntry.receipt_id == receipt.id)).all()
+        notes = session.scalars(
+            select(JournalEntry.message).where(JournalEntry.receipt_id == receipt.id)
+        ).all()
     assert len(receipt.event_id) == 255 and len(receipt.delivery_key) <= 255
     assert any("cut to fit" in n and "event_id" in n for n in notes), notes
     assert run_jobs(ctx) == ["processed"]
@@ -92,3 +99,45 @@ def test_concurrent_webhooks_with_copies_all_get_their_own_answer(app, ctx):
     assert sorted(kind for _, kind, _ in answers).count("duplicate") == 20
     with ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Receipt)) == 60
+
+
+@contextlib.contextmanager
+def commits_held(ctx):  # type: ignore[no-untyped-def]
+    """Keep the group commit from committing: SQLite's intake lock file, PostgreSQL's receipts table."""
+    if ctx.engine.dialect.name == "sqlite":
+        fd = os.open(HostLock(ctx.engine).path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+    else:
+        with ctx.engine.connect() as connection, connection.begin():
+            connection.execute(text("LOCK TABLE receipts IN EXCLUSIVE MODE"))
+            yield
+
+
+def test_a_request_that_gives_up_waiting_is_withdrawn_and_the_next_is_still_served(ctx):
+    writer = ReceiptWriter(ctx)
+    outcomes: dict[str, object] = {}
+
+    def store(key: str, timeout: float) -> None:
+        try:
+            outcomes[key] = writer.store(values(key), timeout)
+        except StoreTimeout as exc:
+            outcomes[key] = exc
+
+    with commits_held(ctx):
+        leader = threading.Thread(target=store, args=("event:leader", 30))
+        leader.start()
+        time.sleep(0.3)  # the leader is committing (held), so the next request waits behind it
+        store("event:gave-up", 0.3)
+        assert isinstance(outcomes["event:gave-up"], StoreTimeout)
+    leader.join(10)
+    assert not outcomes["event:leader"].duplicate  # type: ignore[attr-defined]
+    store("event:after", 5)
+    assert not outcomes["event:after"].duplicate  # type: ignore[attr-defined]
+    with ctx.sessions() as session:
+        keys = session.scalars(select(Receipt.delivery_key).order_by(Receipt.id)).all()
+    assert keys == ["event:leader", "event:after"], "the request that answered 503 was not stored behind it"
