@@ -1,5 +1,6 @@
 """Flat at 1,000,000 rows: intake, the conversions sender, `events show` and /metrics on a small ledger
-and a large one (prefilled in bulk by bench/scale_prefill.py), measured interleaved, as large/small ratios.
+and a large one (prefilled in bulk by bench/scale_prefill.py, with the Conversions API requests that
+carried the conversions), measured interleaved, as large/small ratios.
 
 Each ratio is a cost ratio (time per unit on the large ledger over the small one; 1.0: no slower), the
 median of the per-round ratios. Goal: <= 1.1 for each.
@@ -31,7 +32,7 @@ from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 from bench.conversions import API_KEY, MAIN_PIXEL, insert_events  # noqa: E402
 from bench.intake import TOKEN, free_port, request_factory, wait_up  # noqa: E402
 from bench.loadgen import run_load  # noqa: E402
-from bench.scale_prefill import event_id, prefill  # noqa: E402
+from bench.scale_prefill import event_id, prefill, requests  # noqa: E402
 from connector.config import load_settings  # noqa: E402
 from connector.context import Context  # noqa: E402
 from connector.jobs.conversions import enqueue_conversions_send  # noqa: E402
@@ -159,7 +160,7 @@ def measure_events_show(ledger: Ledger) -> None:
         ledger.sample("story queries ms", (time.perf_counter() - started) * 1000)
 
 
-def measure_metrics(ledger: Ledger, scrapes: int = 5) -> None:
+def measure_metrics(ledger: Ledger, scrapes: int = 20) -> None:
     times = []
     with httpx.Client(timeout=30) as client:
         for _ in range(scrapes):
@@ -201,6 +202,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3, help="intake load per round")
     parser.add_argument("--events", type=int, default=3000, help="conversions sent per round")
     parser.add_argument("--processes", type=int, default=2, help="gunicorn processes")
+    parser.add_argument(
+        "--database-prefix", default="connector_scale", help="name prefix of the databases this run creates"
+    )
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
@@ -214,7 +218,7 @@ def main() -> None:
         for name, rows in (("small", args.small), ("large", args.rows)):
             url = ""
             if args.database_url:
-                databases.append(f"connector_scale_{name}_{run}")
+                databases.append(f"{args.database_prefix}_{name}_{run}")
                 url = create_database(args.database_url, databases[-1])
             env = base_env(tmp / name, url, args.redis_url, double.url, f"{run}-{name}")
             ctx = Context(load_settings(environ=env))
@@ -222,7 +226,8 @@ def main() -> None:
             started = time.perf_counter()
             prefill(ctx.engine, rows)
             print(
-                f"{name}: {rows:,} receipts, submissions and conversions in {time.perf_counter() - started:.0f}s"
+                f"{name}: {rows:,} receipts, submissions and conversions, {requests(rows):,} requests"
+                f" in {time.perf_counter() - started:.0f}s"
             )
             ledgers.append(Ledger(name, rows, env, ctx))
         for ledger in ledgers:
