@@ -89,7 +89,7 @@ PARTS_OF = {
 DIST = DIST_DIR / "attribution.js"
 PARTS = ("classify.js", "booking.js")
 PAGE = ROOT / "plugin-js" / "tests" / "pages" / "five-forms.html"
-BUDGET = 3072
+BUDGET = 3124
 """Largest allowed gzipped size of dist/attribution.js (bytes)."""
 HINT = "//# allFunctionsCalledOnLoad\n"
 """The first line of each built file (V8's explicit compile hint: every function compiled with the script)."""

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BUDGET = 3072; // bytes, gzipped
+const BUDGET = 3124; // bytes, gzipped
 const TARGET = ['chrome111', 'edge111', 'firefox111', 'safari16.4'];
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = process.argv[2] || join(here, 'dist');

@@ -13,8 +13,8 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
 ((w, d, loc) => {
   if (w.attribution?.loaded) return; // loaded twice (plugin + manual tag): the first one works alone
   let UTM = 'utm_source utm_medium utm_campaign utm_content utm_term utm_id'.split(' ');
-  let KEY = '_attr'; // localStorage key and cookie name
-  let CONSENT_KEY = '_attr_consent'; // localStorage: the visitor's answer given through attribution('consent')
+  let KEY = '_attr'; // cookie name and localStorage key
+  let CONSENT_KEY = '_attr_consent'; // cookie: the visitor's answer given through attribution('consent')
   let T = (f, ...a) => {
     try {
       return f(...a);
@@ -61,19 +61,21 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   for (let k of UTM) touch[k] = params[k]; // absent ones stay undefined: JSON leaves them out
   let TOUCH = Object.keys(touch);
 
-  // ---- persistence: localStorage + a root-domain cookie mirror (subdomains, storage cleared by Safari) ----
+  // ---- persistence: a first-party cookie (on the root domain: shared by subdomains), and localStorage only for
+  // what the cookie had to cut. The cookie is read anyway (one call to the browser), localStorage is not: the
+  // first use of localStorage on a page waits 1-2 ms for the browser to load the origin's storage. ----
   let fresh = (t, n = days) => Date.now() - Date.parse(t) < n * 864e5;
   // the earlier (first touch) or later (latest touch) of two; on a tie x, read from localStorage (the cookie's
   // copy may be cut to fit)
   let pick = (x, y, later) => (!x || (y && y.touch_at != x.touch_at && y.touch_at > x.touch_at == later) ? y : x);
-  let readCookie = () => JSON.parse(decodeURIComponent(d.cookie.match('(^|; )' + KEY + '=([^;]*)')?.[2] || 0));
-  // localStorage first; the cookie only when it may know more: shared across subdomains (rootDomain), or
-  // localStorage empty or unavailable. (Reading document.cookie is a round trip to the browser's network
-  // process, the largest single cost of a page load here.)
+  // document.cookie as read last, until our next write (each read is a call to the browser)
+  let cookies;
+  let jar = (name) => decodeURIComponent((cookies ??= d.cookie).match('(^|; )' + name + '=([^;]*)')?.[2] || '');
+  // the cookie; localStorage's whole copy too when the cookie says it was cut (x), which wins on a tie
   let read = () => {
     let r = { c: {} };
-    let stored = T(() => JSON.parse(localStorage[KEY] || 0));
-    for (let g of [stored, (cfg.rootDomain || !stored?.c) && T(readCookie)]) {
+    let c = T(() => JSON.parse(jar(KEY) || 0));
+    for (let g of [c?.x && T(() => JSON.parse(localStorage[KEY])), c]) {
       if (!g?.c) continue;
       r.f = pick(r.f, g.f, false); // the older first touch
       r.l = pick(r.l, g.l, true); // the newer latest touch
@@ -92,8 +94,8 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
     if (!direct || !r.l) r.l = touch;
     return r;
   };
-  let cookie = (v, age) =>
-    (d.cookie = KEY + '=' + v + ';path=/;samesite=lax;max-age=' + age + (cfg.rootDomain ? ';domain=' + cfg.rootDomain : '') + (loc.protocol == 'https:' ? ';secure' : ''));
+  let cookie = (name, v, age) =>
+    ((d.cookie = name + '=' + v + ';path=/;samesite=lax;max-age=' + age + (cfg.rootDomain ? ';domain=' + cfg.rootDomain : '') + (loc.protocol == 'https:' ? ';secure' : '')), (cookies = null));
 
   // ---- parts only some pages need, requested once from next to this script (or data-base) when needed; the
   // content hash in their names means an upgrade never meets a stale cached copy. f runs once the part has
@@ -123,7 +125,7 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   // and stores when it has none; "required" waits for a "yes" from one. The platforms: the WP Consent API,
   // Google Consent Mode (ad_storage), and attribution('consent', bool) from a banner - whose answer is
   // remembered, so the banner need not repeat it on every page. ----
-  let consent = T(() => localStorage[CONSENT_KEY]) || 'unknown';
+  let consent; // before the start below: a platform's or a queued answer (the remembered one is read there)
   let withdrawn; // a "no" that clears what we stored: a visitor's answer or a change after load, never an initial state
   let rec = { c: {} };
   let allowed = () => consent == 'granted' || (consent == 'unknown' && cfg.consent != 'required');
@@ -132,28 +134,31 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
     if (!classified) rec = withTouch((allowed() && T(read)) || { c: {} });
     classifyTouches();
     if (allowed()) {
-      T(() => (localStorage[KEY] = JSON.stringify(rec)));
-      // the mirror stays under 4 KB (browsers drop a larger cookie): strings cut shorter until it fits (only
-      // absurd values get cut: localStorage keeps them whole, and wins when both are read). Written once the
-      // touches have their channel (or the classifier failed): each cookie write is a round trip to the browser
-      let s;
-      if (channeled()) {
-        for (let n of [2048, 300, 99, 40]) if ((s = encodeURIComponent(JSON.stringify(rec, (k, v) => (v?.slice ? v.slice(0, n) : v)))).length < 3800) break;
-        T(cookie, s, days * 86400);
-      }
+      if (channeled()) store();
       loadPixel();
     } else if (withdrawn) {
       T(() => delete localStorage[KEY]);
-      T(cookie, '', 0);
+      T(cookie, KEY, '', 0);
     }
     fill();
     log(consent, rec);
   };
+  // the cookie stays under 4 KB (browsers drop a larger one): strings cut shorter until it fits (only absurd
+  // values get cut; then it says so, x, and localStorage keeps them whole). Written once the touches have their
+  // channel (or the classifier failed: each cookie write is a call to the browser), or when the page is hidden
+  // or left before that: the next page classifies them
+  let store = () => {
+    let s, n;
+    for (n of [2048, 300, 99, 40]) if ((s = encodeURIComponent(JSON.stringify({ ...rec, x: n < 2048 }, (k, v) => (v?.slice ? v.slice(0, n) : v)))).length < 3800) break;
+    if (n < 2048) T(() => (localStorage[KEY] = JSON.stringify(rec)));
+    T(cookie, KEY, s, days * 86400);
+  };
+  on(d, 'visibilitychange', () => allowed() && !channeled() && store());
   // initial: a platform's state at load (applied before the first sync, clears nothing); answer: the visitor's own
   let setConsent = (granted, initial, answer) => {
     consent = granted ? 'granted' : 'denied';
     withdrawn = !granted && !initial;
-    if (answer) T(() => (localStorage[CONSENT_KEY] = consent));
+    if (answer) T(cookie, CONSENT_KEY, consent, 4e7);
     if (rec.f) sync(); // after the first sync (which always sets a first touch); before it, that sync applies it
   };
   let gcm = (a) => {
@@ -301,11 +306,12 @@ import { PENDING_KEY, internal, uuid } from './shared.js';
   // that from here made V8 compute the source positions of this whole function (about 1 ms of the main thread).
   // An inline copy starts at once: a tag manager may insert it and call it in the same task, before a microtask.
   (me.src ? queueMicrotask : T)(() => {
+    // a classic post's outcome is on this page. (Opening sessionStorage costs a page about 1 ms: it is read only
+    // within 10 minutes of a classic post, while convert.js's cookie says so; cfg tells convert.js.)
+    if (T(() => (cfg.pending = jar(PENDING_KEY)) && sessionStorage[PENDING_KEY])) converting(() => {});
+    consent ||= T(jar, CONSENT_KEY) || 'unknown'; // the remembered answer, unless one came before it
     T(sync);
     T(scan, d); // finds the fields and fills them
-    // a classic post's outcome is on this page. (Opening sessionStorage costs a page about 1 ms: it is read only
-    // until 10 minutes after a classic post, the time convert.js notes in localStorage as well.)
-    if (T(() => localStorage[PENDING_KEY] > Date.now() && sessionStorage[PENDING_KEY])) converting(() => {});
     new MutationObserver((ms) => ms.map((m) => m.addedNodes.forEach(scan))).observe(d, { childList: true, subtree: true });
     queued.map((a) => a[0] != 'consent' && api(...a));
   });

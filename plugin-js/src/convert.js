@@ -86,7 +86,7 @@ import { PENDING_KEY, uuid } from './shared.js';
     let leaving = (form) => {
       if (!counts(form) || !allowed() || !/^(|_self)$/.test(form.target)) return; // a frame: Gravity Forms' AJAX
       sessionStorage[PENDING_KEY] = JSON.stringify({ id: eventId(form), event: eventName(form), form: formKey(form), at: Date.now() });
-      localStorage[PENDING_KEY] = Date.now() + PENDING_FOR; // until then, attribution.js opens sessionStorage
+      d.cookie = PENDING_KEY + '=1;path=/;samesite=lax;max-age=' + PENDING_FOR / 1e3; // meanwhile attribution.js opens sessionStorage
     };
     // after every other handler: a submit nobody prevented leaves the page
     on(w, 'submit', (e) => {
@@ -128,8 +128,9 @@ import { PENDING_KEY, uuid } from './shared.js';
     on(w, 'load', listen);
 
     // the page a classic post led to
-    // (sessionStorage only within PENDING_FOR of a classic post from any tab: opening it is the costly part)
-    let pending = T(() => localStorage[PENDING_KEY] > Date.now() && JSON.parse(sessionStorage[PENDING_KEY]));
+    // (sessionStorage only within PENDING_FOR of a classic post from any tab, while the cookie attribution.js read
+    // says so: opening it is the costly part)
+    let pending = T(() => cfg.pending && JSON.parse(sessionStorage[PENDING_KEY]));
     if (pending) T(() => sessionStorage.removeItem(PENDING_KEY));
     if (pending && Date.now() - pending.at < PENDING_FOR) {
       if (d.querySelector(ERRORS)) {

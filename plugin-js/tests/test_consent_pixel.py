@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 PIXEL = {"pixelId": "px_test_123"}
 
 
 def stored(harness, page):
+    """What the script keeps of the visitor: the JSON of its `_attr` cookie (localStorage's copy where there is one:
+    values the cookie had to cut), or None; and the `_attr` cookies."""
     cookies = [c for c in harness.context.cookies() if c["name"] == "_attr"]
-    return page.evaluate("localStorage._attr || null"), cookies
+    local = page.evaluate("localStorage._attr || null")
+    return local or (unquote(cookies[0]["value"]) if cookies else None), cookies
 
 
 def test_consent_denied_then_granted_then_withdrawn(harness):

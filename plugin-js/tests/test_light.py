@@ -119,3 +119,24 @@ def test_an_inline_copy_called_in_the_same_task_gets_the_classified_touch(harnes
     assert got["first_channel"] == got["latest_channel"] == "openai_ads"
     filled = page.evaluate("document.querySelector('#lead [name=first_channel]').value")
     assert filled == "openai_ads" and not harness.errors, harness.errors
+
+
+def test_a_visitor_leaving_before_the_classifier_arrives_keeps_the_touch(harness):
+    """The landing's cookie is written once its touch is classified; a visitor who leaves before the classifier
+    arrives still keeps the touch: it is written when the page is hidden (the tab closed or left, the phone
+    switched to another app), and the next page classifies it."""
+    held = []
+    page = harness.context.new_page()
+    page.route("**/dist/classify.js*", lambda route: held.append(route))  # not answered while the page lives
+    page.add_init_script(f"window.attributionConfig = {json.dumps(OPT)};")
+    page.goto(f"{harness.site}/tests/pages/landing.html?{AD}", wait_until="domcontentloaded")
+    page.wait_for_function("window.attribution && window.attribution.loaded")
+    page.wait_for_timeout(200)  # the classifier's request has reached the route
+    assert held and not [c for c in harness.context.cookies() if c["name"] == "_attr"]
+    # what the browser sends as the visitor leaves (a headless tab is never hidden by itself)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.close()
+    got = harness.open("second.html", "", OPT).evaluate("attribution('get')")
+    assert got["first_utm_source"] == got["latest_utm_source"] == "chatgpt.com"
+    assert got["oppref"] == "OP-7" and got["gclid"] == "G-7"
+    assert got["first_channel"] == got["latest_channel"] == "openai_ads"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -156,14 +156,17 @@ def test_a_landing_page_too_long_for_the_cookie_stays_whole_in_local_storage(har
     assert json.loads(page.evaluate("localStorage._attr"))["l"]["landing_page"] == whole
 
 
-def test_the_cookie_mirror_restores_what_local_storage_lost(harness):
-    """Safari's 7-day cap, a cleared localStorage: the cookie (read when localStorage is empty) brings it back."""
+def test_the_cookie_keeps_the_attribution_without_local_storage(harness):
+    """Safari's 7-day cap, a cleared localStorage: the cookie holds the whole attribution (localStorage only what
+    the cookie had to cut), and a page that never opens localStorage keeps it."""
     harness.open("landing.html", "utm_source=perplexity&oppref=KEEP", OPT)
-    page = harness.open("second.html", "", OPT, init="localStorage.removeItem('_attr');")
+    page = harness.open("second.html", "", OPT, init="localStorage.clear();")
     got = page.evaluate("attribution('get')")
     assert got["first_utm_source"] == "perplexity" and got["oppref"] == "KEEP"
     assert got["first_channel"] == "openai_ads"  # oppref wins over the UTM
-    assert json.loads(page.evaluate("localStorage._attr"))["f"]["utm_source"] == "perplexity"  # stored again
+    cookie = next(c for c in harness.context.cookies() if c["name"] == "_attr")
+    assert json.loads(unquote(cookie["value"]))["f"]["utm_source"] == "perplexity"  # stored again
+    assert page.evaluate("localStorage.length") == 0
 
 
 def test_the_script_and_its_parts_add_no_global_but_their_own(harness):

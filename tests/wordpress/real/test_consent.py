@@ -20,7 +20,10 @@ add_filter( 'wp_get_consent_type', function () { return 'optin'; } );
 
 
 def stored(visitor: Visitor) -> object:
-    return visitor.page.evaluate("localStorage.getItem('_attr')")
+    """What the script keeps of the visitor (its `_attr` cookie, decoded), or None."""
+    return visitor.page.evaluate(
+        "decodeURIComponent(document.cookie.match(/(^|; )_attr=([^;]*)/)?.[2] || '') || null"
+    )
 
 
 def test_a_fresh_install_with_no_banner_captures_the_whole_attribution(
