@@ -25,11 +25,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from connector.context import Context
 from connector.intake.base import Delivery, Source
 from connector.intake.host_lock import HostLock
-from connector.intake.receipt_insert import insert_new_receipts
+from connector.intake.receipt_insert import commit_new_receipts, insert_new_receipts
 from connector.intake.request import IncomingRequest
 from connector.journal import record
 from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS
 from connector.queue.push import push
+from connector.store.db import SQLITE_BEGIN
 from connector.store.fit import fit_values
 from connector.store.models import JournalEntry, Receipt, ReceiptStatus
 from connector.timeutil import utcnow
@@ -308,11 +309,15 @@ class ReceiptWriter:
     def _insert(
         self, unique: list[dict[str, Any]], rows: list[dict[str, Any]], cuts: list[list[str]]
     ) -> dict[tuple[str, str], int]:
-        """Insert the new keys in one transaction, with a journal line for each value cut to fit. On
-        PostgreSQL a batch with nothing cut is the INSERT alone, committed by the server as it runs (the
-        answer comes once it is durable): one round trip, not three (BEGIN and COMMIT)."""
+        """Insert the new keys in one transaction, with a journal line for each value cut to fit. A batch
+        with nothing cut is the INSERT alone, on the driver's connection: on PostgreSQL committed by the
+        server as it runs (the answer comes once it is durable), one round trip, not three (BEGIN and
+        COMMIT); on SQLite between SQLITE_BEGIN and COMMIT."""
         connection = self._held_connection()
-        if self._autocommit and any(cuts):
+        if not any(cuts):
+            begin = None if self._autocommit else SQLITE_BEGIN
+            return {(source, key): id_ for id_, source, key in commit_new_receipts(connection, unique, begin)}
+        if self._autocommit:
             connection = self.ctx.engine.connect()  # its journal lines must commit with it
         try:
             return self._insert_on(connection, unique, rows, cuts)

@@ -7,11 +7,13 @@ own type processors (dates, JSON), so they are stored exactly as SQLAlchemy woul
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Row
+from sqlalchemy.exc import DBAPIError
 
 from connector.store.models import Receipt
 
@@ -37,15 +39,55 @@ PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 def insert_new_receipts(connection: Connection, rows: list[dict[str, Any]]) -> list[Row[Any]]:
     """Insert `rows` (fitted to their columns) unless their (source, delivery_key) is known; the inserted
     rows' (id, source, delivery_key), in no particular order."""
+    sql = _statement(connection.dialect.paramstyle, len(rows))
+    return list(connection.exec_driver_sql(sql, _params(connection.dialect, rows)).all())
+
+
+def commit_new_receipts(
+    connection: Connection, rows: list[dict[str, Any]], begin: str | None
+) -> list[tuple[int, str, str]]:
+    """`insert_new_receipts` as a transaction of its own, run on the driver's connection: SQLAlchemy's
+    execution and transaction steps cost about as much CPU as the statement (150 -> 90 us per batch).
+    `begin` opens the transaction (SQLite's BEGIN IMMEDIATE; None: the connection commits each statement).
+    A driver error is raised as SQLAlchemy would raise it, the connection (and the pool) invalidated when
+    the database dropped it. `connection` must not be in a transaction."""
     dialect = connection.dialect
+    sql = _statement(dialect.paramstyle, len(rows))
+    params = _params(dialect, rows)
+    driver = connection.connection.driver_connection
+    assert driver is not None, "an open connection has its driver's"
+    cursor = driver.cursor()
+    try:
+        if begin:
+            cursor.execute(begin)
+        cursor.execute(sql, params)
+        inserted = [tuple(row) for row in cursor.fetchall()]
+        if begin:
+            cursor.execute("COMMIT")
+        return inserted
+    except dialect.loaded_dbapi.Error as exc:
+        dropped = dialect.is_disconnect(exc, driver, cursor)
+        if begin and not dropped:
+            with contextlib.suppress(dialect.loaded_dbapi.Error):
+                cursor.execute("ROLLBACK")
+        if dropped:  # as SQLAlchemy does: the pool's other connections are likely dropped too
+            connection.invalidate(exc)
+            connection.engine.dispose(close=False)
+        raise DBAPIError.instance(
+            sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=dropped, dialect=dialect
+        ) from exc
+    finally:
+        with contextlib.suppress(dialect.loaded_dbapi.Error):
+            cursor.close()
+
+
+def _params(dialect: Dialect, rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     processors = _processors(dialect)
-    params = [
+    return tuple(
         value if process is None else process(value)
         for row in rows
         for value, process in zip([row[name] for name in COLUMNS], processors, strict=True)
-    ]
-    sql = _statement(dialect.paramstyle, len(rows))
-    return list(connection.exec_driver_sql(sql, tuple(params)).all())
+    )
 
 
 @functools.lru_cache(maxsize=8)  # per engine's dialect (its JSON serializer); a process has one or two

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connector.config import Settings
 
+SQLITE_BEGIN = "BEGIN IMMEDIATE"
+"""How every SQLite transaction starts: with the write lock, so writers queue on the busy timeout instead of
+failing with "database is locked" when a read transaction would upgrade."""
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write lock (milliseconds)."""
 
@@ -56,8 +60,7 @@ def _ping_idle_connections(engine: Engine) -> None:
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        # pysqlite's own transaction handling defers BEGIN; we issue BEGIN IMMEDIATE ourselves so
-        # writers queue on the busy timeout instead of failing with "database is locked" on upgrade.
+        # pysqlite's own transaction handling defers BEGIN; we issue SQLITE_BEGIN ourselves.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -68,7 +71,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(SQLITE_BEGIN)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
