@@ -35,6 +35,9 @@ COLUMNS = (
 PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 """The positional placeholder of each DBAPI paramstyle the supported drivers use."""
 
+NUMBERED = "numbered"
+"""PostgreSQL's own placeholders, $1, $2, ... (psycopg's raw cursor)."""
+
 
 def insert_new_receipts(connection: Connection, rows: list[dict[str, Any]]) -> list[Row[Any]]:
     """Insert `rows` (fitted to their columns) unless their (source, delivery_key) is known; the inserted
@@ -52,11 +55,18 @@ def commit_new_receipts(
     A driver error is raised as SQLAlchemy would raise it, the connection (and the pool) invalidated when
     the database dropped it. `connection` must not be in a transaction."""
     dialect = connection.dialect
-    sql = _statement(dialect.paramstyle, len(rows))
     params = _params(dialect, rows)
     driver = connection.connection.driver_connection
     assert driver is not None, "an open connection has its driver's"
-    cursor = driver.cursor()
+    cursor: Any  # the driver's cursor, a DBAPI cursor to SQLAlchemy
+    if dialect.driver == "psycopg":
+        # Numbered placeholders, passed as they are: psycopg's own %s conversion parses a statement
+        # of more than 50 parameters (a batch of five) anew on every call.
+        from psycopg import RawCursor
+
+        sql, cursor = _statement(NUMBERED, len(rows)), RawCursor(driver)
+    else:
+        sql, cursor = _statement(dialect.paramstyle, len(rows)), driver.cursor()
     try:
         if begin:
             cursor.execute(begin)
@@ -98,10 +108,11 @@ def _processors(dialect: Dialect) -> list[Callable[[Any], Any] | None]:
 
 @functools.cache
 def _statement(paramstyle: str, rows: int) -> str:
-    mark = PLACEHOLDERS[paramstyle]
-    row = "(" + ", ".join([mark] * len(COLUMNS)) + ")"
+    width = len(COLUMNS)
+    marks = [f"${n + 1}" if paramstyle == NUMBERED else PLACEHOLDERS[paramstyle] for n in range(width * rows)]
+    values = ", ".join("(" + ", ".join(marks[r * width : (r + 1) * width]) + ")" for r in range(rows))
     return (
         f"INSERT INTO {Receipt.__tablename__} ({', '.join(COLUMNS)}) "
-        f"VALUES {', '.join([row] * rows)} "
+        f"VALUES {values} "
         "ON CONFLICT (source, delivery_key) DO NOTHING RETURNING id, source, delivery_key"
     )
