@@ -84,7 +84,13 @@ def commit_new_receipts(
             connection.invalidate(exc)
             connection.engine.dispose(close=False)
         raise DBAPIError.instance(
-            sql, params, exc, dialect.loaded_dbapi.Error, connection_invalidated=dropped, dialect=dialect
+            sql,
+            params,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=connection.engine.hide_parameters,  # a body's personal data stays out of logs
+            connection_invalidated=dropped,
+            dialect=dialect,
         ) from exc
     finally:
         with contextlib.suppress(dialect.loaded_dbapi.Error):

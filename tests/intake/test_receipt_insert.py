@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from connector.intake.receipt_insert import insert_new_receipts
+from connector.intake.receipt_insert import commit_new_receipts, insert_new_receipts
 from connector.queue.push import push
+from connector.store.db import SQLITE_BEGIN
 from connector.store.models import Receipt
 from connector.timeutil import utcnow
 
@@ -71,3 +74,14 @@ def test_a_pushed_job_is_the_job_rq_would_queue_and_an_rq_worker_runs_it(ctx):
     assert ctx.queue.name in [queue.name for queue in type(ctx.queue).all(connection=ctx.redis)]
     SimpleWorker([ctx.queue], connection=ctx.redis).work(burst=True)
     assert Job.fetch("intake-test-push", connection=ctx.redis).return_value() == 5
+
+
+def test_a_commit_the_database_refuses_names_none_of_the_rows_values(ctx):
+    person = b'{"email": "ada@example.com"}'
+    begin = SQLITE_BEGIN if ctx.engine.dialect.name == "sqlite" else None
+    with ctx.engine.connect() as connection, pytest.raises(IntegrityError) as refused:
+        commit_new_receipts(connection, [row("a", status=None, body=person)], begin)
+    assert "ada@example.com" not in str(refused.value), "a body's personal data would reach the log"
+    assert "hidden" in str(refused.value)
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Receipt)) == 0
