@@ -61,6 +61,8 @@ def parse_json(text: str | bytes) -> Any:
 
 def nesting(value: Any) -> int:
     """How many levels of objects and arrays `value` has (without recursion, so any depth is safe)."""
+    if isinstance(value, dict) and not any(isinstance(v, (dict, list)) for v in value.values()):
+        return 1  # a flat object, as nearly every webhook body is
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()

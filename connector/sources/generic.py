@@ -13,6 +13,9 @@ from connector.intake.request import IncomingRequest
 from connector.intake.submission import Submission
 from connector.timeutil import parse_iso
 
+RECOGNISED = (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS)
+"""The canonical names a body must carry at least one of."""
+
 DELIVERY_HEADERS = ("idempotency-key", "x-delivery-id")
 """Headers a sender may use to name a delivery so retries deduplicate."""
 
@@ -28,8 +31,7 @@ class GenericSource(SubmissionSource):
         data = {key: _scalar(value) for key, value in data.items()}
         if conf is not None and (conf.fields or conf.forms):  # canonical names need no recognition pass
             data = {**data, **recognise(flatten(data), conf, _text(data.get("form_id")))}
-        known = [k for k in (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS) if data.get(k) not in (None, "")]
-        if not known:
+        if not any(data.get(k) not in (None, "") for k in RECOGNISED):
             raise BadPayload(
                 "no recognised fields: expected canonical names such as email, event_id, first_utm_source"
             )
