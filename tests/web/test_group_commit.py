@@ -38,7 +38,7 @@ def values(key: str, event_id: str | None = None) -> dict:
 
 
 def write(ctx, *rows: dict) -> list:  # type: ignore[no-untyped-def]
-    writer = ReceiptWriter(ctx)  # not started: the batch is written here, as its thread would
+    writer = ReceiptWriter(ctx)  # the batch written as its leading request would, without the waiting
     return writer._write([(row, Future()) for row in rows])
 
 
