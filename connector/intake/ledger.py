@@ -86,21 +86,21 @@ class Waiter:
     """One request's place in the group commit: a lock taken now and released once, either with the
     request's answer or with the lead (lighter than a Future, whose condition allocates a lock per wait)."""
 
-    __slots__ = ("_done", "result", "error", "lead")
+    __slots__ = ("_done", "_result", "_error", "lead")
 
     def __init__(self) -> None:
         self._done = threading.Lock()
         self._done.acquire()
-        self.result: StoredReceipt | None = None
-        self.error: BaseException | None = None
+        self._result: StoredReceipt | None = None
+        self._error: BaseException | None = None
         self.lead = False
 
     def set_result(self, result: StoredReceipt) -> None:
-        self.result = result
+        self._result = result
         self._done.release()
 
     def set_exception(self, error: BaseException) -> None:
-        self.error = error
+        self._error = error
         self._done.release()
 
     def take_lead(self) -> None:
@@ -111,10 +111,10 @@ class Waiter:
         return self._done.acquire(timeout=timeout)
 
     def answer(self) -> StoredReceipt:
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 Pending = tuple[dict[str, Any], Waiter]
