@@ -30,7 +30,6 @@ from connector.intake.request import IncomingRequest
 from connector.journal import record
 from connector.queue.defaults import RECEIPT_FAILURE_TTL_SECONDS
 from connector.queue.push import push
-from connector.store.db import SQLITE_BEGIN
 from connector.store.fit import fit_values
 from connector.store.models import JournalEntry, Receipt, ReceiptStatus
 from connector.timeutil import utcnow
@@ -312,11 +311,11 @@ class ReceiptWriter:
         """Insert the new keys in one transaction, with a journal line for each value cut to fit. A batch
         with nothing cut is the INSERT alone, on the driver's connection: on PostgreSQL committed by the
         server as it runs (the answer comes once it is durable), one round trip, not three (BEGIN and
-        COMMIT); on SQLite between SQLITE_BEGIN and COMMIT."""
+        COMMIT); on SQLite too, which writes a lone statement as a transaction of its own, taking the write
+        lock at its start as BEGIN IMMEDIATE would."""
         connection = self._held_connection()
         if not any(cuts):
-            begin = None if self._autocommit else SQLITE_BEGIN
-            return {(source, key): id_ for id_, source, key in commit_new_receipts(connection, unique, begin)}
+            return {(source, key): id_ for id_, source, key in commit_new_receipts(connection, unique)}
         if self._autocommit:
             connection = self.ctx.engine.connect()  # its journal lines must commit with it
         try:

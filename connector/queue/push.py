@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis import Redis
 from redis.commands.core import Script
 from rq.job import JobStatus
 
@@ -49,7 +50,10 @@ def push(ctx: Context, func: str, *args: Any, job_id: str, description: str, fai
 
 
 def _script(ctx: Context) -> Script:
+    """The script, on a connection of its own held for good: a checkout from the pool polls the socket
+    first, a system call that under load hands the GIL to another thread and waits to get it back."""
     script: Script | None = ctx.__dict__.get("push_script")
     if script is None:  # registering makes no round trip; the first call loads it if Redis lacks it
-        script = ctx.__dict__["push_script"] = ctx.redis.register_script(_PUSH)
+        held = Redis(connection_pool=ctx.redis.connection_pool, single_connection_client=True)
+        script = ctx.__dict__["push_script"] = held.register_script(_PUSH)
     return script

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
@@ -10,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.intake.receipt_insert import commit_new_receipts, insert_new_receipts
 from connector.queue.push import push
-from connector.store.db import SQLITE_BEGIN
 from connector.store.models import Receipt
 from connector.timeutil import utcnow
 
@@ -58,6 +59,42 @@ def test_a_known_delivery_key_comes_back_as_no_row_and_leaves_the_stored_one_alo
         assert session.get(Receipt, first.id).body == row("a")["body"]
 
 
+@contextlib.contextmanager
+def autocommit(ctx):  # type: ignore[no-untyped-def]
+    """A connection as the group commit holds it: its driver commits each statement."""
+    with ctx.engine.connect() as connection:
+        if ctx.engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+def stored_ids(ctx) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with ctx.sessions() as session:
+        return {r.delivery_key: r.id for r in session.scalars(select(Receipt))}
+
+
+def test_a_committed_batch_answers_each_new_row_with_the_id_it_was_stored_under(ctx):
+    with autocommit(ctx) as connection:
+        first = commit_new_receipts(connection, [row("a"), row("b"), row("c")])
+        # known keys among new ones, first and last: only the new ones come back, with their own ids
+        second = commit_new_receipts(connection, [row("a"), row("d"), row("b"), row("e"), row("c")])
+        third = commit_new_receipts(connection, [row("d"), row("e")])
+    ids = stored_ids(ctx)
+    assert sorted(first) == sorted((ids[key], "generic", key) for key in "abc")
+    assert sorted(second) == sorted((ids[key], "generic", key) for key in "de")
+    assert third == []
+    assert len(ids) == 5
+
+
+def test_a_committed_batch_is_durable_without_a_transaction_around_it(ctx):
+    with autocommit(ctx) as connection:
+        commit_new_receipts(connection, [row("a")])
+        # the connection is still open and holds nothing: another one sees the row, and can write
+        with ctx.engine.begin() as other:
+            insert_new_receipts(other, [row("b")])
+    assert set(stored_ids(ctx)) == {"a", "b"}
+
+
 def test_a_pushed_job_is_the_job_rq_would_queue_and_an_rq_worker_runs_it(ctx):
     push(ctx, "operator.add", 2, 3, job_id="intake-test-push", description="add", failure_ttl=60)
     job = Job.fetch("intake-test-push", connection=ctx.redis)
@@ -78,9 +115,8 @@ def test_a_pushed_job_is_the_job_rq_would_queue_and_an_rq_worker_runs_it(ctx):
 
 def test_a_commit_the_database_refuses_names_none_of_the_rows_values(ctx):
     person = b'{"email": "ada@example.com"}'
-    begin = SQLITE_BEGIN if ctx.engine.dialect.name == "sqlite" else None
-    with ctx.engine.connect() as connection, pytest.raises(IntegrityError) as refused:
-        commit_new_receipts(connection, [row("a", status=None, body=person)], begin)
+    with autocommit(ctx) as connection, pytest.raises(IntegrityError) as refused:
+        commit_new_receipts(connection, [row("a", status=None, body=person)])
     assert "ada@example.com" not in str(refused.value), "a body's personal data would reach the log"
     assert "hidden" in str(refused.value)
     with ctx.sessions() as session:
