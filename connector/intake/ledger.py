@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connector.context import Context
 from connector.intake.base import Delivery, Source
-from connector.intake.host_lock import HostLock
+from connector.intake.host_lock import HostLock, lock_path
 from connector.intake.receipt_insert import commit_new_receipts, insert_new_receipts
 from connector.intake.request import IncomingRequest
 from connector.journal import record
@@ -151,7 +151,7 @@ class ReceiptWriter:
         self._pending: list[Pending] = []
         self._leading = False
         self._connection: Connection | None = None
-        self._host_lock = HostLock(ctx.engine)
+        self._host_lock = HostLock(lock_path(ctx.engine, ctx.settings.data_path))
         self._autocommit = ctx.engine.dialect.name == "postgresql"
         """The held connection commits each statement (PostgreSQL: an INSERT is atomic on its own)."""
 
@@ -185,8 +185,8 @@ class ReceiptWriter:
         batch: list[Pending] = []
         committed: _Committed | BaseException
         try:
-            # On SQLite the batch is taken once the other web processes' commits are done: what arrived
-            # while this request waited for the lock goes into this commit, not the next.
+            # The batch is taken once the other web processes' commits are done: what arrived while this
+            # request waited for the lock goes into this commit, not the next.
             with self._host_lock.held():
                 batch = self._take()
                 committed = self._commit(batch)

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 
 from sqlalchemy import func, select, text
 
-from connector.intake.host_lock import HostLock
+from connector.intake.host_lock import lock_path
 from connector.intake.ledger import ReceiptWriter, StoreTimeout
 from connector.store.models import JournalEntry, Receipt
 from connector.timeutil import utcnow
@@ -105,7 +105,7 @@ def test_concurrent_webhooks_with_copies_all_get_their_own_answer(app, ctx):
 def commits_held(ctx):  # type: ignore[no-untyped-def]
     """Keep the group commit from committing: SQLite's intake lock file, PostgreSQL's receipts table."""
     if ctx.engine.dialect.name == "sqlite":
-        fd = os.open(HostLock(ctx.engine).path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_path(ctx.engine, ctx.settings.data_path), os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
