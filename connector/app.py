@@ -23,4 +23,5 @@ def create_app(settings: Settings | None = None, redis_url: str | None = None) -
     app.register_blueprint(ops.bp)
     edge.init_app(app)
     admin.init_app(app)
+    app.wsgi_app = intake.WebhookShortcut(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

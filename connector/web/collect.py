@@ -71,7 +71,7 @@ def _collect(conf: CollectSettings, origin: str) -> Response:
         raise TooManyRequests(
             f"more than {conf.rate_limit_per_minute} beacons a minute from this address", reset
         )
-    body = read_body(conf.max_body_bytes, context().settings.intake.body_timeout_seconds)
+    body = read_body(request.environ, conf.max_body_bytes, context().settings.intake.body_timeout_seconds)
     visitor = _visitor_id(conf)
     incoming = IncomingRequest(
         body=body,

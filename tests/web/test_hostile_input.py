@@ -7,9 +7,10 @@ import time
 from dataclasses import replace
 
 import pytest
-from flask import Blueprint
-
 from connector.config import CollectSettings
+from connector.intake import registry
+from connector.intake.base import Source
+from connector.intake.submission import Submission
 from connector.intake.body import MAX_NESTING
 from tests.intake.helpers import FORM, JSON, SECRET, receipts, stripe_style, use_secrets
 
@@ -78,23 +79,40 @@ def test_a_form_key_nested_too_deeply_is_a_400(client, ctx):
     assert "nested deeper" in refused(answer, 400)
 
 
-def test_every_answer_is_counted_in_metrics_even_an_unexpected_500(app, client):
-    broken = Blueprint("broken_for_test", __name__)
+class BrokenSource(Source[Submission]):
+    """A source with a defect: parsing raises what no error handler knows."""
 
-    @broken.post("/webhooks/forms/broken")
-    def explode():  # type: ignore[no-untyped-def]
-        from connector.web.edge import observe
+    name = "broken"
 
-        observe("forms/broken")
+    def authenticate_headers(self, request, secrets):  # type: ignore[no-untyped-def]
+        pass
+
+    def parse(self, request, conf):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug")
 
-    app.register_blueprint(broken)
+
+@pytest.fixture
+def broken_source():  # type: ignore[no-untyped-def]
+    registry.register(BrokenSource)
+    yield
+    del registry._SOURCES[(BrokenSource.kind, BrokenSource.name)]
+
+
+def test_every_answer_is_counted_in_metrics_even_an_unexpected_500(app, client, broken_source):
     app.testing = False  # answer the 500 as production does instead of raising into the test
     before = counted_500s(client)
     answer = client.post("/webhooks/forms/broken", data=b"{}")
     assert answer.status_code == 500 and answer.get_json() == {"error": "internal error", "status": 500}
     assert counted_500s(client) == before + 1
     assert json.dumps("a bug") not in client.get("/metrics").data.decode()
+
+
+def test_in_testing_mode_an_unexpected_error_reaches_the_test_as_flask_would_raise_it(
+    app, client, broken_source
+):
+    app.testing = True
+    with pytest.raises(RuntimeError, match="a bug"):
+        client.post("/webhooks/forms/broken", data=b"{}")
 
 
 def counted_500s(client) -> float:  # type: ignore[no-untyped-def]

@@ -174,3 +174,39 @@ def test_readiness_fails_when_redis_is_unreachable(settings):
     response = create_app(settings, redis_url="redis://127.0.0.1:9/0").test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"].startswith("unavailable")
+
+
+def test_the_flask_route_behind_the_shortcut_gives_the_same_answers(app, client, ctx):
+    """A POST to a webhook path is answered before Flask's routing; the Flask route, which answers when the
+    app is served without the shortcut, must say exactly the same."""
+    from werkzeug.test import Client
+
+    flask_only = Client(app.wsgi_app.wsgi_app)  # the Flask app the shortcut hands everything else to
+
+    def cases(event_id: str) -> list[tuple[str, dict]]:
+        lead = {**LEAD, "event_id": event_id}
+        return [
+            (URL, {"json": lead, "headers": AUTH}),  # accepted, then a duplicate
+            (URL, {"json": lead, "headers": AUTH}),
+            (URL, {"json": lead, "headers": {"X-Connector-Token": "nope"}}),
+            (URL, {"data": b"{not json", "headers": {**AUTH, "Content-Type": "application/json"}}),
+            ("/webhooks/forms/nosuch", {"json": lead, "headers": AUTH}),
+        ]
+
+    answers = []
+    for (path, mine), (_, theirs) in zip(cases("evt-shortcut"), cases("evt-flask"), strict=True):
+        shortcut, flask = client.post(path, **mine), flask_only.post(path, **theirs)
+        bodies = [shortcut.get_json(), flask.get_json()]
+        for body in bodies:
+            body.pop("receipt_id", None)  # each stored a receipt of its own
+            body.pop("event_id", None)
+        assert (shortcut.status_code, shortcut.content_type, bodies[0]) == (
+            flask.status_code,
+            flask.content_type,
+            bodies[1],
+        )
+        answers.append((shortcut.status_code, bodies[0].get("status")))
+    assert answers == [(200, "accepted"), (200, "duplicate"), (401, 401), (400, 400), (404, 404)]
+    assert len(receipts(ctx)) == 2
+    assert client.get(URL).status_code == flask_only.get(URL).status_code == 405
+    assert client.post(URL + "/extra", json=LEAD, headers=AUTH).status_code == 404
