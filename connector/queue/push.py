@@ -1,18 +1,28 @@
 """One job onto its queue in one Redis command: the intake's enqueue, once per group commit.
 
 RQ's own enqueue sends six commands in a MULTI/EXEC transaction; on the intake path that round trip,
-packing and parsing cost more CPU than the commit. Here RQ still builds the job (`Queue.create_job`,
-`Job.to_dict`: the very hash its workers read), and one server-side script stores it, pushes its id and
-registers the queue, as atomically as RQ's transaction.
+packing and parsing cost more CPU than the commit. Here RQ builds the job once per function and options
+(`Queue.create_job`, `Job.to_dict`: the very hash its workers read); each push takes that hash with the
+job's own arguments (serialized by RQ's job), description and times, and one server-side script stores
+it, pushes its id and registers the queue, as atomically as RQ's transaction. The command is packed and
+sent on a connection of its own, held for good: redis-py's client steps per command (a pool checkout that
+polls the socket, per-argument encoding, the script's protocol checks) cost twice the round trip.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 from redis import Redis
-from redis.commands.core import Script
-from rq.job import JobStatus
+from redis.connection import AbstractConnection
+from redis.exceptions import ConnectionError, DataError, NoScriptError, TimeoutError
+from rq.job import Job, JobStatus
+from rq.utils import utcformat
 
 from connector.context import Context
 from connector.queue.defaults import RESULT_TTL_SECONDS
@@ -25,35 +35,106 @@ redis.call('SADD', KEYS[3], KEYS[2])
 """
 """KEYS: the job's hash, the queue, RQ's set of queues; ARGV: the job id, then the hash's fields and values."""
 
+_PUSH_SHA = hashlib.sha1(_PUSH.encode()).hexdigest()
+
 
 def push(ctx: Context, func: str, *args: Any, job_id: str, description: str, failure_ttl: int) -> None:
     """Enqueue `func(*args)` (its dotted name) now, as `schedule` would with no delay and no retry;
     raises RedisError when Redis is unreachable."""
-    queue = ctx.queue
-    job = queue.create_job(
-        func,
-        args=args,
-        job_id=job_id,
-        description=description,
-        timeout=ctx.settings.jobs.job_timeout_seconds,
-        result_ttl=RESULT_TTL_SECONDS,
-        failure_ttl=failure_ttl,
-        status=JobStatus.QUEUED,
-    )
-    job.origin = queue.name
-    job.enqueued_at = utcnow()
-    fields: list[Any] = []
-    for name, value in job.to_dict().items():
-        if value != "":  # RQ reads a missing field as it reads an empty one
-            fields += (name, value)
-    _script(ctx)(keys=[job.key, queue.key, queue.redis_queues_keys], args=[job.id, *fields])
+    _pusher(ctx).push(func, args, job_id, description, failure_ttl)
 
 
-def _script(ctx: Context) -> Script:
-    """The script, on a connection of its own held for good: a checkout from the pool polls the socket
-    first, a system call that under load hands the GIL to another thread and waits to get it back."""
-    script: Script | None = ctx.__dict__.get("push_script")
-    if script is None:  # registering makes no round trip; the first call loads it if Redis lacks it
-        held = Redis(connection_pool=ctx.redis.connection_pool, single_connection_client=True)
-        script = ctx.__dict__["push_script"] = held.register_script(_PUSH)
-    return script
+@dataclass
+class _Template:
+    """A job as RQ built it for one function and its options; `fields` is its hash without the values
+    that differ per job."""
+
+    job: Job
+    fields: dict[str, Any]
+
+
+class _Pusher:
+    """This process's pushes: the job templates and the held connection (one push at a time on it)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.client = Redis(connection_pool=ctx.redis.connection_pool, single_connection_client=True)
+        self._templates: dict[tuple[str, int], _Template] = {}
+        self._lock = threading.Lock()
+
+    def push(self, func: str, args: tuple[Any, ...], job_id: str, description: str, failure_ttl: int) -> None:
+        queue = self.ctx.queue
+        stamp = utcformat(utcnow())
+        with self._lock:
+            template = self._template(func, failure_ttl)
+            template.job.args = args  # serialized as RQ's job serializes its arguments
+            data = zlib.compress(template.job.data)
+            fields = {
+                **template.fields,
+                "created_at": stamp,
+                "enqueued_at": stamp,
+                "description": description,
+            }
+            fields["data"] = data
+            keys = (queue.job_class.key_for(job_id), queue.key, queue.redis_queues_keys)
+            self._evalsha(keys, (job_id, *(item for pair in fields.items() for item in pair)))
+
+    def _template(self, func: str, failure_ttl: int) -> _Template:
+        template = self._templates.get((func, failure_ttl))
+        if template is None:
+            queue = self.ctx.queue
+            job = queue.create_job(
+                func,
+                job_id="template",
+                timeout=self.ctx.settings.jobs.job_timeout_seconds,
+                result_ttl=RESULT_TTL_SECONDS,
+                failure_ttl=failure_ttl,
+                status=JobStatus.QUEUED,
+            )
+            job.origin = queue.name
+            job.enqueued_at = utcnow()
+            per_job = ("created_at", "enqueued_at", "description", "data")
+            fields = {
+                name: value for name, value in job.to_dict().items() if value != "" and name not in per_job
+            }
+            # RQ reads a missing field as it reads an empty one; a str enum (the status) is sent as its value
+            fields = {
+                name: value.encode() if isinstance(value, str) else value for name, value in fields.items()
+            }
+            template = self._templates[(func, failure_ttl)] = _Template(job, fields)
+        return template
+
+    def _evalsha(self, keys: tuple[str, ...], args: tuple[Any, ...]) -> None:
+        """EVALSHA on the held connection: the script loaded when Redis lacks it (a restart, a flush), the
+        command sent once more on a new connection when the held one was dropped."""
+        try:
+            command = hiredis.pack_command(("EVALSHA", _PUSH_SHA, len(keys), *keys, *args))
+        except TypeError as exc:
+            raise DataError(f"a job field Redis cannot store: {exc}") from exc
+        connection = self.client.connection
+        assert connection is not None, "a single-connection client holds one"
+        try:
+            self._run(connection, command)
+        except NoScriptError:
+            self.client.script_load(_PUSH)
+            self._run(connection, command)
+        except (ConnectionError, TimeoutError):  # redis-py has disconnected it; send() reconnects
+            self._run(connection, command)
+
+    @staticmethod
+    def _run(connection: AbstractConnection, command: bytes) -> None:
+        connection.send_packed_command([command], check_health=False)
+        connection.read_response()
+
+
+_pushers_lock = threading.Lock()
+
+
+def _pusher(ctx: Context) -> _Pusher:
+    pusher: _Pusher | None = ctx.__dict__.get("pusher")
+    if pusher is None:
+        with _pushers_lock:
+            pusher = ctx.__dict__.get("pusher")
+            if pusher is None:
+                pusher = ctx.__dict__["pusher"] = _Pusher(ctx)
+    return pusher

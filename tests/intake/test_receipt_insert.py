@@ -113,6 +113,27 @@ def test_a_pushed_job_is_the_job_rq_would_queue_and_an_rq_worker_runs_it(ctx):
     assert Job.fetch("intake-test-push", connection=ctx.redis).return_value() == 5
 
 
+def test_each_pushed_job_carries_its_own_arguments_and_description(ctx):
+    for n in range(3):
+        push(ctx, "operator.add", n, 10, job_id=f"intake-test-{n}", description=f"add {n}", failure_ttl=60)
+    jobs = [Job.fetch(f"intake-test-{n}", connection=ctx.redis) for n in range(3)]
+    assert [(job.args, job.description) for job in jobs] == [((n, 10), f"add {n}") for n in range(3)]
+    assert all(job.created_at is not None and job.enqueued_at is not None for job in jobs)
+    SimpleWorker([ctx.queue], connection=ctx.redis).work(burst=True)
+    results = [Job.fetch(f"intake-test-{n}", connection=ctx.redis).return_value() for n in range(3)]
+    assert results == [10, 11, 12]
+
+
+def test_a_push_survives_redis_forgetting_the_script_and_dropping_the_connection(ctx):
+    push(ctx, "operator.add", 1, 1, job_id="intake-test-a", description="a", failure_ttl=60)
+    ctx.redis.script_flush()  # as after a Redis restart: the script must be loaded again
+    push(ctx, "operator.add", 2, 2, job_id="intake-test-b", description="b", failure_ttl=60)
+    held = ctx.__dict__["pusher"].client
+    ctx.redis.client_kill_filter(_id=held.client_id())  # the held connection dropped under it
+    push(ctx, "operator.add", 3, 3, job_id="intake-test-c", description="c", failure_ttl=60)
+    assert ctx.queue.job_ids == ["intake-test-a", "intake-test-b", "intake-test-c"]
+
+
 def test_a_commit_the_database_refuses_names_none_of_the_rows_values(ctx):
     person = b'{"email": "ada@example.com"}'
     with autocommit(ctx) as connection, pytest.raises(IntegrityError) as refused:

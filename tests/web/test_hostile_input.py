@@ -7,11 +7,12 @@ import time
 from dataclasses import replace
 
 import pytest
+
 from connector.config import CollectSettings
 from connector.intake import registry
 from connector.intake.base import Source
-from connector.intake.submission import Submission
 from connector.intake.body import MAX_NESTING
+from connector.intake.submission import Submission
 from tests.intake.helpers import FORM, JSON, SECRET, receipts, stripe_style, use_secrets
 
 DEEP = b"[" * (MAX_NESTING + 1) + b"]" * (MAX_NESTING + 1)
