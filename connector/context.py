@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from redis import Redis
 from rq import Queue
@@ -26,6 +28,8 @@ from connector.mapping import MappingError, MappingSet, files_fingerprint, load_
 from connector.store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -92,12 +96,26 @@ class Context:
             mappings: MappingSet = self.__dict__["_mappings"]
             return mappings
 
+    def kept(self, name: str, build: Callable[[Context], T]) -> T:
+        """The object `build` makes for this context, made once and kept under `name` (the intake's
+        group commit, its pusher): every thread of the process shares it."""
+        kept: T | None = self.__dict__.get(name)
+        if kept is None:
+            with _kept_lock:
+                kept = self.__dict__.get(name)
+                if kept is None:
+                    kept = self.__dict__[name] = build(self)
+        return kept
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
         if "redis" in self.__dict__:
             self.redis.close()
 
+
+_kept_lock = threading.Lock()
+"""Held while a kept object is built (its own lock: a build may connect, and must not hold up `crm`)."""
 
 _current: Context | None = None
 

@@ -78,7 +78,9 @@ def store_receipt(
     ctx: Context, source: Source[Any], request: IncomingRequest, submission: Delivery
 ) -> StoredReceipt:
     """Commit the receipt and enqueue its job; a known delivery key is acknowledged as a duplicate."""
-    return _writer(ctx).store(receipt_values(source, request, submission), STORE_TIMEOUT_SECONDS)
+    return ctx.kept("receipt_writer", ReceiptWriter).store(
+        receipt_values(source, request, submission), STORE_TIMEOUT_SECONDS
+    )
 
 
 class Waiter:
@@ -118,19 +120,6 @@ class Waiter:
 
 Pending = tuple[dict[str, Any], Waiter]
 """A receipt's values and the request waiting for its answer."""
-
-
-_writers_lock = threading.Lock()
-
-
-def _writer(ctx: Context) -> ReceiptWriter:
-    writer = ctx.__dict__.get("receipt_writer")
-    if writer is None:
-        with _writers_lock:
-            writer = ctx.__dict__.get("receipt_writer")
-            if writer is None:
-                writer = ctx.__dict__["receipt_writer"] = ReceiptWriter(ctx)
-    return writer
 
 
 @dataclass

@@ -41,7 +41,7 @@ _PUSH_SHA = hashlib.sha1(_PUSH.encode()).hexdigest()
 def push(ctx: Context, func: str, *args: Any, job_id: str, description: str, failure_ttl: int) -> None:
     """Enqueue `func(*args)` (its dotted name) now, as `schedule` would with no delay and no retry;
     raises RedisError when Redis is unreachable."""
-    _pusher(ctx).push(func, args, job_id, description, failure_ttl)
+    ctx.kept("pusher", _Pusher).push(func, args, job_id, description, failure_ttl)
 
 
 @dataclass
@@ -125,16 +125,3 @@ class _Pusher:
     def _run(connection: AbstractConnection, command: bytes) -> None:
         connection.send_packed_command([command], check_health=False)
         connection.read_response()
-
-
-_pushers_lock = threading.Lock()
-
-
-def _pusher(ctx: Context) -> _Pusher:
-    pusher: _Pusher | None = ctx.__dict__.get("pusher")
-    if pusher is None:
-        with _pushers_lock:
-            pusher = ctx.__dict__.get("pusher")
-            if pusher is None:
-                pusher = ctx.__dict__["pusher"] = _Pusher(ctx)
-    return pusher
