@@ -37,6 +37,9 @@ redis.call('SADD', KEYS[3], KEYS[2])
 
 _PUSH_SHA = hashlib.sha1(_PUSH.encode()).hexdigest()
 
+ATTEMPTS = 3
+"""Tries of one push: a Redis back from a restart both dropped the connection and forgot the script."""
+
 
 def push(ctx: Context, func: str, *args: Any, job_id: str, description: str, failure_ttl: int) -> None:
     """Enqueue `func(*args)` (its dotted name) now, as `schedule` would with no delay and no retry;
@@ -113,13 +116,17 @@ class _Pusher:
             raise DataError(f"a job field Redis cannot store: {exc}") from exc
         connection = self.client.connection
         assert connection is not None, "a single-connection client holds one"
-        try:
-            self._run(connection, command)
-        except NoScriptError:
-            self.client.script_load(_PUSH)
-            self._run(connection, command)
-        except (ConnectionError, TimeoutError):  # redis-py has disconnected it; send() reconnects
-            self._run(connection, command)
+        for attempt in range(ATTEMPTS):
+            last = attempt == ATTEMPTS - 1
+            try:
+                return self._run(connection, command)
+            except NoScriptError:
+                if last:
+                    raise
+                self.client.script_load(_PUSH)
+            except (ConnectionError, TimeoutError):  # redis-py has disconnected it; send() reconnects
+                if last:
+                    raise
 
     @staticmethod
     def _run(connection: AbstractConnection, command: bytes) -> None:
