@@ -77,8 +77,8 @@ class _Pusher:
                 "created_at": stamp,
                 "enqueued_at": stamp,
                 "description": description,
+                "data": data,
             }
-            fields["data"] = data
             keys = (queue.job_class.key_for(job_id), queue.key, queue.redis_queues_keys)
             self._evalsha(keys, (job_id, *(item for pair in fields.items() for item in pair)))
 
@@ -97,12 +97,11 @@ class _Pusher:
             job.origin = queue.name
             job.enqueued_at = utcnow()
             per_job = ("created_at", "enqueued_at", "description", "data")
-            fields = {
-                name: value for name, value in job.to_dict().items() if value != "" and name not in per_job
-            }
             # RQ reads a missing field as it reads an empty one; a str enum (the status) is sent as its value
             fields = {
-                name: value.encode() if isinstance(value, str) else value for name, value in fields.items()
+                name: value.encode() if isinstance(value, str) else value
+                for name, value in job.to_dict().items()
+                if value != "" and name not in per_job
             }
             template = self._templates[(func, failure_ttl)] = _Template(job, fields)
         return template

@@ -195,7 +195,7 @@ def _intake_error(exc: IntakeError, where: str) -> Answer:
     return Answer.json({"error": str(exc), "status": exc.status}, exc.status, retry)
 
 
-def _unavailable(exc: Exception, where: str | None) -> Answer:
+def _unavailable(exc: Exception, where: str) -> Answer:
     log.error("%s: ledger unavailable, asking the sender to retry: %s", where, exc)
     retry = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
     return Answer.json({"error": "storage unavailable, retry later", "status": 503}, 503, retry)

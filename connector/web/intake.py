@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from connector.config import resolve_secrets
 from connector.context import Context
 from connector.intake import registry
+from connector.intake.base import Source
 from connector.intake.errors import Gone, NotFound
 from connector.intake.ledger import store_receipt
 from connector.intake.request import IncomingRequest
@@ -40,22 +41,33 @@ Secrets = dict[str, list[str]]
 
 @bp.post("/webhooks/<kind>/<name>")
 def receive(kind: str, name: str) -> Response:
-    observe(label(kind, name))
+    source = find_source(kind, name)
+    observe(label(source, kind, name))
     extensions = current_app.extensions
     ctx, secrets = extensions["connector"], extensions["connector_secrets"]
-    return answer_webhook(ctx, secrets, kind, name, request.environ).response()
+    return answer_webhook(ctx, secrets, source, kind, name, request.environ).response()
 
 
-def label(kind: str, name: str) -> str:
+def find_source(kind: str, name: str) -> Source[Any] | None:
+    """The source serving /webhooks/<kind>/<name>, if any."""
+    return registry.find(kind, name) if kind in KINDS else None
+
+
+def label(source: Source[Any] | None, kind: str, name: str) -> str:
     """The metrics label of a webhook path: its source, or `unknown` for a path no source serves."""
-    return f"{kind}/{name}" if kind in KINDS and registry.find(kind, name) else "unknown"
+    return f"{kind}/{name}" if source else "unknown"
 
 
 def answer_webhook(
-    ctx: Context, secrets_cache: Secrets, kind: str, name: str, environ: dict[str, Any]
+    ctx: Context,
+    secrets_cache: Secrets,
+    source: Source[Any] | None,
+    kind: str,
+    name: str,
+    environ: dict[str, Any],
 ) -> Answer:
-    """The answer to one webhook request; raises the intake, ledger and store errors `edge` answers."""
-    source = registry.find(kind, name) if kind in KINDS else None
+    """The answer to one webhook request to `source` (None: no source serves the path); raises the intake,
+    ledger and store errors `edge` answers."""
     if source is None:
         raise NotFound(f"no webhook source {kind}/{name}")
     conf = ctx.settings.source(name)
@@ -117,11 +129,12 @@ class WebhookShortcut:
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         kind, name = route
-        where = label(kind, name)
+        source = find_source(kind, name)
+        where = label(source, kind, name)
         extensions = self.app.extensions
         try:
             answer = answer_webhook(
-                extensions["connector"], extensions["connector_secrets"], kind, name, environ
+                extensions["connector"], extensions["connector_secrets"], source, kind, name, environ
             )
         except Exception as exc:
             known = error_answer(exc, where)
